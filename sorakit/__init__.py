@@ -1,0 +1,22 @@
+"""sorakit: short AI videos with synchronized sound, in notebooks.
+
+>>> import sorakit
+>>> clip = sorakit.generate(sorakit.Take(frames=16, width=128, height=80))
+>>> clip.duration
+1.0
+"""
+
+from sorakit._version import __version__
+from sorakit.clip import Clip, Provenance, load
+from sorakit.display import clip_html, filmstrip, show, show_filmstrip, show_waveform, waveform_png
+from sorakit.generate import generate
+from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
+from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take
+
+__all__ = [
+    "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
+    "generate", "Clip", "Provenance", "load",
+    "show", "show_filmstrip", "show_waveform", "clip_html", "filmstrip", "waveform_png",
+    "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
+    "__version__",
+]

@@ -1,0 +1,107 @@
+"""mp4 in and out through PyAV: H.264 yuv420p + AAC, written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import av
+import numpy as np
+
+AAC_FRAME = 1024
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yields a temporary path beside ``path``; renames it over ``path`` only if the block succeeds.
+
+    A crash or an exception leaves the final name untouched (the old file, or nothing).
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
+              sample_rate: int = 48_000, *, crf: int = 18, preset: str = "medium",
+              audio_bitrate: int = 192_000, metadata: dict[str, str] | None = None) -> None:
+    """Encodes ``frames`` (uint8 [T, H, W, 3], even H and W) and ``audio`` (float32 [C, N]) to ``path``.
+
+    The file is written in place: callers wanting atomicity wrap it in ``atomic_path``.
+    The moov atom is put first (``+faststart``) so browsers start playing at once.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"frame size {w}x{h}: H.264 yuv420p needs even width and height; crop or pad one pixel")
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+        for k, v in (metadata or {}).items():
+            out.metadata[k] = v
+        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        if audio is not None:
+            audio = np.asarray(audio, np.float32)
+            layout = {1: "mono", 2: "stereo"}.get(audio.shape[0])
+            if audio.ndim != 2 or layout is None:
+                raise ValueError(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
+            sound = out.add_stream("aac", rate=sample_rate, layout=layout)
+            sound.bit_rate = audio_bitrate
+        for i in range(t):
+            frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        if audio is not None:
+            audio = np.clip(audio, -1.0, 1.0)
+            for start in range(0, audio.shape[1], AAC_FRAME):
+                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),
+                                                   format="fltp", layout=layout)
+                chunk.sample_rate, chunk.pts = sample_rate, start
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode())
+
+
+def read_mp4(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, np.ndarray | None, int]:
+    """Decodes ``path`` into ``(frames [T, H, W, 3] uint8, fps, audio [C, N] float32 or None, sample_rate)``.
+
+    Audio is placed on the timeline by each decoded frame's timestamp, so the encoder's
+    priming delay (removed through the mp4 edit list) never shifts it.
+    """
+    with av.open(str(path)) as inp:
+        vstream = inp.streams.video[0]
+        fps = float(vstream.average_rate or vstream.guessed_rate or 0)
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in inp.decode(video=0)])
+    audio, rate = None, 0
+    with av.open(str(path)) as inp:
+        if inp.streams.audio:
+            astream = inp.streams.audio[0]
+            rate = astream.rate
+            pieces: list[tuple[int, np.ndarray]] = []
+            for f in inp.decode(audio=0):
+                data = f.to_ndarray()
+                if f.format.is_packed:
+                    data = data.reshape(-1, len(f.layout.channels)).T
+                start = int(round(float(f.pts * f.time_base) * rate)) if f.pts is not None else None
+                pieces.append((start if start is not None else sum(p.shape[1] for _, p in pieces), data))
+            if pieces:
+                end = max(s + p.shape[1] for s, p in pieces)
+                audio = np.zeros((pieces[0][1].shape[0], end), np.float32)
+                for s, p in pieces:
+                    if s < 0:
+                        p, s = p[:, -s:], 0
+                    audio[:, s:s + p.shape[1]] = p
+    return frames, fps, audio, rate

@@ -1,0 +1,160 @@
+"""Inline preview: HTML5 video with sound, filmstrip and waveform (STYLE rule 1).
+
+Every ``show_*`` is a thin wrapper over a pure function that returns HTML, an image
+array or PNG bytes, so the output can be tested without IPython.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sorakit import _media
+
+if TYPE_CHECKING:
+    from sorakit.clip import Clip
+
+DEFAULT_MAX_BYTES = 8_000_000
+# Tried in order until the encoded clip fits: (scale of each side, x264 CRF).
+_LADDER = ((1.0, 23), (1.0, 28), (0.75, 28), (0.5, 28), (0.5, 33), (0.25, 33), (0.25, 40))
+
+
+@dataclass(frozen=True)
+class WebVideo:
+    """An mp4 made to embed: its bytes and how it was reduced to fit."""
+
+    data: bytes
+    width: int
+    height: int
+    crf: int
+    reduced: bool
+
+
+def video_html(data: bytes, *, mime: str = "video/mp4", width: int | None = None, caption: str = "") -> str:
+    """A ``<video controls>`` that carries its media as a data URI (plays in Colab, JupyterLab, VS Code).
+
+    A ``src`` attribute, not a ``<source>`` child: it survives reopening an untrusted notebook.
+
+    >>> video_html(b"abc", caption="hi")[:60]
+    '<figure class="sorakit-clip" style="margin:0"><video control'
+    """
+    b64 = base64.b64encode(data).decode("ascii")
+    size = f' width="{width}"' if width else ""
+    cap = f'<figcaption style="font:12px sans-serif;color:#666">{html.escape(caption)}</figcaption>' if caption else ""
+    return (f'<figure class="sorakit-clip" style="margin:0"><video controls playsinline preload="auto"{size} '
+            f'src="data:{mime};base64,{b64}"></video>{cap}</figure>')
+
+
+def _resize(frames: np.ndarray, scale: float) -> np.ndarray:
+    if scale == 1.0:
+        return frames
+    from PIL import Image
+
+    h, w = frames.shape[1:3]
+    nw, nh = max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+    return np.stack([np.asarray(Image.fromarray(f).resize((nw, nh), Image.Resampling.BOX)) for f in frames])
+
+
+def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> WebVideo:
+    """Encodes ``clip`` as a small mp4 (H.264 + AAC, faststart), stepping down quality and size until it fits.
+
+    Raises:
+        ValueError: if even the smallest step is over ``max_bytes``.
+    """
+    with tempfile.TemporaryDirectory(prefix="sorakit-") as tmp:
+        out = Path(tmp) / "web.mp4"
+        for scale, crf in _LADDER:
+            frames = _resize(clip.frames, scale)
+            _media.write_mp4(out, frames, clip.fps, clip.audio, clip.sample_rate, crf=crf,
+                             preset="veryfast", audio_bitrate=128_000)
+            data = out.read_bytes()
+            if len(data) <= max_bytes:
+                return WebVideo(data, frames.shape[2], frames.shape[1], crf, (scale, crf) != _LADDER[0])
+    raise ValueError(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
+                     "raise max_bytes, shorten the clip, or save it and open the file")
+
+
+def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The HTML that ``show(clip)`` displays: the playable video and a caption with its knobs."""
+    web = encode_for_web(clip, max_bytes=max_bytes)
+    t = clip.take
+    caption = (f"{t.model} · seed {t.seed} · {clip.size[0]}×{clip.size[1]} · {clip.frames.shape[0]} frames "
+               f"@ {clip.fps} fps · {clip.duration:.2f} s · {clip.provenance.label}")
+    if web.reduced:
+        caption += (f" · embedded at {web.width}×{web.height}, CRF {web.crf} to stay under "
+                    f"{max_bytes / 1e6:g} MB (save the clip for full quality)")
+    return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
+
+
+def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Shows ``clip`` inline as a video with sound."""
+    from IPython.display import HTML, display
+
+    display(HTML(clip_html(clip, max_bytes=max_bytes)))
+
+
+def filmstrip(clip: Clip, n: int = 6, *, height: int = 120, gap: int = 4) -> np.ndarray:
+    """``n`` evenly spaced frames side by side, each ``height`` pixels tall, as uint8 ``[H, W, 3]``."""
+    from PIL import Image
+
+    if n < 1:
+        raise ValueError(f"n={n}: a filmstrip needs at least 1 frame")
+    count = clip.frames.shape[0]
+    picks = np.linspace(0, count - 1, min(n, count)).round().astype(int)
+    w = max(1, round(clip.size[0] * height / clip.size[1]))
+    tiles = [np.asarray(Image.fromarray(clip.frames[i]).resize((w, height), Image.Resampling.BOX)) for i in picks]
+    strip = np.full((height, len(tiles) * (w + gap) - gap, 3), 255, np.uint8)
+    for k, tile in enumerate(tiles):
+        strip[:, k * (w + gap):k * (w + gap) + w] = tile
+    return strip
+
+
+def show_filmstrip(clip: Clip, n: int = 6, *, height: int = 120) -> None:
+    from IPython.display import display
+    from PIL import Image
+
+    display(Image.fromarray(filmstrip(clip, n, height=height)))
+
+
+def waveform_png(clip: Clip, *, width: float = 9.0) -> bytes:
+    """A PNG of the soundtrack: waveform above, spectrogram below, every event's time marked."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    mono = clip.audio.mean(axis=0) if clip.audio.size else np.zeros(1, np.float32)
+    t = np.arange(mono.size) / clip.sample_rate
+    fig = Figure(figsize=(width, 4.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_wave, ax_spec = fig.subplots(2, 1, sharex=True, height_ratios=(1, 1.4))
+    ax_wave.plot(t, mono, lw=0.6, color="#2b6cb0")
+    ax_wave.set_ylim(-1, 1)
+    ax_wave.set_ylabel("amplitude")
+    ax_wave.set_title(f"{clip.take.model} · seed {clip.take.seed} · {len(clip.events)} events", fontsize=10)
+    if mono.size > 512:
+        with np.errstate(divide="ignore"):  # silence between events is log10(0)
+            ax_spec.specgram(mono, NFFT=1024, Fs=clip.sample_rate, noverlap=768, cmap="magma", vmin=-140)
+    ax_spec.set_facecolor("black")
+    ax_spec.set_ylim(0, min(8000, clip.sample_rate / 2))
+    ax_spec.set_ylabel("Hz")
+    ax_spec.set_xlabel("seconds")
+    ax_spec.set_xlim(0, clip.duration)
+    for e in clip.events:
+        for ax in (ax_wave, ax_spec):
+            ax.axvline(e.time, color="#e4572e", lw=0.8, alpha=0.8)
+        ax_wave.annotate(e.b, (e.time, 0.92), fontsize=7, rotation=90, va="top", ha="right", color="#9c2f12")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def show_waveform(clip: Clip) -> None:
+    from IPython.display import Image, display
+
+    display(Image(waveform_png(clip)))

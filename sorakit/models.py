@@ -1,0 +1,58 @@
+"""The registry of generation backends and the rules a Take must meet for each.
+
+Each backend registers a ``ModelSpec``; ``Take.validate`` reads it, so a Take the
+model cannot run is refused before any weight loads. Only ``previz`` (no weights,
+CPU) ships in this version; diffusers families register themselves the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a backend accepts.
+
+    Attributes:
+        name: the short name a Take uses (``Take.model``).
+        backend: which sorakit backend renders it.
+        model_id: hub id or local folder loaded by ``from_pretrained`` ("" for none).
+        size_multiple: width and height must be multiples of this.
+        frame_rule: ``(k, r)``: frames must equal ``k * n + r`` (``(4, 1)`` is the 4k+1 rule).
+        max_frames, min_size, max_size: inclusive limits.
+        default_fps: the rate the model was trained at.
+        uses_prompt: whether the prompt is read (previz draws the scene and ignores it).
+        audio_tracks: which soundtrack parts it can make (``foley``, ``ambience``, ``music``, ``dialogue``).
+    """
+
+    name: str
+    backend: str
+    model_id: str = ""
+    size_multiple: int = 16
+    frame_rule: tuple[int, int] = (1, 0)
+    max_frames: int = 121
+    min_size: int = 64
+    max_size: int = 1280
+    default_fps: int = 16
+    uses_prompt: bool = True
+    audio_tracks: tuple[str, ...] = ("foley",)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Adds (or replaces) a model in the registry."""
+    MODELS[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+register(ModelSpec(name="previz", backend="previz", size_multiple=2, max_frames=16 * 60,
+                   min_size=32, max_size=1920, uses_prompt=False))

@@ -1,0 +1,203 @@
+"""A physics scene as plain, frozen data: bodies, static geometry and materials.
+
+The scene knows nothing of pymunk or of drawing (STYLE rule 9): ``simulate`` builds
+the pymunk space from it, ``sorakit.previz`` draws the result. Units are metres,
+kilograms and seconds, with y pointing up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+
+from sorakit import _serde
+
+
+@dataclass(frozen=True)
+class SoundProfile:
+    """How a material rings when struck: damped sinusoids plus a contact click.
+
+    Attributes:
+        modes: ``(frequency Hz, decay time s, relative amplitude)`` per mode.
+        click: amplitude of the broadband contact transient (0 for none).
+    """
+
+    modes: tuple[tuple[float, float, float], ...]
+    click: float = 0.2
+
+
+@dataclass(frozen=True)
+class Material:
+    """Surface and bulk properties of a body (pymunk multiplies elasticities)."""
+
+    name: str
+    elasticity: float
+    friction: float
+    density: float  # kg per square metre (the world is 2D)
+    sound: SoundProfile
+
+
+MATERIALS: dict[str, Material] = {
+    m.name: m
+    for m in (
+        Material("rubber", 0.85, 0.9, 20.0,
+                 SoundProfile(((210.0, 0.05, 1.0), (530.0, 0.025, 0.35), (1150.0, 0.012, 0.15)), 0.25)),
+        Material("basketball", 0.82, 0.8, 14.0,
+                 SoundProfile(((165.0, 0.07, 1.0), (410.0, 0.035, 0.45), (960.0, 0.015, 0.2)), 0.35)),
+        Material("wood", 0.45, 0.6, 600.0,
+                 SoundProfile(((820.0, 0.045, 1.0), (1870.0, 0.025, 0.5), (3150.0, 0.012, 0.3)), 0.3)),
+        Material("metal", 0.6, 0.4, 2500.0,
+                 SoundProfile(((520.0, 0.6, 1.0), (1340.0, 0.4, 0.6), (2710.0, 0.25, 0.4), (4420.0, 0.15, 0.2)), 0.08)),
+        Material("glass", 0.7, 0.3, 1000.0,
+                 SoundProfile(((1480.0, 0.45, 1.0), (3830.0, 0.3, 0.5), (6240.0, 0.2, 0.25)), 0.05)),
+        Material("plastic", 0.65, 0.5, 300.0,
+                 SoundProfile(((610.0, 0.08, 1.0), (1530.0, 0.05, 0.4), (2900.0, 0.02, 0.2)), 0.25)),
+        Material("acrylic", 0.8, 0.5, 400.0,
+                 SoundProfile(((290.0, 0.09, 1.0), (760.0, 0.05, 0.5), (1820.0, 0.03, 0.3)), 0.3)),
+        Material("concrete", 0.9, 0.8, 2400.0,
+                 SoundProfile(((85.0, 0.05, 1.0), (230.0, 0.03, 0.45), (610.0, 0.015, 0.2)), 0.5)),
+    )
+}
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class Ball:
+    """A dynamic disc. ``spin`` is the initial angular velocity in rad/s."""
+
+    name: str
+    x: float
+    y: float
+    radius: float
+    material: str = "rubber"
+    vx: float = 0.0
+    vy: float = 0.0
+    spin: float = 0.0
+    color: str = "#e4572e"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A dynamic rectangle centred on ``(x, y)``, turned by ``angle`` radians."""
+
+    name: str
+    x: float
+    y: float
+    width: float
+    height: float
+    angle: float = 0.0
+    material: str = "wood"
+    vx: float = 0.0
+    vy: float = 0.0
+    spin: float = 0.0
+    color: str = "#c8963e"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Static geometry: floor, wall, ramp, backboard, rim. ``collide=False`` is decoration (a net)."""
+
+    name: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    thickness: float = 0.05
+    material: str = "concrete"
+    color: str = "#5b6770"
+    collide: bool = True
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything a simulation needs, as JSON-ready frozen data.
+
+    >>> scene = Scene("drop", balls=(Ball("ball", 1.0, 2.0, 0.2),),
+    ...               segments=(Segment("floor", -1.0, 0.0, 5.0, 0.0),), view=(0.0, 0.0, 4.0, 3.0))
+    >>> scene.validate()
+    >>> Scene.from_json(scene.to_json()) == scene
+    True
+
+    Attributes:
+        view: the visible rectangle ``(x0, y0, x1, y1)`` in metres.
+        sky: top and bottom colours of the background gradient.
+        materials: extra or overriding materials, by name.
+    """
+
+    name: str
+    balls: tuple[Ball, ...] = ()
+    boxes: tuple[Box, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    gravity: float = -9.81
+    view: tuple[float, float, float, float] = (0.0, 0.0, 8.0, 4.6)
+    sky: tuple[str, str] = ("#dbe9f4", "#f7f3ea")
+    materials: tuple[Material, ...] = ()
+    description: str = ""
+
+    def material(self, name: str) -> Material:
+        for m in self.materials:
+            if m.name == name:
+                return m
+        return MATERIALS[name]
+
+    @property
+    def dynamic_names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.balls) + tuple(b.name for b in self.boxes)
+
+    def to_dict(self) -> dict[str, object]:
+        return _serde.to_dict(self)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: object, *, path: str = "") -> Scene:
+        return _serde.from_dict(cls, data, path=path)
+
+    @classmethod
+    def from_json(cls, text: str) -> Scene:
+        return cls.from_dict(json.loads(text))
+
+    def validate(self, *, path: str = "scene") -> None:
+        """Raises ``ValueError`` naming the body, the value, the rule and the fix."""
+        known = set(MATERIALS) | {m.name for m in self.materials}
+        names: set[str] = set()
+        x0, y0, x1, y1 = self.view
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"{path}.view={self.view}: x1 must exceed x0 and y1 must exceed y0; "
+                             "give (left, bottom, right, top) in metres")
+        if not math.isfinite(self.gravity) or abs(self.gravity) > 100:
+            raise ValueError(f"{path}.gravity={self.gravity}: must be finite and within ±100 m/s²; "
+                             "Earth is -9.81")
+        for c in self.sky:
+            if not _COLOR.match(c):
+                raise ValueError(f"{path}.sky: {c!r} is not a colour like '#dbe9f4'")
+        groups: list[tuple[str, tuple[Ball | Box | Segment, ...]]] = [
+            ("balls", self.balls), ("boxes", self.boxes), ("segments", self.segments)]
+        for group, items in groups:
+            for i, body in enumerate(items):
+                where = f"{path}.{group}[{i}] ({body.name!r})"
+                if body.name in names:
+                    raise ValueError(f"{where}: the name is used twice; give every body its own name")
+                names.add(body.name)
+                if body.material not in known:
+                    raise ValueError(f"{where}: material {body.material!r} is unknown; "
+                                     f"use one of {', '.join(sorted(known))} or add it to scene.materials")
+                if not _COLOR.match(body.color):
+                    raise ValueError(f"{where}: colour {body.color!r} must look like '#e4572e'")
+                for f in dataclasses.fields(body):
+                    v = getattr(body, f.name)
+                    if isinstance(v, float) and not math.isfinite(v):
+                        raise ValueError(f"{where}: {f.name}={v} must be a finite number")
+                sizes = {"balls": ("radius",), "boxes": ("width", "height"), "segments": ("thickness",)}[group]
+                for s in sizes:
+                    v = getattr(body, s)
+                    if not v > 0:
+                        raise ValueError(f"{where}: {s}={v} must be > 0 metres")
+        if not self.balls and not self.boxes:
+            raise ValueError(f"{path}: has no moving bodies; add a Ball or a Box")
+

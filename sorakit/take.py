@@ -1,0 +1,190 @@
+"""``Take``: one frozen dataclass with every knob of a generation (STYLE rule 3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+from sorakit import _serde, models
+from sorakit.physics.presets import PRESETS
+from sorakit.physics.scene import Scene
+
+
+@dataclass(frozen=True)
+class DialogueLine:
+    """A spoken line: who says what, when (seconds from the clip start), in which voice."""
+
+    speaker: str
+    text: str
+    start: float
+    voice: str = ""
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """The physics part of a Take.
+
+    Attributes:
+        scene: a preset name (``"basketball"``), a full ``Scene``, or None for no physics.
+        strength: how strongly a video model is held to the simulation, 0 (off) to 1.
+        trail: draw a fading motion trail behind moving balls in the previz.
+    """
+
+    scene: str | Scene | None = "basketball"
+    strength: float = 0.0
+    trail: bool = True
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """The soundtrack part of a Take."""
+
+    foley: bool = True
+    ambience: str = ""
+    music: str = ""
+    dialogue: tuple[DialogueLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Take:
+    """Every knob of one generation; edit with ``dataclasses.replace`` or ``take.replace``.
+
+    >>> take = Take(prompt="a missed basketball shot", seed=7, frames=33)
+    >>> take.validate()
+    >>> Take.from_json(take.to_json()) == take
+    True
+    >>> take.replace(seed=8).seed
+    8
+    """
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 30
+    guidance_scale: float = 5.0
+    frames: int = 81
+    fps: int = 16
+    width: int = 832
+    height: int = 480
+    model: str = "previz"
+    physics: PhysicsConfig = field(default_factory=PhysicsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    cameo: str | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length of the clip in seconds."""
+        return self.frames / self.fps
+
+    def replace(self, **changes: object) -> Take:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- JSON ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, object]:
+        return _serde.to_dict(self)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Take:
+        """Builds a Take, refusing unknown keys and wrong types with the key named."""
+        return _serde.from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Take:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Take JSON does not parse: {exc}") from exc
+        return cls.from_dict(data)
+
+    # -- rules --------------------------------------------------------------------------------
+    def scene(self) -> Scene | None:
+        """The physics scene this Take renders (a preset is built with the Take's seed)."""
+        s = self.physics.scene
+        if isinstance(s, str):
+            return PRESETS[s](self.seed)
+        return s
+
+    def validate(self) -> None:
+        """Checks every knob against its range and the model's rules; cheap, loads nothing.
+
+        Raises:
+            ValueError: naming the value, the rule and the fix.
+        """
+        _check_types(self)
+        spec = models.get(self.model)
+
+        def bad(key: str, value: object, rule: str, fix: str) -> ValueError:
+            return ValueError(f"{key}={value!r}: {rule}; {fix}")
+
+        if not 0 <= self.seed < 2**32:
+            raise bad("seed", self.seed, "must be in [0, 4294967295]", "pick any seed in that range")
+        if not 1 <= self.steps <= 200:
+            raise bad("steps", self.steps, "must be in [1, 200]", "30 to 50 is typical")
+        if not (math.isfinite(self.guidance_scale) and 0.0 <= self.guidance_scale <= 30.0):
+            raise bad("guidance_scale", self.guidance_scale, "must be in [0, 30]", "3 to 7 is typical")
+        if not 1 <= self.fps <= 120:
+            raise bad("fps", self.fps, "must be in [1, 120]", f"{spec.name} is made for {spec.default_fps} fps")
+        if not 1 <= self.frames <= spec.max_frames:
+            raise bad("frames", self.frames, f"must be in [1, {spec.max_frames}] for {spec.name}",
+                      "shorten the clip or split it into shots")
+        k, r = spec.frame_rule
+        if k > 1 and self.frames % k != r % k:
+            lower = self.frames - ((self.frames - r) % k)
+            raise bad("frames", self.frames, f"{spec.name} needs {k}n+{r} frames",
+                      f"use {lower} or {lower + k}")
+        for key, v in (("width", self.width), ("height", self.height)):
+            if not spec.min_size <= v <= spec.max_size:
+                raise bad(key, v, f"must be in [{spec.min_size}, {spec.max_size}] for {spec.name}",
+                          "832x480 is the usual 480p size")
+            m = spec.size_multiple
+            if v % m:
+                down = v - v % m
+                raise bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
+        if spec.uses_prompt and not self.prompt.strip():
+            raise bad("prompt", self.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
+        if len(self.prompt) > 4000 or len(self.negative_prompt) > 4000:
+            raise ValueError("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
+        ph = self.physics
+        if not (math.isfinite(ph.strength) and 0.0 <= ph.strength <= 1.0):
+            raise bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")
+        if isinstance(ph.scene, str) and ph.scene not in PRESETS:
+            raise bad("physics.scene", ph.scene, f"is not a preset ({', '.join(PRESETS)})",
+                      "pick a preset or pass a sorakit.Scene")
+        if isinstance(ph.scene, Scene):
+            ph.scene.validate(path="physics.scene")
+        if spec.backend == "previz" and ph.scene is None:
+            raise bad("physics.scene", None, "the previz backend draws a physics scene",
+                      f"set one of {', '.join(PRESETS)}")
+        if spec.backend != "previz" and ph.strength > 0 and ph.scene is None:
+            raise bad("physics.strength", ph.strength, "physics guidance needs a scene",
+                      "set physics.scene or strength=0")
+        au = self.audio
+        for key, wanted in (("audio.ambience", au.ambience), ("audio.music", au.music),
+                            ("audio.dialogue", au.dialogue)):
+            track = key.split(".")[1]
+            if wanted and track not in spec.audio_tracks:
+                raise bad(key, wanted, f"{spec.name} makes only {', '.join(spec.audio_tracks)} sound",
+                          f"leave {key} empty for this model")
+        for i, line in enumerate(au.dialogue):
+            if not line.text.strip():
+                raise bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
+            if not 0.0 <= line.start < self.duration:
+                raise bad(f"audio.dialogue[{i}].start", line.start,
+                          f"must lie within the clip [0, {self.duration:g}) s", "move the line earlier")
+        if self.cameo is not None:
+            ext = os.path.splitext(self.cameo)[1].lower()
+            if ext not in (".png", ".jpg", ".jpeg", ".webp"):
+                raise bad("cameo", self.cameo, "must be a .png, .jpg or .webp image", "export the photo as PNG or JPEG")
+            if not os.path.isfile(self.cameo):
+                raise bad("cameo", self.cameo, "no such file", "check the path (upload it first on Colab)")
+
+
+def _check_types(take: Take) -> None:
+    """Refuses wrong types that reached the dataclass directly, not through JSON."""
+    _serde.from_dict(Take, take.to_dict())
