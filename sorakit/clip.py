@@ -67,7 +67,7 @@ class Clip:
 
     @property
     def duration(self) -> float:
-        return self.frames.shape[0] / self.fps
+        return float(self.frames.shape[0] / self.fps)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from sorakit.clip import Clip
 
 DEFAULT_MAX_BYTES = 8_000_000
-# Tried in order until the encoded clip fits: (scale of each side, x264 CRF).
-_LADDER = ((1.0, 23), (1.0, 28), (0.75, 28), (0.5, 28), (0.5, 33), (0.25, 33), (0.25, 40))
+# Tried in order until the encoded clip fits: (scale of each side, x264 CRF, AAC bit rate).
+_LADDER = ((1.0, 23, 128_000), (1.0, 28, 128_000), (0.75, 28, 96_000), (0.5, 28, 96_000),
+           (0.5, 33, 64_000), (0.25, 33, 48_000), (0.25, 40, 32_000))
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class WebVideo:
     width: int
     height: int
     crf: int
+    audio_bitrate: int
     reduced: bool
 
 
@@ -70,13 +72,13 @@ def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> WebVide
     """
     with tempfile.TemporaryDirectory(prefix="sorakit-") as tmp:
         out = Path(tmp) / "web.mp4"
-        for scale, crf in _LADDER:
+        for step, (scale, crf, bitrate) in enumerate(_LADDER):
             frames = _resize(clip.frames, scale)
             _media.write_mp4(out, frames, clip.fps, clip.audio, clip.sample_rate, crf=crf,
-                             preset="veryfast", audio_bitrate=128_000)
+                             preset="veryfast", audio_bitrate=bitrate)
             data = out.read_bytes()
             if len(data) <= max_bytes:
-                return WebVideo(data, frames.shape[2], frames.shape[1], crf, (scale, crf) != _LADDER[0])
+                return WebVideo(data, frames.shape[2], frames.shape[1], crf, bitrate, step > 0)
     raise ValueError(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
                      "raise max_bytes, shorten the clip, or save it and open the file")
 
@@ -88,7 +90,8 @@ def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     caption = (f"{t.model} · seed {t.seed} · {clip.size[0]}×{clip.size[1]} · {clip.frames.shape[0]} frames "
                f"@ {clip.fps} fps · {clip.duration:.2f} s · {clip.provenance.label}")
     if web.reduced:
-        caption += (f" · embedded at {web.width}×{web.height}, CRF {web.crf} to stay under "
+        caption += (f" · embedded at {web.width}×{web.height}, CRF {web.crf}, {web.audio_bitrate // 1000} kb/s "
+                    f"audio to stay under "
                     f"{max_bytes / 1e6:g} MB (save the clip for full quality)")
     return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
 
@@ -97,7 +100,7 @@ def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
     """Shows ``clip`` inline as a video with sound."""
     from IPython.display import HTML, display
 
-    display(HTML(clip_html(clip, max_bytes=max_bytes)))
+    display(HTML(clip_html(clip, max_bytes=max_bytes)))  # type: ignore[no-untyped-call]
 
 
 def filmstrip(clip: Clip, n: int = 6, *, height: int = 120, gap: int = 4) -> np.ndarray:
@@ -120,7 +123,7 @@ def show_filmstrip(clip: Clip, n: int = 6, *, height: int = 120) -> None:
     from IPython.display import display
     from PIL import Image
 
-    display(Image.fromarray(filmstrip(clip, n, height=height)))
+    display(Image.fromarray(filmstrip(clip, n, height=height)))  # type: ignore[no-untyped-call]
 
 
 def waveform_png(clip: Clip, *, width: float = 9.0) -> bytes:
@@ -157,4 +160,4 @@ def waveform_png(clip: Clip, *, width: float = 9.0) -> bytes:
 def show_waveform(clip: Clip) -> None:
     from IPython.display import Image, display
 
-    display(Image(waveform_png(clip)))
+    display(Image(waveform_png(clip)))  # type: ignore[no-untyped-call]

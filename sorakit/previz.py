@@ -84,8 +84,10 @@ def _segment_sdf(px: np.ndarray, py: np.ndarray, a: tuple[float, float], b: tupl
 
 def _box_sdf(lx: np.ndarray, ly: np.ndarray, hw: float, hh: float) -> np.ndarray:
     qx, qy = np.abs(lx) - hw, np.abs(ly) - hh
-    outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
-    return outside + np.minimum(np.maximum(qx, qy), 0)
+    outside: np.ndarray = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
+    inside: np.ndarray = np.minimum(np.maximum(qx, qy), 0)
+    sdf: np.ndarray = outside + inside
+    return sdf
 
 
 def _fill(sdf: np.ndarray, fill: np.ndarray, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,14 +140,21 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
         canvas = background.copy()
         if trail:
             for ball in scene.balls:
-                for k in range(min(TRAIL_LENGTH, t), 0, -1):
-                    cx, cy = view.to_px(*sim.positions[ball.name][t - k])
-                    r = ball.radius * view.scale
+                path = sim.positions[ball.name]
+                last, ghosts = path[t], []
+                for k in range(1, min(TRAIL_LENGTH, t) + 1):
+                    # Only ghosts that stand clear of the ball and of each other: a resting ball has none.
+                    if np.hypot(*(path[t - k] - last)) >= 0.4 * ball.radius:
+                        last = path[t - k]
+                        ghosts.append(k)
+                for k in reversed(ghosts):  # oldest first, so newer ghosts lie on top
+                    cx, cy = view.to_px(*path[t - k])
+                    r = ball.radius * view.scale * (1 - 0.05 * k)
                     win = _window(float(cx), float(cy), r + 2, width, height)
                     if win is None:
                         continue
                     ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
-                    coverage = np.clip(0.5 - (np.hypot(xs - cx, ys - cy) - r * (1 - 0.05 * k)), 0, 1)
+                    coverage = np.clip(0.5 - (np.hypot(xs - cx, ys - cy) - r), 0, 1)
                     _blend(canvas, *win, coverage * 0.28 * (1 - k / (TRAIL_LENGTH + 1)), _rgb(ball.color))
         for index, body in enumerate(shapes, start=1):
             name = body.name

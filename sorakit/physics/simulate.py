@@ -120,7 +120,8 @@ def simulate(scene: Scene, *, frames: int, fps: int) -> Simulation:
             return
         sa, sb = arbiter.shapes
         ba, bb = sa.body, sb.body
-        inv = sum(1.0 / b.mass for b in (ba, bb) if b.body_type == pymunk.Body.DYNAMIC)
+        assert ba is not None and bb is not None  # every shape here is attached to a body
+        inv = sum((1.0 / b.mass for b in (ba, bb) if b.body_type == pymunk.Body.DYNAMIC), 0.0)
         impulse = float(abs(arbiter.total_impulse))
         speed = impulse * inv
         if speed < MIN_IMPACT_SPEED:

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import sorakit
+from sorakit import display
+
+
+def payload(html: str) -> bytes:
+    match = re.search(r'<video controls[^>]*src="data:video/mp4;base64,([A-Za-z0-9+/=]+)"', html)
+    assert match, "a <video controls> with an mp4 data URI"
+    return base64.b64decode(match.group(1))
+
+
+def test_clip_html_embeds_a_playable_mp4_with_sound(basketball_clip: sorakit.Clip, tmp_path: Path) -> None:
+    html = display.clip_html(basketball_clip)
+    assert "<source" not in html  # a src attribute survives reopening an untrusted notebook
+    mp4 = tmp_path / "embedded.mp4"
+    mp4.write_bytes(payload(html))
+    with av.open(str(mp4)) as f:
+        assert f.streams.video[0].codec_context.name == "h264"
+        assert f.streams.video[0].codec_context.pix_fmt == "yuv420p"
+        assert f.streams.audio[0].codec_context.name == "aac"
+        assert sum(1 for _ in f.decode(video=0)) == 80
+    assert "AI-generated" in html and "seed 0" in html and "embedded at" not in html
+
+
+def test_show_stays_under_the_cap_and_says_so(basketball_clip: sorakit.Clip) -> None:
+    full = len(display.encode_for_web(basketball_clip).data)
+    cap = full // 2
+    html = display.clip_html(basketball_clip, max_bytes=cap)
+    small = payload(html)
+    assert len(small) <= cap
+    assert re.search(r"embedded at \d+×\d+, CRF \d+, \d+ kb/s audio to stay under", html)
+    with pytest.raises(ValueError, match="does not fit in max_bytes=1000 even at 1/4 size"):
+        display.clip_html(basketball_clip, max_bytes=1000)
+
+
+def test_show_displays_the_html(basketball_clip: sorakit.Clip, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[object] = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    sorakit.show(basketball_clip)
+    assert len(shown) == 1 and "<video controls" in shown[0].data  # type: ignore[attr-defined]
+    assert basketball_clip._repr_html_().startswith('<figure class="sorakit-clip"')
+
+
+def test_filmstrip_puts_n_frames_in_a_row(basketball_clip: sorakit.Clip) -> None:
+    strip = display.filmstrip(basketball_clip, 5, height=60, gap=4)
+    assert strip.shape == (60, 5 * 100 + 4 * 4, 3) and strip.dtype == np.uint8
+    first = np.asarray(Image.fromarray(basketball_clip.frames[0]).resize((100, 60), Image.Resampling.BOX))
+    np.testing.assert_array_equal(strip[:, :100], first)
+    assert np.all(strip[:, 100:104] == 255)
+
+
+def test_waveform_png_marks_every_event(basketball_clip: sorakit.Clip, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.axes import Axes
+
+    lines: list[float] = []
+    real = Axes.axvline
+    monkeypatch.setattr(Axes, "axvline", lambda self, x, **kw: lines.append(x) or real(self, x, **kw))
+    png = display.waveform_png(basketball_clip)
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.size == (900, 420)
+    assert sorted(set(lines)) == sorted(e.time for e in basketball_clip.events)
+    assert lines.count(basketball_clip.events[0].time) == 2  # on the waveform and on the spectrogram

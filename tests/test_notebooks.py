@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_are_committed_without_outputs() -> None:
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, errors[0]["evalue"] if errors else ""
+    htmls = [o["data"]["text/html"] for o in outputs if "data" in o and "text/html" in o["data"]]
+    assert any('<video controls' in h and 'src="data:video/mp4;base64,' in h for h in htmls)
+    if path.stem == "01_quickstart":
+        assert sum('<video controls' in h for h in htmls) == 3
+        assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # filmstrip, waveform
+        assert any("True True" in o.get("text", "") for o in outputs)  # load == take, rerun identical
+        assert (tmp_path / "sorakit-outputs" / "basketball.json").is_file()

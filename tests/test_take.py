@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from sorakit import models
+from sorakit import AudioConfig, Ball, DialogueLine, PhysicsConfig, Scene, Segment, Take, preset
+
+
+def rich_take() -> Take:
+    scene = Scene("custom", balls=(Ball("b", 1.0, 2.0, 0.25, "glass", vx=0.5),),
+                  segments=(Segment("floor", -1.0, -0.1, 9.0, -0.1, thickness=0.2),))
+    return Take(prompt="a glass ball drops", negative_prompt="blurry", seed=123456, steps=40,
+                guidance_scale=6.5, frames=49, fps=8, width=480, height=320,
+                physics=PhysicsConfig(scene=scene, strength=0.6, trail=False),
+                audio=AudioConfig(foley=False, dialogue=(DialogueLine("Ana", "Watch this!", 0.5, "warm"),)),
+                cameo=None)
+
+
+@pytest.mark.parametrize("take", [Take(), rich_take()], ids=["default", "rich"])
+def test_json_round_trips_exactly(take: Take) -> None:
+    text = take.to_json()
+    back = Take.from_json(text)
+    assert back == take
+    assert back.to_json() == text
+    assert isinstance(back.physics.scene, (str, Scene))
+
+
+def test_take_is_frozen_and_replace_returns_a_new_take() -> None:
+    take = Take()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        take.seed = 3  # type: ignore[misc]
+    assert take.replace(seed=3).seed == 3 and take.seed == 0
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"seeed": 1}, "seeed: unknown key for Take"),
+    ({"physics": {"strenght": 0.5}}, "physics.strenght: unknown key for PhysicsConfig"),
+    ({"seed": "7"}, "seed: expected an integer, got '7' (str)"),
+    ({"seed": True}, "seed: expected an integer, got True (bool)"),
+    ({"frames": 8.5}, "frames: expected an integer"),
+    ({"guidance_scale": "high"}, "guidance_scale: expected a number"),
+    ({"physics": {"scene": 5}}, "physics.scene: expected a string or an object (Scene) or null"),
+    ({"physics": {"scene": {"name": "s", "balls": [{"name": "b", "x": 0, "y": 0}]}}},
+     "physics.scene.balls[0].radius: missing required key for Ball"),
+    ({"audio": {"dialogue": [{"speaker": "A", "text": "hi", "start": "soon"}]}},
+     "audio.dialogue[0].start: expected a number"),
+    ([1, 2], "Take: expected an object (Take), got [1, 2] (list)"),
+])
+def test_bad_json_is_refused_naming_the_key(data: object, message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        Take.from_json(json.dumps(data))
+    assert message in str(err.value)
+
+
+def test_unparsable_json_says_so() -> None:
+    with pytest.raises(ValueError, match="does not parse"):
+        Take.from_json("{seed: 1")
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(seed=-1), "seed=-1: must be in [0, 4294967295]; pick any seed"),
+    (dict(steps=0), "steps=0: must be in [1, 200]"),
+    (dict(guidance_scale=45.0), "guidance_scale=45.0: must be in [0, 30]"),
+    (dict(width=833), "width=833: must be a multiple of 2 for previz; use 832 or 834"),
+    (dict(height=4000), "height=4000: must be in [32, 1920] for previz"),
+    (dict(frames=0), "frames=0: must be in [1, 960] for previz"),
+    (dict(fps=0), "fps=0: must be in [1, 120]"),
+    (dict(model="sora-2"), "model='sora-2' is not known; use one of previz"),
+    (dict(physics=PhysicsConfig(strength=1.5)), "physics.strength=1.5: must be in [0, 1]"),
+    (dict(physics=PhysicsConfig(scene="pinball")), "physics.scene='pinball': is not a preset"),
+    (dict(physics=PhysicsConfig(scene=None)), "physics.scene=None: the previz backend draws a physics scene"),
+    (dict(audio=AudioConfig(music="lofi beat")), "audio.music='lofi beat': previz makes only foley sound"),
+    (dict(cameo="me.gif"), "cameo='me.gif': must be a .png, .jpg or .webp image"),
+    (dict(cameo="/nonexistent/me.png"), "cameo='/nonexistent/me.png': no such file"),
+    (dict(seed=1.5), "seed: expected an integer, got 1.5"),
+])
+def test_validate_names_value_rule_and_fix(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as err:
+        Take(**changes).validate()  # type: ignore[arg-type]
+    assert message in str(err.value)
+
+
+def test_validate_checks_a_custom_scene() -> None:
+    scene = dataclasses.replace(preset("ramp"), balls=(Ball("ball", 1.0, 1.0, -0.2),))
+    with pytest.raises(ValueError, match=r"physics.scene.balls\[0\] \('ball'\): radius=-0.2 must be > 0"):
+        Take(physics=PhysicsConfig(scene=scene)).validate()
+    unknown = dataclasses.replace(preset("ramp"), balls=(Ball("ball", 1.0, 1.0, 0.2, "cheese"),))
+    with pytest.raises(ValueError, match="material 'cheese' is unknown; use one of acrylic"):
+        Take(physics=PhysicsConfig(scene=unknown)).validate()
+
+
+def test_model_rules_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registered family's rules (4k+1 frames, size multiple, dialogue) are enforced by validate()."""
+    spec = models.ModelSpec(name="family-x", backend="diffusers", size_multiple=16, frame_rule=(4, 1),
+                            max_frames=81, audio_tracks=("foley", "dialogue"))
+    monkeypatch.setitem(models.MODELS, spec.name, spec)
+    take = Take(model="family-x", prompt="a ball", frames=33, fps=16)
+    take.validate()
+    with pytest.raises(ValueError, match=r"frames=32: family-x needs 4n\+1 frames; use 29 or 33"):
+        take.replace(frames=32).validate()
+    with pytest.raises(ValueError, match="width=840: must be a multiple of 16 for family-x; use 832 or 848"):
+        take.replace(width=840).validate()
+    with pytest.raises(ValueError, match="prompt='': family-x needs a prompt"):
+        take.replace(prompt="").validate()
+    late = AudioConfig(dialogue=(DialogueLine("Ana", "late line", 2.5),))  # the clip is 33/16 s
+    with pytest.raises(ValueError, match=r"audio.dialogue\[0\].start=2.5: must lie within the clip"):
+        take.replace(audio=late).validate()
+    take.replace(audio=AudioConfig(dialogue=(DialogueLine("Ana", "in time", 1.0),))).validate()
+
+
+def test_the_default_take_is_valid() -> None:
+    Take().validate()
+    assert Take().duration == pytest.approx(81 / 16)
