@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 AAC_FRAME = 1024
+AUDIO_CODECS = {"aac": "aac", "opus": "libopus"}
 
 
 @contextmanager
@@ -36,8 +37,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
               sample_rate: int = 48_000, *, crf: int = 18, preset: str = "medium",
-              audio_bitrate: int = 192_000, metadata: dict[str, str] | None = None) -> None:
+              audio_codec: str = "aac", audio_bitrate: int = 192_000,
+              metadata: dict[str, str] | None = None) -> None:
     """Encodes ``frames`` (uint8 [T, H, W, 3], even H and W) and ``audio`` (float32 [C, N]) to ``path``.
+
+    ``audio_codec`` is ``"aac"`` (plays everywhere but VS Code) or ``"opus"`` (48 kHz only;
+    plays in Chromium-based players, VS Code included).
 
     The file is written in place: callers wanting atomicity wrap it in ``atomic_path``.
     The moov atom is put first (``+faststart``) so browsers start playing at once.
@@ -48,25 +53,34 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise ValueError(f"frame size {w}x{h}: H.264 yuv420p needs even width and height; crop or pad one pixel")
+    layout = ""
+    if audio is not None:
+        audio = np.asarray(audio, np.float32)
+        layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
+        if not layout:
+            raise ValueError(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
+        if audio_codec not in AUDIO_CODECS:
+            raise ValueError(f"audio_codec={audio_codec!r}: use one of {', '.join(AUDIO_CODECS)}")
+        if audio_codec == "opus" and sample_rate != 48_000:
+            raise ValueError(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use audio_codec='aac'")
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         for k, v in (metadata or {}).items():
             out.metadata[k] = v
         video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.codec_context.thread_type = "AUTO"  # frame threads: ~1.5x faster than PyAV's default
+        sound: av.audio.stream.AudioStream | None = None
         if audio is not None:
-            audio = np.asarray(audio, np.float32)
-            layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "")
-            if audio.ndim != 2 or not layout:
-                raise ValueError(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
-            sound = out.add_stream("aac", rate=sample_rate, layout=layout)
+            stream = out.add_stream(AUDIO_CODECS[audio_codec], rate=sample_rate, layout=layout)
+            assert isinstance(stream, av.audio.stream.AudioStream)
+            sound = stream
             sound.bit_rate = audio_bitrate
         for i in range(t):
             frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
             frame.pts = i
             out.mux(video.encode(frame))
         out.mux(video.encode())
-        if audio is not None:
+        if audio is not None and sound is not None:
             audio = np.clip(audio, -1.0, 1.0)
             for start in range(0, audio.shape[1], AAC_FRAME):
                 chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),

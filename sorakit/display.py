@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ class WebVideo:
     width: int
     height: int
     crf: int
+    audio_codec: str
     audio_bitrate: int
     reduced: bool
 
@@ -64,8 +66,13 @@ def _resize(frames: np.ndarray, scale: float) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((nw, nh), Image.Resampling.BOX)) for f in frames])
 
 
-def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> WebVideo:
-    """Encodes ``clip`` as a small mp4 (H.264 + AAC, faststart), stepping down quality and size until it fits.
+def in_vscode() -> bool:
+    """True when the kernel was started by VS Code, whose player decodes Opus but not AAC."""
+    return any(key.startswith("VSCODE_") for key in os.environ)
+
+
+def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str = "aac") -> WebVideo:
+    """Encodes ``clip`` as a small mp4 (H.264 + AAC or Opus, faststart), stepping down quality and size until it fits.
 
     Raises:
         ValueError: if even the smallest step is over ``max_bytes``.
@@ -75,32 +82,40 @@ def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> WebVide
         for step, (scale, crf, bitrate) in enumerate(_LADDER):
             frames = _resize(clip.frames, scale)
             _media.write_mp4(out, frames, clip.fps, clip.audio, clip.sample_rate, crf=crf,
-                             preset="veryfast", audio_bitrate=bitrate)
+                             preset="veryfast", audio_codec=audio_codec, audio_bitrate=bitrate)
             data = out.read_bytes()
             if len(data) <= max_bytes:
-                return WebVideo(data, frames.shape[2], frames.shape[1], crf, bitrate, step > 0)
+                return WebVideo(data, frames.shape[2], frames.shape[1], crf, audio_codec, bitrate, step > 0)
     raise ValueError(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
                      "raise max_bytes, shorten the clip, or save it and open the file")
 
 
-def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The HTML that ``show(clip)`` displays: the playable video and a caption with its knobs."""
-    web = encode_for_web(clip, max_bytes=max_bytes)
+def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> str:
+    """The HTML that ``show(clip)`` displays: the playable video and a caption with its knobs.
+
+    Args:
+        max_bytes: cap on the embedded mp4; quality, then size, step down until it fits.
+        audio_codec: ``"aac"`` or ``"opus"``; by default Opus inside VS Code (which cannot
+            play AAC), AAC elsewhere.
+    """
+    if audio_codec is None:
+        audio_codec = "opus" if in_vscode() else "aac"
+    web = encode_for_web(clip, max_bytes=max_bytes, audio_codec=audio_codec)
     t = clip.take
     caption = (f"{t.model} · seed {t.seed} · {clip.size[0]}×{clip.size[1]} · {clip.frames.shape[0]} frames "
                f"@ {clip.fps} fps · {clip.duration:.2f} s · {clip.provenance.label}")
     if web.reduced:
         caption += (f" · embedded at {web.width}×{web.height}, CRF {web.crf}, {web.audio_bitrate // 1000} kb/s "
-                    f"audio to stay under "
+                    f"{web.audio_codec} audio to stay under "
                     f"{max_bytes / 1e6:g} MB (save the clip for full quality)")
     return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
 
 
-def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-    """Shows ``clip`` inline as a video with sound."""
+def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> None:
+    """Shows ``clip`` inline as a video with sound (see ``clip_html`` for the options)."""
     from IPython.display import HTML, display
 
-    display(HTML(clip_html(clip, max_bytes=max_bytes)))  # type: ignore[no-untyped-call]
+    display(HTML(clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec)))  # type: ignore[no-untyped-call]
 
 
 def filmstrip(clip: Clip, n: int = 6, *, height: int = 120, gap: int = 4) -> np.ndarray:

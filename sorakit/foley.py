@@ -29,7 +29,7 @@ def impact(profile_a: SoundProfile, profile_b: SoundProfile, gain: float, sample
            rng: np.random.Generator) -> np.ndarray:
     """One mono impact sound starting at its first sample, ``[n]`` float32."""
     longest = max(d for p in (profile_a, profile_b) for _, d, _ in p.modes)
-    n = int(min(longest * 6.0, 2.0) * sample_rate) + 1
+    n = int(min(longest * 10.0, 3.0) * sample_rate) + 1  # to -87 dB: no audible cut-off
     t = np.arange(n, dtype=np.float64) / sample_rate
     out = np.zeros(n)
     for profile in (profile_a, profile_b):

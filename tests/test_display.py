@@ -21,7 +21,7 @@ def payload(html: str) -> bytes:
 
 
 def test_clip_html_embeds_a_playable_mp4_with_sound(basketball_clip: sorakit.Clip, tmp_path: Path) -> None:
-    html = display.clip_html(basketball_clip)
+    html = display.clip_html(basketball_clip, audio_codec="aac")
     assert "<source" not in html  # a src attribute survives reopening an untrusted notebook
     mp4 = tmp_path / "embedded.mp4"
     mp4.write_bytes(payload(html))
@@ -36,10 +36,10 @@ def test_clip_html_embeds_a_playable_mp4_with_sound(basketball_clip: sorakit.Cli
 def test_show_stays_under_the_cap_and_says_so(basketball_clip: sorakit.Clip) -> None:
     full = len(display.encode_for_web(basketball_clip).data)
     cap = full // 2
-    html = display.clip_html(basketball_clip, max_bytes=cap)
+    html = display.clip_html(basketball_clip, max_bytes=cap, audio_codec="aac")
     small = payload(html)
     assert len(small) <= cap
-    assert re.search(r"embedded at \d+×\d+, CRF \d+, \d+ kb/s audio to stay under", html)
+    assert re.search(r"embedded at \d+×\d+, CRF \d+, \d+ kb/s aac audio to stay under", html)
     with pytest.raises(ValueError, match="does not fit in max_bytes=1000 even at 1/4 size"):
         display.clip_html(basketball_clip, max_bytes=1000)
 
@@ -71,3 +71,23 @@ def test_waveform_png_marks_every_event(basketball_clip: sorakit.Clip, monkeypat
     assert image.format == "PNG" and image.size == (900, 420)
     assert sorted(set(lines)) == sorted(e.time for e in basketball_clip.events)
     assert lines.count(basketball_clip.events[0].time) == 2  # on the waveform and on the spectrogram
+
+
+def test_opus_audio_for_vscode(basketball_clip: sorakit.Clip, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """VS Code's player decodes H.264 and Opus but not AAC: inside VS Code, show() embeds Opus."""
+    from sorakit import _media
+
+    from .conftest import onset
+
+    monkeypatch.setenv("VSCODE_PID", "1234")
+    mp4 = tmp_path / "vscode.mp4"
+    mp4.write_bytes(payload(display.clip_html(basketball_clip)))
+    with av.open(str(mp4)) as f:
+        assert f.streams.audio[0].codec_context.name == "opus"
+    _, _, audio, rate = _media.read_mp4(mp4)
+    for e in basketball_clip.events:
+        assert abs(onset(audio, rate, e.time) / rate - e.time) <= 0.005
+    monkeypatch.delenv("VSCODE_PID")
+    with pytest.raises(ValueError, match="audio_codec='mp3': use one of aac, opus"):
+        display.clip_html(basketball_clip, audio_codec="mp3")
