@@ -21,7 +21,10 @@ AI_LABEL = "AI-generated"
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a clip came from; written to the sidecar and the mp4's metadata."""
+    """Where a clip came from; written to the sidecar and the mp4's metadata.
+
+    ``status`` is ``complete``, or says where a stopped generation ended ("stopped after step 3 of 30").
+    """
 
     sorakit_version: str
     backend: str
@@ -29,11 +32,12 @@ class Provenance:
     seed: int
     created: str
     label: str = AI_LABEL
+    status: str = "complete"
 
     @classmethod
-    def now(cls, backend: str, model_id: str, seed: int) -> Provenance:
+    def now(cls, backend: str, model_id: str, seed: int, status: str = "complete") -> Provenance:
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        return cls(__version__, backend, model_id, seed, created)
+        return cls(__version__, backend, model_id, seed, created, status=status)
 
 
 @dataclass(frozen=True, eq=False)

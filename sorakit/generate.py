@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from typing import Any
 
 import numpy as np
 
 from sorakit import models
+from sorakit.backends._runtime import OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
 from sorakit.foley import SAMPLE_RATE, synthesize
-from sorakit.physics.simulate import simulate
+from sorakit.physics.simulate import Simulation, simulate
 from sorakit.previz import render
 from sorakit.take import Take
 
-# on_step(step, total, preview): step counts from 1; preview is a uint8 [H, W, 3] image or None.
-OnStep = Callable[[int, int, "np.ndarray | None"], None]
+__all__ = ["generate", "Step"]
 
 
-def generate(take: Take, *, on_step: OnStep | None = None, progress: bool = False) -> Clip:
-    """Renders ``take`` into a Clip.
+def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
+             progress: bool = False) -> Clip:
+    """Renders ``take`` into a Clip with whichever backend its model names.
 
     >>> import sorakit
     >>> clip = sorakit.generate(sorakit.Take(frames=16, width=128, height=80, seed=3))
@@ -26,18 +28,28 @@ def generate(take: Take, *, on_step: OnStep | None = None, progress: bool = Fals
     ((16, 80, 128, 3), (2, 48000))
 
     Args:
-        take: every knob; validated first, so a bad value fails before any work.
-        on_step: called after each step (each rendered frame for previz) with a preview image.
-        progress: show a tqdm progress bar.
+        take: every knob; validated first, so a bad value fails before any model loads.
+        on_step: called after each step with a ``Step`` (step, total, seconds per step, ETA, preview image).
+            For previz a step is one rendered frame.
+        should_stop: polled after each step; when it returns True the run ends within one step and
+            the clip made so far comes back, its ``provenance.status`` saying where it stopped.
+        progress: show a tqdm progress bar (diffusers backends show one unless ``on_step`` is given).
     """
     take.validate()
     spec = models.get(take.model)
-    if spec.backend != "previz":  # pragma: no cover - only previz is registered in this version
-        raise NotImplementedError(f"backend {spec.backend!r} is not installed")
-    return _previz(take, on_step=on_step, progress=progress)
+    if spec.backend == "previz":
+        return _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
+    return _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress)
 
 
-def _previz(take: Take, *, on_step: OnStep | None, progress: bool) -> Clip:
+def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
+    n = int(round(take.duration * SAMPLE_RATE))
+    if sim is None or not take.audio.foley:
+        return np.zeros((2, n), np.float32)
+    return synthesize(sim.events, sim.scene, take.duration, seed=take.seed)
+
+
+def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
     scene = take.scene()
     assert scene is not None  # validate() refuses a previz Take without a scene
     sim = simulate(scene, frames=take.frames, fps=take.fps)
@@ -46,22 +58,84 @@ def _previz(take: Take, *, on_step: OnStep | None, progress: bool) -> Clip:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=take.frames, desc=f"previz {scene.name}", unit="frame")
+    start = time.perf_counter()
+    stopped_at: list[int] = []
 
-    def on_frame(i: int, total: int, frame: np.ndarray) -> None:
+    def on_frame(i: int, total: int, frame: np.ndarray) -> bool:
         if bar is not None:
             bar.update(1)
         if on_step is not None:
-            on_step(i, total, frame)
+            per = (time.perf_counter() - start) / i
+            on_step(Step(i, total, per, per * (total - i), frame))
+        if should_stop is not None and i < total and should_stop():
+            stopped_at.append(i)
+            return False
+        return True
 
     try:
         pv = render(sim, take.width, take.height, trail=take.physics.trail, on_frame=on_frame)
     finally:
         if bar is not None:
             bar.close()
-    if take.audio.foley:
-        audio = synthesize(sim.events, scene, take.duration, seed=take.seed)
+    audio = _foley(take, sim)
+    frames, status = pv.frames, "complete"
+    if stopped_at:
+        done = stopped_at[0]
+        frames = frames[:done]
+        audio = audio[:, : int(round(done / take.fps * SAMPLE_RATE))]
+        status = f"stopped after step {done} of {take.frames}"
+    events = tuple(e for e in sim.events if e.time < frames.shape[0] / take.fps)
+    return Clip(np.ascontiguousarray(frames), take.fps, np.ascontiguousarray(audio), SAMPLE_RATE, take,
+                Provenance.now("previz", "previz", take.seed, status), events)
+
+
+def _image(path: str, width: int, height: int) -> Any:
+    """The picture at ``path``, scaled to cover ``width`` x ``height`` and centre-cropped."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        return ImageOps.fit(im.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+
+
+def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, should_stop: ShouldStop | None,
+               progress: bool) -> Clip:
+    from PIL import Image
+
+    from sorakit.backends import _runtime, family
+
+    fam = family(spec.family)
+    inputs: dict[str, Any] = {}
+    sim = None
+    if take.mode in ("i2v", "identity"):
+        source = take.first_frame if take.mode == "i2v" and take.first_frame else take.cameo
+        assert source is not None  # validate() checked
+        inputs["image"] = _image(source, take.width, take.height)
+    if take.mode in ("v2v", "vace"):
+        scene = take.scene()
+        assert scene is not None
+        sim = simulate(scene, frames=take.frames, fps=take.fps)
+        inputs["video"] = [Image.fromarray(f) for f in render(sim, take.width, take.height, trail=False).frames]
+    result = _runtime.run(spec, fam, take, inputs, on_step=on_step, should_stop=should_stop,
+                          progress=progress or on_step is None)
+    frames = result.frames
+    duration = frames.shape[0] / take.fps
+    if result.audio is not None:
+        audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
     else:
-        audio = np.zeros((2, int(round(take.duration * SAMPLE_RATE))), np.float32)
-    events = tuple(e for e in sim.events if e.time < take.duration)
-    return Clip(pv.frames, take.fps, audio, SAMPLE_RATE, take,
-                Provenance.now("previz", "previz", take.seed), events)
+        audio, rate = _foley(take, sim), SAMPLE_RATE
+        audio = _fit(audio, duration, rate)
+    status = "complete" if not result.stopped else f"stopped after step {result.steps_done} of {fam.steps_for(take)}"
+    events = tuple(e for e in (sim.events if sim is not None else ()) if e.time < duration)
+    return Clip(frames, take.fps, audio, rate, take, Provenance.now("diffusers", spec.model_id, take.seed, status),
+                events)
+
+
+def _fit(audio: np.ndarray, duration: float, rate: int) -> np.ndarray:
+    """Pads with silence or trims so the track lasts exactly ``duration`` seconds."""
+    n = int(round(duration * rate))
+    audio = np.asarray(audio, np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    return np.ascontiguousarray(np.pad(audio, ((0, 0), (0, max(0, n - audio.shape[1]))))[:, :n])
+
+

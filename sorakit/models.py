@@ -11,24 +11,51 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Arch:
+    """Sizes of a checkpoint, for the pre-run memory and time estimate (no weights needed).
+
+    Attributes:
+        transformer, text_encoder, vae: parameter counts in billions.
+        hidden, layers: the transformer's width and depth.
+        spatial, temporal: VAE compression (8 and 4 for most video VAEs).
+        patch: the transformer's (time, height, width) patch size.
+    """
+
+    transformer: float
+    text_encoder: float
+    vae: float
+    hidden: int
+    layers: int
+    spatial: int = 8
+    temporal: int = 4
+    patch: tuple[int, int, int] = (1, 2, 2)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """What a backend accepts.
 
     Attributes:
         name: the short name a Take uses (``Take.model``).
-        backend: which sorakit backend renders it.
+        backend: which sorakit backend renders it (``previz`` or ``diffusers``).
+        family: for ``diffusers``, the module in ``sorakit.backends`` that knows the pipelines.
         model_id: hub id or local folder loaded by ``from_pretrained`` ("" for none).
+        modes: what it can do: ``t2v``, ``i2v``, ``v2v``, ``vace``, ``identity``.
         size_multiple: width and height must be multiples of this.
         frame_rule: ``(k, r)``: frames must equal ``k * n + r`` (``(4, 1)`` is the 4k+1 rule).
         max_frames, min_size, max_size: inclusive limits.
         default_fps: the rate the model was trained at.
         uses_prompt: whether the prompt is read (previz draws the scene and ignores it).
         audio_tracks: which soundtrack parts it can make (``foley``, ``ambience``, ``music``, ``dialogue``).
+        joint_audio: the model itself makes a soundtrack with the video (LTX-2).
+        arch: sizes for the memory and time estimate.
     """
 
     name: str
     backend: str
+    family: str = ""
     model_id: str = ""
+    modes: tuple[str, ...] = ("t2v",)
     size_multiple: int = 16
     frame_rule: tuple[int, int] = (1, 0)
     max_frames: int = 121
@@ -37,6 +64,8 @@ class ModelSpec:
     default_fps: int = 16
     uses_prompt: bool = True
     audio_tracks: tuple[str, ...] = ("foley",)
+    joint_audio: bool = False
+    arch: Arch | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -49,6 +78,8 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 
 def get(name: str) -> ModelSpec:
+    import sorakit.backends  # noqa: F401  (registers the diffusers families; imports no torch)
+
     if name not in MODELS:
         raise ValueError(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
     return MODELS[name]

@@ -112,7 +112,7 @@ def _background(scene: Scene, view: _View, width: int, height: int) -> np.ndarra
 
 
 def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
-           on_frame: Callable[[int, int, np.ndarray], None] | None = None) -> Previz:
+           on_frame: Callable[[int, int, np.ndarray], bool | None] | None = None) -> Previz:
     """Renders every frame of ``sim`` at ``width`` x ``height`` with its motion field.
 
     >>> from sorakit.physics import preset, simulate
@@ -124,7 +124,8 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
         sim: the simulation to draw.
         width, height: frame size in pixels.
         trail: draw fading copies of each ball's recent positions under the bodies.
-        on_frame: called as ``on_frame(index, total, frame)`` after each frame.
+        on_frame: called as ``on_frame(index, total, frame)`` after each frame; returning
+            False stops the rendering there (the frames drawn so far come back).
     """
     scene = sim.scene
     view = _View(scene, width, height)
@@ -195,6 +196,6 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
             ids[t][win][mine] = index
             flow[t][win][mine] = np.stack([px - xs, py - ys], axis=-1)[mine]
         frames[t] = np.clip(canvas * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        if on_frame is not None:
-            on_frame(t + 1, T, frames[t])
+        if on_frame is not None and on_frame(t + 1, T, frames[t]) is False:
+            return Previz(frames[:t + 1], flow[:t + 1], ids[:t + 1], names)
     return Previz(frames, flow, ids, names)

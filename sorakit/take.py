@@ -12,6 +12,8 @@ from sorakit import _serde, models
 from sorakit.physics.presets import PRESETS
 from sorakit.physics.scene import Scene
 
+MEMORY_PRESETS = ("auto", "cpu", "t4", "l4", "a100")
+
 
 @dataclass(frozen=True)
 class DialogueLine:
@@ -52,6 +54,11 @@ class AudioConfig:
 class Take:
     """Every knob of one generation; edit with ``dataclasses.replace`` or ``take.replace``.
 
+    ``mode`` is ``t2v`` (text to video), ``i2v`` (``first_frame``, else the cameo, becomes the
+    first frame), ``v2v`` (the physics previz is the init video, denoised from a level set by
+    ``physics.strength``), ``vace`` (the previz is a control video) or ``identity`` (the cameo's
+    face is kept). ``memory`` is a memory preset: ``auto``, ``cpu``, ``t4``, ``l4`` or ``a100``.
+
     >>> take = Take(prompt="a missed basketball shot", seed=7, frames=33)
     >>> take.validate()
     >>> Take.from_json(take.to_json()) == take
@@ -70,6 +77,9 @@ class Take:
     width: int = 832
     height: int = 480
     model: str = "previz"
+    mode: str = "t2v"
+    first_frame: str | None = None
+    memory: str = "auto"
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     cameo: str | None = None
@@ -148,6 +158,23 @@ class Take:
                 raise bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
         if spec.uses_prompt and not self.prompt.strip():
             raise bad("prompt", self.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
+        if self.mode not in spec.modes:
+            raise bad("mode", self.mode, f"{spec.name} runs {', '.join(spec.modes)}",
+                      "pick one of those modes or a model that has this one")
+        if self.memory not in MEMORY_PRESETS:
+            raise bad("memory", self.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
+                      "'auto' picks one from the GPU it finds")
+        if self.mode == "i2v" and self.first_frame is None and self.cameo is None:
+            raise bad("first_frame", None, "image-to-video needs a first frame",
+                      "set first_frame (or cameo) to an image path")
+        if self.mode in ("v2v", "vace") and self.physics.scene is None:
+            raise bad("physics.scene", None, f"mode {self.mode!r} starts from the physics previz",
+                      "set physics.scene, or use mode='t2v'")
+        if self.mode == "v2v" and not self.physics.strength > 0:
+            raise bad("physics.strength", self.physics.strength, "video-to-video needs a strength in (0, 1]",
+                      "0.6 keeps the previz's motion and lets the model repaint it")
+        if self.mode == "identity" and self.cameo is None:
+            raise bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
         if len(self.prompt) > 4000 or len(self.negative_prompt) > 4000:
             raise ValueError("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
         ph = self.physics
@@ -177,12 +204,14 @@ class Take:
             if not 0.0 <= line.start < self.duration:
                 raise bad(f"audio.dialogue[{i}].start", line.start,
                           f"must lie within the clip [0, {self.duration:g}) s", "move the line earlier")
-        if self.cameo is not None:
-            ext = os.path.splitext(self.cameo)[1].lower()
+        for key, image in (("cameo", self.cameo), ("first_frame", self.first_frame)):
+            if image is None:
+                continue
+            ext = os.path.splitext(image)[1].lower()
             if ext not in (".png", ".jpg", ".jpeg", ".webp"):
-                raise bad("cameo", self.cameo, "must be a .png, .jpg or .webp image", "export the photo as PNG or JPEG")
-            if not os.path.isfile(self.cameo):
-                raise bad("cameo", self.cameo, "no such file", "check the path (upload it first on Colab)")
+                raise bad(key, image, "must be a .png, .jpg or .webp image", "export the picture as PNG or JPEG")
+            if not os.path.isfile(image):
+                raise bad(key, image, "no such file", "check the path (upload it first on Colab)")
 
 
 def _check_types(take: Take) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian/Ubuntu machine or a developer's laptop:
 # Debian's chromium for the browser tests (no browser download), then a virtual environment
-# with sorakit and its dev extras. Safe to run again.
+# with the CPU build of torch and sorakit with its dev and video extras. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
@@ -14,4 +14,6 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -e ".[dev]"
+# The CPU wheel of torch first, pinned, so the video extra never pulls a multi-GB CUDA build.
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[dev,video]"

@@ -140,7 +140,7 @@ def test_clip_refuses_wrong_arrays(basketball_clip: sorakit.Clip) -> None:
 def test_generate_reports_each_step() -> None:
     seen: list[tuple[int, int, tuple[int, ...]]] = []
     sorakit.generate(sorakit.Take(frames=5, width=64, height=48),
-                     on_step=lambda i, n, preview: seen.append((i, n, preview.shape)))
+                     on_step=lambda s: seen.append((s.step, s.total, s.preview.shape)))
     assert seen == [(i, 5, (48, 64, 3)) for i in range(1, 6)]
 
 

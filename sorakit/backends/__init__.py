@@ -1,0 +1,27 @@
+"""Video backends over diffusers: one self-contained module per model family.
+
+Importing this package registers every family's models (their rules and hub ids) and
+imports no torch or diffusers: each family imports them on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+FAMILIES = ("wan", "ltx", "ltx2", "cogvideox", "hunyuan15")
+
+
+def family(name: str) -> ModuleType:
+    """The backend module of a family (``sorakit.backends.wan`` for ``"wan"``)."""
+    if name not in FAMILIES:
+        raise ValueError(f"family {name!r} is unknown; use one of {', '.join(FAMILIES)}")
+    return importlib.import_module(f"sorakit.backends.{name}")
+
+
+for _name in FAMILIES:
+    try:
+        family(_name)
+    except ModuleNotFoundError as _exc:  # a family file not written yet must not break the others
+        if _exc.name != f"sorakit.backends.{_name}":
+            raise
