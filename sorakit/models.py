@@ -42,6 +42,7 @@ class ModelSpec:
         model_id: hub id or local folder loaded by ``from_pretrained`` ("" for none).
         modes: what it can do: ``t2v``, ``i2v``, ``v2v``, ``vace``, ``identity``.
         size_multiple: width and height must be multiples of this.
+        sizes: if set, the only ``(width, height)`` pairs the checkpoint runs at.
         frame_rule: ``(k, r)``: frames must equal ``k * n + r`` (``(4, 1)`` is the 4k+1 rule).
         max_frames, min_size, max_size: inclusive limits.
         default_fps: the rate the model was trained at.
@@ -57,6 +58,7 @@ class ModelSpec:
     model_id: str = ""
     modes: tuple[str, ...] = ("t2v",)
     size_multiple: int = 16
+    sizes: tuple[tuple[int, int], ...] = ()
     frame_rule: tuple[int, int] = (1, 0)
     max_frames: int = 121
     min_size: int = 64

@@ -156,6 +156,10 @@ class Take:
             if v % m:
                 down = v - v % m
                 raise bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
+        if spec.sizes and (self.width, self.height) not in spec.sizes:
+            allowed = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
+            raise bad("width, height", (self.width, self.height), f"{spec.name} runs only at {allowed}",
+                      f"use width={spec.sizes[0][0]}, height={spec.sizes[0][1]}")
         if spec.uses_prompt and not self.prompt.strip():
             raise bad("prompt", self.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
         if self.mode not in spec.modes:

@@ -85,9 +85,13 @@ PRESETS: dict[str, Preset] = {
 
 def choose_preset(requested: str = "auto") -> Preset:
     """The preset for ``requested``; ``auto`` reads the GPU: none → cpu, <20 GB → t4, <32 GB → l4, else a100."""
-    if requested != "auto":
-        return PRESETS[requested]
     torch = _torch()
+    if requested != "auto":
+        preset = PRESETS[requested]
+        if preset.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"memory={requested!r}: this preset needs a CUDA GPU and none was found; "
+                             "use memory='auto' or 'cpu' (on Colab: Runtime > Change runtime type > GPU)")
+        return preset
     if not torch.cuda.is_available():
         return PRESETS["cpu"]
     total = torch.cuda.get_device_properties(0).total_memory / 2**30
@@ -276,7 +280,8 @@ def fit_preview(model_id: str, fam: ModuleType, pipe: Any) -> tuple[np.ndarray, 
         img = img * (1 - yy[..., None]) + c2 * yy[..., None]
         pictures.append(img)
     images = (np.stack(pictures) * 255).round().astype(np.uint8)
-    latents = fam.encode_images(pipe, images)  # [N, C, h, w] float numpy
+    # One picture per call: some VAEs (HunyuanVideo 1.5's) mis-broadcast a batch of single frames.
+    latents = np.concatenate([fam.encode_images(pipe, images[i:i + 1]) for i in range(len(images))])  # [N, C, h, w]
     n, c, h, w = latents.shape
     pooled = images.reshape(n, h, size // h, w, size // w, 3).mean(axis=(2, 4)) / 255.0
     x = np.concatenate([latents.transpose(0, 2, 3, 1).reshape(-1, c), np.ones((n * h * w, 1))], axis=1)

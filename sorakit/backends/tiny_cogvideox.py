@@ -11,6 +11,7 @@ here: its pipeline imports opencv, which this environment lacks.
 
 from __future__ import annotations
 
+import importlib
 import os
 import pathlib
 from typing import Any
@@ -33,7 +34,7 @@ _WORDS = (
     "dance monkey cat dog bird fish horse person man woman child people ball basketball bounce "
     "bounces rolls falls jumps runs walks flies swims spins floor court street grass water sky "
     "sun light shadow red green blue yellow white black bright dark slow fast camera shot close "
-    "wide view scene video cinematic realistic painting squirrel eating burger"
+    "wide view scene video cinematic realistic painting squirrel eating burger blurry low quality"
 ).split()
 
 
@@ -41,7 +42,8 @@ def _tokenizer(length: int) -> Any:
     """A word-level T5-style tokenizer: ``<pad>`` = 0, ``</s>`` = 1, ``<unk>`` = 2, ``</s>`` appended."""
     from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
     from tokenizers.models import WordLevel
-    from transformers import PreTrainedTokenizerFast
+
+    transformers: Any = importlib.import_module("transformers")  # Any: not strictly typed
 
     vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
     for word in _WORDS:
@@ -51,8 +53,8 @@ def _tokenizer(length: int) -> Any:
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
-                                   unk_token="<unk>", model_max_length=length)
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
+                                                unk_token="<unk>", model_max_length=length)
 
 
 def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
@@ -71,13 +73,19 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
 
     Raises:
         ValueError: for an unknown mode (``"identity"``, ConsisID, is not available here).
+
+    >>> import tempfile, diffusers
+    >>> path = build(tempfile.mkdtemp(), "i2v")
+    >>> type(diffusers.CogVideoXImageToVideoPipeline.from_pretrained(path, use_safetensors=True)).__name__
+    'CogVideoXImageToVideoPipeline'
     """
     if mode not in PIPELINES:
         raise ValueError(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
 
-    import diffusers
     import torch
-    from transformers import T5Config, T5EncoderModel
+
+    diffusers: Any = importlib.import_module("diffusers")  # Any: diffusers and transformers are not
+    transformers: Any = importlib.import_module("transformers")  # strictly typed
 
     i2v = mode == "i2v"
     torch.manual_seed(0)
@@ -113,7 +121,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
         scaling_factor=0.7 if i2v else 1.15258426,  # CogVideoX-5b(-I2V) use 0.7, CogVideoX-2b 1.15258426
     )
     torch.manual_seed(0)
-    text_encoder = T5EncoderModel(T5Config(
+    text_encoder = transformers.T5EncoderModel(transformers.T5Config(
         vocab_size=128, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
         relative_attention_num_buckets=8, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
         decoder_start_token_id=0,

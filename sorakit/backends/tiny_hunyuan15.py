@@ -13,6 +13,7 @@ merges) with a ChatML template, and the vocabulary-free ``ByT5Tokenizer``.
 
 from __future__ import annotations
 
+import importlib
 import os
 import pathlib
 from typing import Any
@@ -35,12 +36,13 @@ _CHAT_TEMPLATE = (
 def _qwen_tokenizer() -> Any:
     """A byte-level Qwen2 tokenizer: the 256 byte symbols and the three ChatML specials, no merges."""
     from tokenizers import pre_tokenizers
-    from transformers import Qwen2Tokenizer
+
+    transformers: Any = importlib.import_module("transformers")  # Any: not strictly typed
 
     vocab = {"<|endoftext|>": 0, "<|im_start|>": 1, "<|im_end|>": 2}
     for symbol in sorted(pre_tokenizers.ByteLevel.alphabet()):
         vocab[symbol] = len(vocab)
-    return Qwen2Tokenizer(vocab=vocab, merges=[], chat_template=_CHAT_TEMPLATE,
+    return transformers.Qwen2Tokenizer(vocab=vocab, merges=[], chat_template=_CHAT_TEMPLATE,
                           extra_special_tokens=["<|im_start|>", "<|im_end|>"])
 
 
@@ -60,15 +62,19 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
 
     Raises:
         ValueError: for an unknown mode.
+
+    >>> import tempfile, diffusers
+    >>> path = build(tempfile.mkdtemp())
+    >>> type(diffusers.HunyuanVideo15Pipeline.from_pretrained(path, use_safetensors=True)).__name__
+    'HunyuanVideo15Pipeline'
     """
     if mode not in PIPELINES:
         raise ValueError(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
 
-    import diffusers
     import torch
-    from diffusers.guiders import ClassifierFreeGuidance
-    from transformers import (ByT5Tokenizer, Qwen2_5_VLTextConfig, Qwen2_5_VLTextModel, SiglipImageProcessor,
-                              SiglipVisionConfig, SiglipVisionModel, T5Config, T5EncoderModel)
+
+    diffusers: Any = importlib.import_module("diffusers")  # Any: diffusers and transformers are not
+    transformers: Any = importlib.import_module("transformers")  # strictly typed
 
     image_dim = 12
     torch.manual_seed(0)
@@ -103,13 +109,13 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     )
     scheduler = diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0)
     torch.manual_seed(0)
-    text_encoder = Qwen2_5_VLTextModel(Qwen2_5_VLTextConfig(
+    text_encoder = transformers.Qwen2_5_VLTextModel(transformers.Qwen2_5_VLTextConfig(
         vocab_size=259, hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, rope_theta=1000000.0,
+        num_key_value_heads=2, rope_theta=1000000.0, bos_token_id=0, eos_token_id=2, pad_token_id=0,
         rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
     ))
     torch.manual_seed(0)
-    text_encoder_2 = T5EncoderModel(T5Config(
+    text_encoder_2 = transformers.T5EncoderModel(transformers.T5Config(
         vocab_size=384, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
         relative_attention_num_buckets=8, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
         decoder_start_token_id=0,
@@ -117,16 +123,19 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     components: dict[str, Any] = dict(
         transformer=transformer.eval(), vae=vae.eval(), scheduler=scheduler,
         text_encoder=text_encoder.eval(), tokenizer=_qwen_tokenizer(),
-        text_encoder_2=text_encoder_2.eval(), tokenizer_2=ByT5Tokenizer(),
-        guider=ClassifierFreeGuidance(guidance_scale=6.0),
+        text_encoder_2=text_encoder_2.eval(), tokenizer_2=transformers.ByT5Tokenizer(),
+        guider=diffusers.ClassifierFreeGuidance(guidance_scale=6.0),
     )
     if mode == "i2v":
         torch.manual_seed(0)
-        components["image_encoder"] = SiglipVisionModel(SiglipVisionConfig(
+        components["image_encoder"] = transformers.SiglipVisionModel(transformers.SiglipVisionConfig(
             hidden_size=image_dim, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
             image_size=16, patch_size=4,  # 16 image tokens (the real encoder gives 729)
         )).eval()
-        components["feature_extractor"] = SiglipImageProcessor(size={"height": 16, "width": 16})
+        # the PIL processor is what SiglipImageProcessor falls back to without torchvision; named, it
+        # stays the same class (and numbers) with or without torchvision
+        processor = getattr(transformers, "SiglipImageProcessorPil", None) or transformers.SiglipImageProcessor
+        components["feature_extractor"] = processor(size={"height": 16, "width": 16})
     pipe = getattr(diffusers, PIPELINES[mode])(**components)
     out = pathlib.Path(folder)
     out.mkdir(parents=True, exist_ok=True)

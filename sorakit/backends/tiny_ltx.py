@@ -10,9 +10,12 @@ second on a CPU.
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import Any
 
+PIPELINES = ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")  # the classes that load the folder
 CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 WORDS = "a the of on in and ball robot dance monkey camera slow motion".split()
 
@@ -24,14 +27,13 @@ def tokenizer() -> object:
     transformers 5), built in memory: every word falls back to single characters, and ``</s>`` is
     appended to each prompt.
     """
-    from transformers import T5Tokenizer
-
+    transformers: Any = importlib.import_module("transformers")
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)]
     vocab += [(c, -4.0) for c in CHARACTERS] + [("\u2581" + w, -1.0) for w in WORDS]
-    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=128)
+    return transformers.T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=128)
 
 
-def build(folder: str | os.PathLike[str]) -> Path:
+def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
     """Builds and saves a tiny LTX-Video pipeline that every LTX-Video mode class loads.
 
     Args:
@@ -47,9 +49,12 @@ def build(folder: str | os.PathLike[str]) -> Path:
     >>> type(diffusers.LTXConditionPipeline.from_pretrained(path)).__name__
     'LTXConditionPipeline'
     """
-    import diffusers
+    if mode != "t2v":
+        raise ValueError(f"mode={mode!r}: every LTX-Video mode loads the one checkpoint built for 't2v'")
     import torch
-    from transformers import T5Config, T5EncoderModel
+
+    diffusers: Any = importlib.import_module("diffusers")  # untyped: Any keeps strict mypy quiet
+    transformers: Any = importlib.import_module("transformers")
 
     torch.manual_seed(0)
     transformer = diffusers.LTXVideoTransformer3DModel(
@@ -65,9 +70,9 @@ def build(folder: str | os.PathLike[str]) -> Path:
         patch_size_t=1, encoder_causal=True, decoder_causal=False)
     tok = tokenizer()
     torch.manual_seed(0)
-    text_encoder = T5EncoderModel(T5Config(
+    text_encoder = transformers.T5EncoderModel(transformers.T5Config(
         vocab_size=64, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+        pad_token_id=0, eos_token_id=1))
     pipe = diffusers.LTXPipeline(transformer=transformer, vae=vae, text_encoder=text_encoder, tokenizer=tok,
                                  scheduler=diffusers.FlowMatchEulerDiscreteScheduler())
     out = Path(folder)

@@ -52,9 +52,12 @@ def steps_for(take: Any) -> int:
     return int(take.steps)
 
 
+MAX_SEQUENCE_LENGTH = 512  # what the pipelines' __call__ uses (encode_prompt alone defaults to 226)
+
+
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
     pe, ne = pipe.encode_prompt(prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=cfg,
-                                device=pipe._execution_device)
+                                max_sequence_length=MAX_SEQUENCE_LENGTH, device=pipe._execution_device)
     return {"prompt_embeds": pe, "negative_prompt_embeds": ne}
 
 

@@ -1,0 +1,88 @@
+"""LTX-2 over diffusers: joint audio and video, text- and image-to-video.
+
+Self-contained (STYLE rule 10). The pipeline returns ``.frames`` and ``.audio``
+(``[B, channels, samples]`` at the vocoder's ``output_sampling_rate``); that audio becomes the
+Clip's soundtrack. Callback latents are packed ``[B, F·H·W, C]``. Guidance beyond
+``guidance_scale`` (spatio-temporal, modality, audio) keeps the pipeline's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from sorakit.models import Arch, ModelSpec, register
+
+PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
+
+register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="Lightricks/LTX-2",
+                   modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1), max_frames=257, min_size=128,
+                   max_size=1920, default_fps=24, joint_audio=True,
+                   arch=Arch(19.0, 12.0, 1.0, 4096, 48, spatial=32, temporal=8, patch=(1, 1, 1))))
+
+MAX_SEQUENCE_LENGTH = 1024  # the pipelines' default
+
+
+def base_mode(spec: ModelSpec, mode: str) -> str:
+    return "t2v" if "t2v" in spec.modes else mode
+
+
+def uses_cfg(take: Any) -> bool:
+    return bool(take.guidance_scale > 1.0)
+
+
+def steps_for(take: Any) -> int:
+    return int(take.steps)
+
+
+def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
+    pe, pm, ne, nm = pipe.encode_prompt(prompt, negative_prompt=negative, do_classifier_free_guidance=cfg,
+                                        max_sequence_length=MAX_SEQUENCE_LENGTH, device=pipe._execution_device)
+    return {"prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,
+            "negative_prompt_attention_mask": nm}
+
+
+def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]``: ``(z - mean) / std``."""
+    import torch
+
+    vae = pipe.vae
+    x = torch.from_numpy(images).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
+    with torch.no_grad():
+        z = vae.encode(x.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode()
+        z = pipe._normalize_latents(z, vae.latents_mean, vae.latents_std)
+    return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
+    """Packed video latents ``[B, F·H·W, C]`` to ``[C, F, H, W]``."""
+    f = (take.frames - 1) // pipe.vae_temporal_compression_ratio + 1
+    h = take.height // pipe.vae_spatial_compression_ratio
+    w = take.width // pipe.vae_spatial_compression_ratio
+    x = pipe._unpack_latents(latents[:, -f * h * w:], f, h, w, pipe.transformer_spatial_patch_size,
+                             pipe.transformer_temporal_patch_size)
+    return x[0].float().cpu().numpy()  # type: ignore[no-any-return]
+
+
+def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
+         on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Returns uint8 frames and the joint soundtrack ``[channels, samples]`` with its sample rate."""
+    from sorakit.backends._runtime import to_uint8
+
+    def callback(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
+        on_step_end(i + 1, kw.get("latents"))
+        return kw
+
+    args: dict[str, Any] = dict(height=take.height, width=take.width, num_frames=take.frames,
+                                frame_rate=float(take.fps), num_inference_steps=take.steps,
+                                guidance_scale=take.guidance_scale, generator=generator, output_type="np",
+                                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"],
+                                **embeds)
+    if take.mode == "i2v":
+        args["image"] = inputs["image"]
+    out = pipe(**args)
+    audio = out.audio[0] if hasattr(out.audio, "ndim") and out.audio.ndim == 3 else out.audio
+    audio = audio.float().cpu().numpy() if hasattr(audio, "cpu") else np.asarray(audio, np.float32)
+    return to_uint8(out.frames), audio.astype(np.float32), int(pipe.vocoder.config.output_sampling_rate)

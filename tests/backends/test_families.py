@@ -1,0 +1,197 @@
+"""Every family and mode end to end through sorakit.generate, on tiny random checkpoints.
+
+Each checkpoint is built from configs, saved with ``save_pretrained`` into a temporary folder,
+registered under a short name and loaded back by the same ``from_pretrained`` path a hub id
+takes. Checked per mode: frame count and size, seed reproducibility, ``on_step`` once per step
+with a preview image, ``should_stop`` honoured within one step, and a rule refused with its message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("diffusers")
+
+import sorakit  # noqa: E402
+from sorakit import models  # noqa: E402
+from sorakit.backends import _runtime  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    family: str
+    build_mode: str
+    modes: tuple[str, ...]
+    width: int = 16
+    height: int = 16
+    frames: int = 9
+    frame_rule: tuple[int, int] = (4, 1)
+    size_multiple: int = 16
+    sizes: tuple[tuple[int, int], ...] = ()
+    fps: int = 16
+    joint_audio: bool = False
+
+
+CASES = [
+    Case("wan", "t2v", ("t2v", "v2v")),
+    Case("wan", "i2v", ("i2v",)),
+    Case("wan", "vace", ("vace",)),
+    Case("cogvideox", "t2v", ("t2v", "v2v"), frame_rule=(8, 1), fps=8),
+    Case("cogvideox", "i2v", ("i2v",), frame_rule=(8, 1), sizes=((16, 16),), fps=8),
+    Case("hunyuan15", "t2v", ("t2v",)),
+    Case("hunyuan15", "i2v", ("i2v",)),
+    Case("ltx", "t2v", ("t2v", "i2v", "v2v"), width=32, height=32, frame_rule=(8, 1), size_multiple=32, fps=25),
+    Case("ltx2", "t2v", ("t2v", "i2v"), width=32, height=32, frame_rule=(8, 1), size_multiple=32, fps=24,
+         joint_audio=True),
+]
+RUNS = [(case, mode) for case in CASES for mode in case.modes]
+
+
+def _name(case: Case) -> str:
+    return f"tiny-{case.family}-{case.build_mode}"
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, str]]:
+    names = {}
+    for case in CASES:
+        tiny = importlib.import_module(f"sorakit.backends.tiny_{case.family}")
+        folder = tiny.build(tmp_path_factory.mktemp(_name(case)), case.build_mode)
+        spec = models.ModelSpec(name=_name(case), backend="diffusers", family=case.family, model_id=str(folder),
+                                modes=case.modes, size_multiple=case.size_multiple, sizes=case.sizes,
+                                frame_rule=case.frame_rule, max_frames=33, min_size=16, default_fps=case.fps,
+                                joint_audio=case.joint_audio)
+        models.register(spec)
+        names[case] = spec.name
+    yield names
+    for name in names.values():
+        models.MODELS.pop(name, None)
+    _runtime.clear_cache()
+
+
+@pytest.fixture(scope="module")
+def picture(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("pictures") / "first.png"
+    yy, xx = np.mgrid[0:48, 0:64]
+    Image.fromarray(np.stack([xx * 4, yy * 5, 255 - xx * 4], -1).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def make_take(case: Case, name: str, mode: str, picture: str, **kw: object) -> sorakit.Take:
+    base: dict[str, object] = dict(
+        prompt="a red ball bounces on the floor", negative_prompt="blurry", seed=3, steps=2, guidance_scale=5.0,
+        frames=case.frames, fps=case.fps, width=case.width, height=case.height, model=name, mode=mode, memory="cpu",
+        physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=1.0 if mode == "v2v" else 0.6))
+    if mode == "i2v":
+        base["first_frame"] = picture
+    base.update(kw)
+    return sorakit.Take(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case, mode", RUNS, ids=[f"{c.family}-{m}" for c, m in RUNS])
+def test_mode_end_to_end(registered: dict[Case, str], picture: str, case: Case, mode: str) -> None:
+    take = make_take(case, registered[case], mode, picture)
+    steps: list[_runtime.Step] = []
+    clip = sorakit.generate(take, on_step=steps.append)
+    assert clip.frames.shape == (case.frames, case.height, case.width, 3) and clip.frames.dtype == np.uint8
+    assert clip.audio.ndim == 2 and clip.audio.shape[1] == round(case.frames / case.fps * clip.sample_rate)
+    assert [s.step for s in steps] == [1, 2] and steps[-1].total == 2
+    for s in steps:
+        assert s.preview is not None and s.preview.dtype == np.uint8 and s.preview.ndim == 3
+    assert clip.provenance.status == "complete" and clip.provenance.backend == "diffusers"
+    again = sorakit.generate(take, progress=False)
+    np.testing.assert_array_equal(again.frames, clip.frames)
+    np.testing.assert_array_equal(again.audio, clip.audio)
+
+
+@pytest.mark.parametrize("case", CASES[::1], ids=[f"{c.family}-{c.build_mode}" for c in CASES])
+def test_should_stop_within_one_step(registered: dict[Case, str], picture: str, case: Case) -> None:
+    mode = case.modes[0]
+    seen: list[int] = []
+    take = make_take(case, registered[case], mode, picture, steps=5)
+    clip = sorakit.generate(take, on_step=lambda s: seen.append(s.step), should_stop=lambda: len(seen) >= 2)
+    assert seen == [1, 2]
+    assert clip.provenance.status == "stopped after step 2 of 5"
+    assert clip.frames.shape[0] == case.frames  # what was made so far is decoded and returned
+    assert sorakit.generate(take, progress=False).provenance.status == "complete"  # still reusable
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.family}-{c.build_mode}" for c in CASES])
+def test_family_rule_refused_before_loading(registered: dict[Case, str], picture: str, case: Case) -> None:
+    take = make_take(case, registered[case], case.modes[0], picture)
+    k, r = case.frame_rule
+    with pytest.raises(ValueError, match=rf"frames={case.frames + 1}: {registered[case]} needs {k}n\+{r} frames"):
+        sorakit.generate(take.replace(frames=case.frames + 1))
+    with pytest.raises(ValueError, match="mode='identity'"):
+        sorakit.generate(take.replace(mode="identity"))
+
+
+V2V = [case for case in CASES if "v2v" in case.modes]
+
+
+@pytest.mark.parametrize("case", V2V, ids=[c.family for c in V2V])
+def test_v2v_from_the_previz_runs_strength_of_the_steps_and_keeps_foley(registered: dict[Case, str], picture: str,
+                                                                        case: Case) -> None:
+    take = make_take(case, registered[case], "v2v", picture, steps=4, frames=33,
+                     physics=sorakit.PhysicsConfig(scene="basketball", strength=0.5))
+    seen: list[int] = []
+    clip = sorakit.generate(take, on_step=lambda s: seen.append(s.step))
+    assert seen == [1, 2]  # strength 0.5 of 4 steps
+    assert clip.frames.shape[0] == take.frames
+    assert clip.events and clip.events[0].b == "backboard"
+    assert np.abs(clip.audio).max() > 0.05  # the video follows the previz, so the previz's Foley is kept
+
+
+def test_pipeline_and_prompt_embeddings_are_cached(registered: dict[Case, str], picture: str) -> None:
+    case = CASES[0]
+    take = make_take(case, registered[case], "t2v", picture)
+    sorakit.generate(take, progress=False)
+    key = next(k for k in _runtime._PIPELINES if k[0] == models.get(registered[case]).model_id and k[1] == "t2v")
+    pipe, embeds = _runtime._PIPELINES[key], dict(_runtime._EMBEDS)
+    sorakit.generate(take.replace(seed=99), progress=False)
+    assert _runtime._PIPELINES[key] is pipe
+    assert _runtime._EMBEDS == embeds  # same prompt: nothing encoded again
+    sorakit.generate(take.replace(prompt="a blue ball"), progress=False)
+    assert len(_runtime._EMBEDS) == len(embeds) + 1
+
+
+def test_ltx2_joint_audio_reaches_the_clip_and_the_mp4(registered: dict[Case, str], picture: str,
+                                                        tmp_path: Path) -> None:
+    from sorakit import _media
+
+    case = next(c for c in CASES if c.family == "ltx2")
+    clip = sorakit.generate(make_take(case, registered[case], "t2v", picture), progress=False)
+    assert clip.sample_rate == 16_000  # the tiny vocoder's output_sampling_rate
+    assert clip.audio.shape == (2, round(clip.duration * 16_000)) and np.abs(clip.audio).max() > 0
+    frames, _, audio, rate = _media.read_mp4(clip.save(tmp_path / "ltx2.mp4"))
+    assert frames.shape[0] == case.frames and rate == 16_000
+    assert audio is not None and abs(audio.shape[1] / rate - clip.duration) < 0.07
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in models.MODELS.items() if s.backend == "diffusers"))
+def test_every_registered_model_has_its_pipelines_and_rules(name: str, picture: str) -> None:
+    import diffusers
+
+    from sorakit.backends import family
+
+    spec = models.get(name)
+    fam = family(spec.family)
+    assert spec.model_id and spec.arch is not None
+    width, height = spec.sizes[0] if spec.sizes else (832, 480)
+    k, r = spec.frame_rule
+    for mode in spec.modes:
+        assert hasattr(diffusers, fam.PIPELINES[mode]), (name, mode)
+        take = sorakit.Take(model=name, prompt="a ball", mode=mode, frames=4 * k + r, fps=spec.default_fps,
+                            width=width, height=height, first_frame=picture if mode == "i2v" else None,
+                            physics=sorakit.PhysicsConfig(scene="ramp", strength=0.6))
+        take.validate()
+        if k > 1:
+            with pytest.raises(ValueError, match=rf"frames={4 * k + r + 1}: {name} needs {k}n\+{r} frames"):
+                take.replace(frames=4 * k + r + 1).validate()

@@ -1,0 +1,104 @@
+"""Memory presets, the pre-run estimate and out-of-memory recovery (CPU; no GPU needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import sorakit  # noqa: E402
+from sorakit import models  # noqa: E402
+from sorakit.backends import _runtime, family, tiny_wan  # noqa: E402
+
+
+def test_auto_preset_on_a_machine_without_cuda_is_cpu() -> None:
+    assert not torch.cuda.is_available()
+    assert _runtime.choose_preset("auto").name == "cpu"
+    with pytest.raises(ValueError, match="memory='t4': this preset needs a CUDA GPU and none was found"):
+        _runtime.choose_preset("t4")
+
+
+def test_estimate_grows_with_the_work_and_presets_trade_memory_for_time() -> None:
+    spec = models.get("wan2.1-t2v-1.3b")
+    p = _runtime.PRESETS
+
+    def est(preset: str, frames: int = 33, width: int = 832, height: int = 480) -> _runtime.Estimate:
+        return _runtime.estimate(spec, width=width, height=height, frames=frames, steps=30, preset=p[preset])
+
+    assert est("a100", 81).peak_gb >= est("a100", 33).peak_gb
+    assert est("a100", 33, 1280, 720).peak_gb >= est("a100", 33).peak_gb
+    assert est("a100", 81).seconds > est("a100", 33).seconds
+    assert est("a100").tokens == 9 * 30 * 52  # (33-1)/4+1 latent frames, 480/16 x 832/16 patches
+    assert est("t4").peak_gb < est("l4").peak_gb < est("a100").peak_gb
+    assert est("t4").seconds_per_step > est("a100").seconds_per_step
+    assert est("t4").fits and est("a100").fits
+
+
+def test_a_run_that_will_not_fit_is_named_with_what_would() -> None:
+    big = models.get("wan2.1-t2v-14b")
+    a100_40 = _runtime.PRESETS["a100"]
+    e = _runtime.estimate(big, width=1280, height=720, frames=81, steps=30, preset=a100_40)
+    assert not e.fits and e.peak_gb > a100_40.budget_gb
+    assert "memory='l4'" in e.advice or "memory='t4'" in e.advice
+    t4 = _runtime.PRESETS["t4"]
+    worst = _runtime.estimate(big, width=1280, height=720, frames=81, steps=30,
+                              preset=_runtime.Preset("t4", "cuda", "float16", None, False, False, 15.0))
+    assert not worst.fits and worst.advice
+    shorter = _runtime.estimate(big, width=1280, height=720, frames=81, steps=30, preset=t4)
+    assert not shorter.fits and shorter.advice == "frames=41 should fit in 15 GB"
+    assert _runtime.estimate(big, width=1280, height=720, frames=41, steps=30, preset=t4).fits
+
+
+@pytest.fixture()
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tiny_wan.build(tmp_path_factory.mktemp("wan"))
+    spec = models.ModelSpec(name="tiny-wan-oom", backend="diffusers", family="wan", model_id=str(folder),
+                            modes=("t2v",), frame_rule=(4, 1), min_size=16, arch=models.get("wan2.1-t2v-1.3b").arch)
+    models.register(spec)
+    yield spec.name
+    models.MODELS.pop(spec.name)
+    _runtime.clear_cache()
+
+
+def test_out_of_memory_is_caught_freed_and_explained(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    take = sorakit.Take(prompt="a red ball", model=tiny, steps=2, frames=9, width=16, height=16, memory="cpu")
+    first = sorakit.generate(take, progress=False)
+    wan = family("wan")
+    real_call = wan.call
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(wan, "call", out_of_memory)
+    with pytest.raises(_runtime.OutOfMemory) as err:
+        sorakit.generate(take, progress=False)
+    message = str(err.value)
+    assert "tiny-wan-oom ran out of GPU memory at 16x16, 9 frames under preset 'cpu'" in message
+    assert "The memory was freed; try" in message
+    assert not any(k[0].endswith(str(models.get(tiny).model_id)) for k in _runtime._PIPELINES)
+    monkeypatch.setattr(wan, "call", real_call)
+    again = sorakit.generate(take, progress=False)  # the session goes on: reloads and runs
+    np.testing.assert_array_equal(again.frames, first.frames)
+
+
+def test_generate_warns_before_a_run_that_will_not_fit(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _runtime.Preset("cpu", "cpu", "float32", None, False, False, 0.0)
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: small)
+    monkeypatch.setattr(_runtime, "estimate", lambda spec, **kw: _runtime.Estimate(99.0, 1.0, 0.1, 1, False,
+                                                                                  "frames=5 should fit"))
+    take = sorakit.Take(prompt="a red ball", model=tiny, steps=1, frames=9, width=16, height=16, memory="cpu")
+    with pytest.warns(ResourceWarning, match="needs about 99.0 GB under preset 'cpu'.*frames=5 should fit"):
+        sorakit.generate(take, progress=False)
+
+
+def test_importing_sorakit_does_not_import_torch_even_with_backends_registered() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sorakit; sorakit.Take(model='wan2.1-t2v-1.3b', prompt='x').validate(); " \
+           "print('torch' in sys.modules, 'diffusers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
