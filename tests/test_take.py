@@ -68,7 +68,7 @@ def test_unparsable_json_says_so() -> None:
     (dict(height=4000), "height=4000: must be in [32, 1920] for previz"),
     (dict(frames=0), "frames=0: must be in [1, 960] for previz"),
     (dict(fps=0), "fps=0: must be in [1, 120]"),
-    (dict(model="sora-2"), "model='sora-2' is not known; use one of previz"),
+    (dict(model="sora-2"), "model='sora-2' is not known; use one of cogvideox-2b, cogvideox-5b"),
     (dict(physics=PhysicsConfig(strength=1.5)), "physics.strength=1.5: must be in [0, 1]"),
     (dict(physics=PhysicsConfig(scene="pinball")), "physics.scene='pinball': is not a preset"),
     (dict(physics=PhysicsConfig(scene=None)), "physics.scene=None: the previz backend draws a physics scene"),

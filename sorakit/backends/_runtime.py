@@ -42,7 +42,7 @@ class OutOfMemory(RuntimeError):
     """A generation ran out of GPU memory; the memory was freed and the message says what fits."""
 
 
-def _torch() -> ModuleType:
+def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
@@ -298,7 +298,8 @@ def project(latent: np.ndarray, weights: tuple[np.ndarray, np.ndarray], *, max_s
     h, wd = rgb.shape[:2]
     scale = max(1, max_side // max(h, wd))
     rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
-    return (rgb * 255).round().astype(np.uint8)
+    out: np.ndarray = (rgb * 255).round().astype(np.uint8)
+    return out
 
 
 # -- running ---------------------------------------------------------------------------------------
@@ -371,9 +372,27 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
     return Run(frames, audio, rate, int(state["done"]), bool(state["stopped"]), preset.name)
 
 
+def pixels(vae: Any, images: np.ndarray) -> Any:
+    """uint8 ``[N, H, W, 3]`` pictures as a one-frame video tensor ``[N, 3, 1, H, W]`` in [-1, 1] for ``vae``."""
+    torch = _torch()
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
+    return x.to(device=vae.device, dtype=vae.dtype)
+
+
+def step_callback(on_step_end: Callable[[int, Any], None]) -> Callable[..., dict[str, Any]]:
+    """A diffusers ``callback_on_step_end`` that reports the step (from 1) and the latents."""
+
+    def callback(pipe: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        on_step_end(i + 1, kwargs.get("latents"))
+        return kwargs
+
+    return callback
+
+
 def to_uint8(video: Any) -> np.ndarray:
     """A pipeline's ``output_type="np"`` frames (float in [0, 1], [1, T, H, W, 3]) as uint8 [T, H, W, 3]."""
     arr = np.asarray(video)
     if arr.ndim == 5:
         arr = arr[0]
-    return (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
+    out: np.ndarray = (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return out

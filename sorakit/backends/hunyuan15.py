@@ -53,10 +53,11 @@ def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]`` (VAE mode times its scaling factor)."""
     import torch
 
+    from sorakit.backends._runtime import pixels
+
     vae = pipe.vae
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
     with torch.no_grad():
-        z = vae.encode(x.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode() * vae.config.scaling_factor
+        z = vae.encode(pixels(vae, images)).latent_dist.mode() * vae.config.scaling_factor
     return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 

@@ -54,10 +54,11 @@ def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]``: ``(z - mean) / std``."""
     import torch
 
+    from sorakit.backends._runtime import pixels
+
     vae = pipe.vae
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
     with torch.no_grad():
-        z = vae.encode(x.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode()
+        z = vae.encode(pixels(vae, images)).latent_dist.mode()
         z = pipe._normalize_latents(z, vae.latents_mean, vae.latents_std)
     return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
@@ -74,15 +75,11 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
 
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
-    from sorakit.backends._runtime import to_uint8
-
-    def callback(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
-        on_step_end(i + 1, kw.get("latents"))
-        return kw
+    from sorakit.backends._runtime import step_callback, to_uint8
 
     args: dict[str, Any] = dict(height=take.height, width=take.width, num_frames=take.frames, frame_rate=take.fps,
                                 num_inference_steps=take.steps, guidance_scale=take.guidance_scale,
-                                generator=generator, output_type="np", callback_on_step_end=callback,
+                                generator=generator, output_type="np", callback_on_step_end=step_callback(on_step_end),
                                 callback_on_step_end_tensor_inputs=["latents"], **embeds)
     if take.mode == "i2v":
         args["image"] = inputs["image"]

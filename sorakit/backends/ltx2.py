@@ -13,7 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from sorakit.backends.ltx import encode_images, latents_for_preview  # same VAE normalisation and packing
 from sorakit.models import Arch, ModelSpec, register
+
+__all__ = ["PIPELINES", "base_mode", "uses_cfg", "steps_for", "encode_prompt", "encode_images",
+           "latents_for_preview", "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
 
@@ -44,41 +48,15 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
             "negative_prompt_attention_mask": nm}
 
 
-def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
-    """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]``: ``(z - mean) / std``."""
-    import torch
-
-    vae = pipe.vae
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
-    with torch.no_grad():
-        z = vae.encode(x.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode()
-        z = pipe._normalize_latents(z, vae.latents_mean, vae.latents_std)
-    return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
-
-
-def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
-    """Packed video latents ``[B, F·H·W, C]`` to ``[C, F, H, W]``."""
-    f = (take.frames - 1) // pipe.vae_temporal_compression_ratio + 1
-    h = take.height // pipe.vae_spatial_compression_ratio
-    w = take.width // pipe.vae_spatial_compression_ratio
-    x = pipe._unpack_latents(latents[:, -f * h * w:], f, h, w, pipe.transformer_spatial_patch_size,
-                             pipe.transformer_temporal_patch_size)
-    return x[0].float().cpu().numpy()  # type: ignore[no-any-return]
-
-
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, np.ndarray, int]:
     """Returns uint8 frames and the joint soundtrack ``[channels, samples]`` with its sample rate."""
-    from sorakit.backends._runtime import to_uint8
-
-    def callback(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
-        on_step_end(i + 1, kw.get("latents"))
-        return kw
+    from sorakit.backends._runtime import step_callback, to_uint8
 
     args: dict[str, Any] = dict(height=take.height, width=take.width, num_frames=take.frames,
                                 frame_rate=float(take.fps), num_inference_steps=take.steps,
                                 guidance_scale=take.guidance_scale, generator=generator, output_type="np",
-                                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"],
+                                callback_on_step_end=step_callback(on_step_end), callback_on_step_end_tensor_inputs=["latents"],
                                 **embeds)
     if take.mode == "i2v":
         args["image"] = inputs["image"]

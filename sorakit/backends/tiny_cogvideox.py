@@ -16,15 +16,7 @@ import os
 import pathlib
 from typing import Any
 
-PIPELINES = {
-    "t2v": "CogVideoXPipeline",
-    "i2v": "CogVideoXImageToVideoPipeline",
-    "v2v": "CogVideoXVideoToVideoPipeline",
-}
-"""The diffusers pipeline class that loads the folder :func:`build` makes for each mode."""
-
-SHARED = {"t2v": "t2v", "i2v": "i2v", "v2v": "t2v"}
-"""The mode whose checkpoint a mode loads: video-to-video reuses the text-to-video weights."""
+from sorakit.backends.cogvideox import PIPELINES
 
 TEXT_LENGTH = 226
 """Prompt tokens, as in the real models, so calls need no ``max_sequence_length``."""

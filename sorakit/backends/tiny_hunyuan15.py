@@ -18,11 +18,7 @@ import os
 import pathlib
 from typing import Any
 
-PIPELINES = {
-    "t2v": "HunyuanVideo15Pipeline",
-    "i2v": "HunyuanVideo15ImageToVideoPipeline",
-}
-"""The diffusers pipeline class that loads the folder :func:`build` makes for each mode."""
+from sorakit.backends.hunyuan15 import PIPELINES
 
 TARGET_SIZE = 16
 """The transformer's ``target_size``: image-to-video output is about this many pixels square."""

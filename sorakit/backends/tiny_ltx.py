@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-PIPELINES = ("LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline")  # the classes that load the folder
 CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 WORDS = "a the of on in and ball robot dance monkey camera slow motion".split()
 

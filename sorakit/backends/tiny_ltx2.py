@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
-PIPELINES = ("LTX2Pipeline", "LTX2ImageToVideoPipeline")  # the diffusers classes that load the folder
 SPECIALS = ("<pad>", "<eos>", "<bos>", "<unk>", "<mask>",
             "<start_of_image>", "<end_of_image>", "<image_soft_token>")
 

@@ -74,11 +74,10 @@ def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` pictures to transformer-space latents ``[N, C, h, w]`` (one frame each)."""
     import torch
 
-    vae = pipe.vae
-    x = torch.from_numpy(images).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
-    x = x.to(device=vae.device, dtype=vae.dtype)
+    from sorakit.backends._runtime import pixels
+
     with torch.no_grad():
-        z = vae.encode(x).latent_dist.mode()
+        z = pipe.vae.encode(pixels(pipe.vae, images)).latent_dist.mode()
     return _normalize(pipe, z)[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
@@ -90,15 +89,11 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
     """Runs the pipeline for ``take.mode`` and returns uint8 frames (Wan makes no sound)."""
-    from sorakit.backends._runtime import to_uint8
-
-    def callback(p: Any, i: int, t: Any, kw: dict[str, Any]) -> dict[str, Any]:
-        on_step_end(i + 1, kw.get("latents"))
-        return kw
+    from sorakit.backends._runtime import step_callback, to_uint8
 
     args: dict[str, Any] = dict(height=take.height, width=take.width, num_inference_steps=take.steps,
                                 guidance_scale=take.guidance_scale, generator=generator, output_type="np",
-                                callback_on_step_end=callback, callback_on_step_end_tensor_inputs=["latents"],
+                                callback_on_step_end=step_callback(on_step_end), callback_on_step_end_tensor_inputs=["latents"],
                                 **embeds)
     if take.mode in ("t2v", "i2v", "vace"):
         args["num_frames"] = take.frames

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import tiny_cogvideox
+from sorakit import models
+from sorakit.backends import cogvideox, tiny_cogvideox
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
@@ -52,7 +53,7 @@ def test_builds_loads_and_runs_deterministically(mode: str, tmp_path: Path) -> N
 
 
 def test_build_is_deterministic_and_v2v_shares_the_t2v_weights(tmp_path: Path) -> None:
-    assert tiny_cogvideox.SHARED["v2v"] == "t2v"
+    assert cogvideox.base_mode(models.get("cogvideox-2b"), "v2v") == "t2v"
     a = tiny_cogvideox.build(tmp_path / "a", "t2v")
     b = tiny_cogvideox.build(tmp_path / "b", "v2v")
     for part in ("transformer", "vae", "text_encoder"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import tiny_ltx
+from sorakit.backends import ltx, tiny_ltx
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
@@ -33,7 +33,7 @@ def inputs(name: str, seed: int = 0) -> dict[str, Any]:
     return kw
 
 
-@pytest.mark.parametrize("name", tiny_ltx.PIPELINES)
+@pytest.mark.parametrize("name", tuple(ltx.PIPELINES.values()))
 def test_builds_loads_and_runs_deterministically(name: str, tmp_path: Path) -> None:
     folder = tiny_ltx.build(tmp_path)
     assert folder == tmp_path and (folder / "model_index.json").is_file()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import tiny_ltx2
+from sorakit.backends import ltx2, tiny_ltx2
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")
@@ -42,7 +42,7 @@ def audio_samples(pipe: Any, num_frames: int, frame_rate: float) -> int:
     return int(mel * pipe.vocoder.total_upsample_factor)
 
 
-@pytest.mark.parametrize("name", tiny_ltx2.PIPELINES)
+@pytest.mark.parametrize("name", tuple(ltx2.PIPELINES.values()))
 def test_builds_loads_and_runs_deterministically(name: str, tmp_path: Path) -> None:
     folder = tiny_ltx2.build(tmp_path)
     assert folder == tmp_path and (folder / "model_index.json").is_file()
