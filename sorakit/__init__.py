@@ -11,12 +11,14 @@ from sorakit.clip import Clip, Provenance, load
 from sorakit.display import clip_html, filmstrip, show, show_filmstrip, show_waveform, waveform_png
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
-from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take
+from sorakit.physics.describe import describe
+from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
 
 __all__ = [
     "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
     "generate", "Clip", "Provenance", "load",
     "show", "show_filmstrip", "show_waveform", "clip_html", "filmstrip", "waveform_png",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
+    "describe", "physics_prompt",
     "__version__",
 ]

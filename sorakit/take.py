@@ -218,6 +218,22 @@ class Take:
                 raise bad(key, image, "no such file", "check the path (upload it first on Colab)")
 
 
+def physics_prompt(take: Take) -> str:
+    """The Take's prompt followed by what its physics scene shows, for the user to read and edit.
+
+    >>> physics_prompt(Take(prompt="Gym footage.", frames=32))[:40]
+    'Gym footage. A basketball, a backboard, '
+    """
+    from sorakit.physics.describe import describe
+    from sorakit.physics.simulate import simulate
+
+    scene = take.scene()
+    if scene is None:
+        return take.prompt
+    text = describe(scene, simulate(scene, frames=take.frames, fps=take.fps))
+    return f"{take.prompt.rstrip()} {text}".strip()
+
+
 def _check_types(take: Take) -> None:
     """Refuses wrong types that reached the dataclass directly, not through JSON."""
     _serde.from_dict(Take, take.to_dict())

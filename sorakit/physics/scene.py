@@ -12,6 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sorakit import _serde
 
@@ -137,6 +138,53 @@ class Scene:
     sky: tuple[str, str] = ("#dbe9f4", "#f7f3ea")
     materials: tuple[Material, ...] = ()
     description: str = ""
+
+    # -- editing: each returns a new Scene (scenes are frozen) --------------------------------
+    @classmethod
+    def room(cls, name: str = "room", *, width: float = 8.0, height: float = 4.6, walls: bool = True) -> Scene:
+        """An empty room to build in: a concrete floor (top at y = 0) and, optionally, two walls.
+
+        >>> scene = Scene.room().add(Ball("ball", 2.0, 3.0, 0.25, "rubber", vx=1.5))
+        >>> scene.edit("ball", material="glass").balls[0].material
+        'glass'
+        """
+        segments = [Segment("floor", -1.0, -0.4, width + 1.0, -0.4, thickness=0.8, color="#8a7f72")]
+        if walls:
+            segments += [Segment("left_wall", 0.0, 0.0, 0.0, height + 1.5, thickness=0.1, color="#9aa5ad"),
+                         Segment("right_wall", width, 0.0, width, height + 1.5, thickness=0.1, color="#9aa5ad")]
+        return cls(name, segments=tuple(segments), view=(0.0, -0.4, width, height - 0.4))
+
+    def add(self, *bodies: Ball | Box | Segment) -> Scene:
+        """This scene with more balls, boxes or static segments (walls, ramps, a backboard)."""
+        scene = self
+        for body in bodies:
+            group = "balls" if isinstance(body, Ball) else "boxes" if isinstance(body, Box) else "segments"
+            scene = dataclasses.replace(scene, **{group: (*getattr(scene, group), body)})
+        return scene
+
+    def remove(self, name: str) -> Scene:
+        """This scene without the body or segment called ``name``."""
+        self._find(name)
+        return dataclasses.replace(self, balls=tuple(b for b in self.balls if b.name != name),
+                                   boxes=tuple(b for b in self.boxes if b.name != name),
+                                   segments=tuple(s for s in self.segments if s.name != name))
+
+    def edit(self, name: str, **changes: object) -> Scene:
+        """This scene with one body changed: ``scene.edit("ball", vx=3.0, material="glass")``."""
+        old = self._find(name)
+        new = dataclasses.replace(old, **changes)  # type: ignore[arg-type]
+
+        def swap(items: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(new if item is old else item for item in items)
+
+        return dataclasses.replace(self, balls=swap(self.balls), boxes=swap(self.boxes), segments=swap(self.segments))
+
+    def _find(self, name: str) -> Ball | Box | Segment:
+        for body in (*self.balls, *self.boxes, *self.segments):
+            if body.name == name:
+                return body
+        names = ", ".join(b.name for b in (*self.balls, *self.boxes, *self.segments))
+        raise ValueError(f"{self.name}: no body called {name!r}; it has {names}")
 
     def material(self, name: str) -> Material:
         for m in self.materials:
