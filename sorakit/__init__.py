@@ -8,7 +8,8 @@
 
 from sorakit._version import __version__
 from sorakit.clip import Clip, Provenance, load
-from sorakit.display import clip_html, filmstrip, show, show_filmstrip, show_waveform, waveform_png
+from sorakit.display import (clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip, show_waveform,
+                             waveform_png)
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
@@ -17,7 +18,8 @@ from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics
 __all__ = [
     "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
     "generate", "Clip", "Provenance", "load",
-    "show", "show_filmstrip", "show_waveform", "clip_html", "filmstrip", "waveform_png",
+    "show", "show_filmstrip", "show_waveform", "show_compare", "clip_html", "compare_html", "filmstrip",
+    "waveform_png",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
     "__version__",

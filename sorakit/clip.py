@@ -24,6 +24,7 @@ class Provenance:
     """Where a clip came from; written to the sidecar and the mp4's metadata.
 
     ``status`` is ``complete``, or says where a stopped generation ended ("stopped after step 3 of 30").
+    ``guidance`` says how the physics scene steered the model ("warped noise (strength 0.6)"), if it did.
     """
 
     sorakit_version: str
@@ -33,11 +34,12 @@ class Provenance:
     created: str
     label: str = AI_LABEL
     status: str = "complete"
+    guidance: str = ""
 
     @classmethod
-    def now(cls, backend: str, model_id: str, seed: int, status: str = "complete") -> Provenance:
+    def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "") -> Provenance:
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        return cls(__version__, backend, model_id, seed, created, status=status)
+        return cls(__version__, backend, model_id, seed, created, status=status, guidance=guidance)
 
 
 @dataclass(frozen=True, eq=False)

@@ -108,6 +108,10 @@ def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: st
         caption += (f" · embedded at {web.width}×{web.height}, CRF {web.crf}, {web.audio_bitrate // 1000} kb/s "
                     f"{web.audio_codec} audio to stay under "
                     f"{max_bytes / 1e6:g} MB (save the clip for full quality)")
+    if clip.provenance.guidance:
+        caption += f" · physics: {clip.provenance.guidance}"
+    if clip.provenance.status != "complete":
+        caption += f" · {clip.provenance.status}"
     return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
 
 
@@ -116,6 +120,27 @@ def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | N
     from IPython.display import HTML, display
 
     display(HTML(clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec)))  # type: ignore[no-untyped-call]
+
+
+def compare_html(clips: list[Clip] | tuple[Clip, ...], labels: list[str] | tuple[str, ...] | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> str:
+    """Clips side by side, each labelled, sharing the size cap between them."""
+    labels = list(labels) if labels is not None else [f"seed {c.take.seed}" for c in clips]
+    if len(labels) != len(clips):
+        raise ValueError(f"{len(labels)} labels for {len(clips)} clips: give one label per clip")
+    share = max(1, max_bytes // max(1, len(clips)))
+    cells = "".join(
+        f'<div style="flex:1;min-width:0"><div style="font:bold 13px sans-serif;margin:4px 0">{html.escape(label)}'
+        f"</div>{clip_html(clip, max_bytes=share, audio_codec=audio_codec)}</div>"
+        for clip, label in zip(clips, labels))
+    return f'<div class="sorakit-compare" style="display:flex;gap:12px;align-items:flex-start">{cells}</div>'
+
+
+def show_compare(clips: list[Clip] | tuple[Clip, ...], labels: list[str] | tuple[str, ...] | None = None) -> None:
+    """Shows clips side by side (see ``compare_html``)."""
+    from IPython.display import HTML, display
+
+    display(HTML(compare_html(clips, labels)))  # type: ignore[no-untyped-call]
 
 
 def filmstrip(clip: Clip, n: int = 6, *, height: int = 120, gap: int = 4) -> np.ndarray:

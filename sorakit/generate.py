@@ -105,16 +105,30 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
 
     fam = family(spec.family)
     inputs: dict[str, Any] = {}
-    sim = None
+    guidance: list[str] = []
+    scene, sim, previz = take.scene(), None, None
+    strength = take.physics.strength
+    needs_previz = take.mode in ("v2v", "vace") or (take.mode in ("t2v", "i2v") and strength > 0) or (
+        take.mode == "i2v" and take.first_frame is None and take.cameo is None)
+    if scene is not None and needs_previz:
+        sim = simulate(scene, frames=take.frames, fps=take.fps)
+        previz = render(sim, take.width, take.height, trail=False)
     if take.mode in ("i2v", "identity"):
         source = take.first_frame if take.mode == "i2v" and take.first_frame else take.cameo
-        assert source is not None  # validate() checked
-        inputs["image"] = _image(source, take.width, take.height)
+        if source is not None:
+            inputs["image"] = _image(source, take.width, take.height)
+        else:  # validate() allowed it because a scene is set: start from the previz
+            assert previz is not None
+            inputs["image"] = Image.fromarray(previz.frames[0])
+            guidance.append("previz first frame")
     if take.mode in ("v2v", "vace"):
-        scene = take.scene()
-        assert scene is not None
-        sim = simulate(scene, frames=take.frames, fps=take.fps)
-        inputs["video"] = [Image.fromarray(f) for f in render(sim, take.width, take.height, trail=False).frames]
+        assert previz is not None
+        inputs["video"] = [Image.fromarray(f) for f in previz.frames]
+        guidance.append(f"{'video-to-video' if take.mode == 'v2v' else 'VACE control'} from the previz "
+                        f"(strength {strength:g})")
+    elif take.mode in ("t2v", "i2v") and strength > 0 and previz is not None:
+        inputs["warp"] = previz
+        guidance.append(f"warped noise (strength {strength:g})")
     result = _runtime.run(spec, fam, take, inputs, on_step=on_step, should_stop=should_stop,
                           progress=progress or on_step is None)
     frames = result.frames
@@ -122,12 +136,13 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
     else:
-        audio, rate = _foley(take, sim), SAMPLE_RATE
+        audio, rate = _foley(take, sim if take.mode in ("v2v", "vace") else None), SAMPLE_RATE
         audio = _fit(audio, duration, rate)
     status = "complete" if not result.stopped else f"stopped after step {result.steps_done} of {fam.steps_for(take)}"
-    events = tuple(e for e in (sim.events if sim is not None else ()) if e.time < duration)
-    return Clip(frames, take.fps, audio, rate, take, Provenance.now("diffusers", spec.model_id, take.seed, status),
-                events)
+    follows = take.mode in ("v2v", "vace")  # only then does the video hold to the simulation's timing
+    events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
+    return Clip(frames, take.fps, audio, rate, take,
+                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance)), events)
 
 
 def _fit(audio: np.ndarray, duration: float, rate: int) -> np.ndarray:

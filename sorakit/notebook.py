@@ -58,10 +58,10 @@ class SceneEditor(w.VBox):  # type: ignore[misc]
         return self._scene
 
     def _names(self) -> list[str]:
-        return [b.name for b in (*self._scene.balls, *self._scene.boxes)]
+        return [b.name for b in self._scene.bodies]
 
     def _current(self) -> Ball | Box | None:
-        for b in (*self._scene.balls, *self._scene.boxes):
+        for b in self._scene.bodies:
             if b.name == self.body.value:
                 return b
         return None

@@ -168,9 +168,9 @@ class Take:
         if self.memory not in MEMORY_PRESETS:
             raise bad("memory", self.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
                       "'auto' picks one from the GPU it finds")
-        if self.mode == "i2v" and self.first_frame is None and self.cameo is None:
+        if self.mode == "i2v" and self.first_frame is None and self.cameo is None and self.physics.scene is None:
             raise bad("first_frame", None, "image-to-video needs a first frame",
-                      "set first_frame (or cameo) to an image path")
+                      "set first_frame (or cameo) to an image path, or physics.scene to start from its previz")
         if self.mode in ("v2v", "vace") and self.physics.scene is None:
             raise bad("physics.scene", None, f"mode {self.mode!r} starts from the physics previz",
                       "set physics.scene, or use mode='t2v'")

@@ -91,3 +91,11 @@ def test_opus_audio_for_vscode(basketball_clip: sorakit.Clip, tmp_path: Path,
     monkeypatch.delenv("VSCODE_PID")
     with pytest.raises(ValueError, match="audio_codec='mp3': use one of aac, opus"):
         display.clip_html(basketball_clip, audio_codec="mp3")
+
+
+def test_compare_html_puts_labelled_clips_side_by_side(basketball_clip: sorakit.Clip) -> None:
+    other = sorakit.generate(basketball_clip.take.replace(seed=1, physics=sorakit.PhysicsConfig(scene="ramp")))
+    html = display.compare_html([basketball_clip, other], ["basketball", "ramp"], audio_codec="aac")
+    assert html.count("<video controls") == 2 and ">basketball</div>" in html and ">ramp</div>" in html
+    with pytest.raises(ValueError, match="1 labels for 2 clips: give one label per clip"):
+        display.compare_html([basketball_clip, other], ["only one"])

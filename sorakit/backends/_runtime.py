@@ -330,6 +330,14 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
         embeds = prompt_embeddings(spec, fam, pipe, take.prompt, take.negative_prompt, cfg)
+        previz = inputs.pop("warp", None)
+        if previz is not None:
+            from sorakit.guidance.warp import warp_noise
+
+            c, f, h, w, temporal = fam.latent_grid(pipe, take)
+            noise = warp_noise(previz.flow, previz.body_ids, latent_frames=f, latent_height=h, latent_width=w,
+                               channels=c, temporal=temporal, seed=take.seed, strength=take.physics.strength)
+            inputs["latents"] = fam.pack_noise(pipe, noise, take)
         total = fam.steps_for(take)
         state = {"done": 0, "stopped": False, "start": time.perf_counter()}
         bar = None

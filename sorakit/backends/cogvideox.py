@@ -74,6 +74,19 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
     return latents[0].permute(1, 0, 2, 3).float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
+    """The initial noise's grid for ``take``: ``(channels, latent frames, height, width, temporal factor)``."""
+    t, s = pipe.vae_scale_factor_temporal, pipe.vae_scale_factor_spatial
+    return pipe.transformer.config.out_channels, (take.frames - 1) // t + 1, take.height // s, take.width // s, t
+
+
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
+    """Warped noise ``[C, F, h, w]`` as CogVideoX's ``latents`` layout ``[1, F, C, h, w]``."""
+    import torch
+
+    return torch.from_numpy(noise).permute(1, 0, 2, 3)[None].contiguous()
+
+
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
     from sorakit.backends._runtime import step_callback, to_uint8
@@ -84,6 +97,8 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
                                 **embeds)
     if take.mode in ("t2v", "i2v"):
         args["num_frames"] = take.frames
+    if "latents" in inputs:  # warped noise from the physics previz
+        args["latents"] = inputs["latents"]
     if take.mode == "i2v":
         args["image"] = inputs["image"]
     elif take.mode == "v2v":

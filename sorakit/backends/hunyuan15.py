@@ -66,6 +66,19 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
     return latents[0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
+    """The initial noise's grid for ``take``: ``(channels, latent frames, height, width, temporal factor)``."""
+    t, s = pipe.vae_scale_factor_temporal, pipe.vae_scale_factor_spatial
+    return pipe.vae.config.latent_channels, (take.frames - 1) // t + 1, take.height // s, take.width // s, t
+
+
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
+    """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument ``[1, C, F, h, w]``."""
+    import torch
+
+    return torch.from_numpy(noise)[None]
+
+
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
     from PIL import Image
@@ -85,6 +98,8 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
 
     call_args: dict[str, Any] = dict(num_frames=take.frames, num_inference_steps=take.steps, generator=generator,
                                      output_type="np", **embeds)
+    if "latents" in inputs:  # warped noise from the physics previz
+        call_args["latents"] = inputs["latents"]
     if take.mode == "i2v":
         call_args["image"] = inputs["image"]
     else:

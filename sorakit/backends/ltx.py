@@ -73,6 +73,20 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
     return x[0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
+    """The initial noise's grid for ``take``: ``(channels, latent frames, height, width, temporal factor)``."""
+    t, s = pipe.vae_temporal_compression_ratio, pipe.vae_spatial_compression_ratio
+    return pipe.transformer.config.in_channels, (take.frames - 1) // t + 1, take.height // s, take.width // s, t
+
+
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
+    """Warped noise ``[C, F, h, w]`` packed into LTX's token layout ``[1, F·h·w, C]``."""
+    import torch
+
+    return pipe._pack_latents(torch.from_numpy(noise)[None], pipe.transformer_spatial_patch_size,
+                              pipe.transformer_temporal_patch_size)
+
+
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
     from sorakit.backends._runtime import step_callback, to_uint8
@@ -81,6 +95,8 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
                                 num_inference_steps=take.steps, guidance_scale=take.guidance_scale,
                                 generator=generator, output_type="np", callback_on_step_end=step_callback(on_step_end),
                                 callback_on_step_end_tensor_inputs=["latents"], **embeds)
+    if "latents" in inputs:  # warped noise from the physics previz
+        args["latents"] = inputs["latents"]
     if take.mode == "i2v":
         args["image"] = inputs["image"]
     elif take.mode == "v2v":

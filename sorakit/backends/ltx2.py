@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from sorakit.backends.ltx import encode_images, latents_for_preview  # same VAE normalisation and packing
+from sorakit.backends.ltx import encode_images, latent_grid, latents_for_preview  # same VAE and packing
 from sorakit.models import Arch, ModelSpec, register
 
 __all__ = ["PIPELINES", "base_mode", "uses_cfg", "steps_for", "encode_prompt", "encode_images",
-           "latents_for_preview", "call"]
+           "latents_for_preview", "latent_grid", "pack_noise", "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
 
@@ -48,6 +48,13 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
             "negative_prompt_attention_mask": nm}
 
 
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
+    """Warped noise ``[C, F, h, w]`` as LTX-2's ``latents``: unpacked ``[1, C, F, h, w]`` (it packs them itself)."""
+    import torch
+
+    return torch.from_numpy(noise)[None]
+
+
 def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, np.ndarray, int]:
     """Returns uint8 frames and the joint soundtrack ``[channels, samples]`` with its sample rate."""
@@ -58,6 +65,8 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
                                 guidance_scale=take.guidance_scale, generator=generator, output_type="np",
                                 callback_on_step_end=step_callback(on_step_end), callback_on_step_end_tensor_inputs=["latents"],
                                 **embeds)
+    if "latents" in inputs:  # warped noise from the physics previz
+        args["latents"] = inputs["latents"]
     if take.mode == "i2v":
         args["image"] = inputs["image"]
     out = pipe(**args)

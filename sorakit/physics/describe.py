@@ -43,7 +43,7 @@ def describe(scene: Scene, sim: Simulation | None = None, *, bodies: int = 2, co
     'A basketball, a backboard, a rim, a floor and a gym wall. The basketball hits the backboard, then bounces on the floor, and ends up to the left.'
     """
     nouns: dict[str, int] = {}
-    for body in [*scene.balls, *scene.boxes]:
+    for body in scene.bodies:
         nouns[_noun(body)] = nouns.get(_noun(body), 0) + 1
     things = [f"{n} {_plural(k)}" if n > 1 else _article(k) for k, n in nouns.items()]
     order = ("backboard", "rim", "ramp", "floor", "gym_wall", "left_wall", "right_wall")
@@ -53,7 +53,7 @@ def describe(scene: Scene, sim: Simulation | None = None, *, bodies: int = 2, co
     text = text[:1].upper() + text[1:] + "."
     if sim is None:
         return text
-    named = {b.name: b for b in [*scene.balls, *scene.boxes]}
+    named = {b.name: b for b in scene.bodies}
     stories = []
     for ball in scene.balls[:bodies]:
         hits: list[str] = []

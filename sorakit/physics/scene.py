@@ -156,11 +156,9 @@ class Scene:
 
     def add(self, *bodies: Ball | Box | Segment) -> Scene:
         """This scene with more balls, boxes or static segments (walls, ramps, a backboard)."""
-        scene = self
-        for body in bodies:
-            group = "balls" if isinstance(body, Ball) else "boxes" if isinstance(body, Box) else "segments"
-            scene = dataclasses.replace(scene, **{group: (*getattr(scene, group), body)})
-        return scene
+        return dataclasses.replace(self, balls=(*self.balls, *(b for b in bodies if isinstance(b, Ball))),
+                                   boxes=(*self.boxes, *(b for b in bodies if isinstance(b, Box))),
+                                   segments=(*self.segments, *(b for b in bodies if isinstance(b, Segment))))
 
     def remove(self, name: str) -> Scene:
         """This scene without the body or segment called ``name``."""
@@ -180,10 +178,10 @@ class Scene:
         return dataclasses.replace(self, balls=swap(self.balls), boxes=swap(self.boxes), segments=swap(self.segments))
 
     def _find(self, name: str) -> Ball | Box | Segment:
-        for body in (*self.balls, *self.boxes, *self.segments):
+        for body in self.parts:
             if body.name == name:
                 return body
-        names = ", ".join(b.name for b in (*self.balls, *self.boxes, *self.segments))
+        names = ", ".join(b.name for b in self.parts)
         raise ValueError(f"{self.name}: no body called {name!r}; it has {names}")
 
     def material(self, name: str) -> Material:
@@ -191,6 +189,16 @@ class Scene:
             if m.name == name:
                 return m
         return MATERIALS[name]
+
+    @property
+    def bodies(self) -> tuple[Ball | Box, ...]:
+        """Every moving body: the balls, then the boxes."""
+        return (*self.balls, *self.boxes)
+
+    @property
+    def parts(self) -> tuple[Ball | Box | Segment, ...]:
+        """Every body and static segment."""
+        return (*self.balls, *self.boxes, *self.segments)
 
     @property
     def dynamic_names(self) -> tuple[str, ...]:

@@ -195,3 +195,33 @@ def test_every_registered_model_has_its_pipelines_and_rules(name: str, picture: 
         if k > 1:
             with pytest.raises(ValueError, match=rf"frames={4 * k + r + 1}: {name} needs {k}n\+{r} frames"):
                 take.replace(frames=4 * k + r + 1).validate()
+
+
+GUIDED = [(case, mode) for case, mode in RUNS if mode in ("t2v", "i2v")]
+
+
+@pytest.mark.parametrize("case, mode", GUIDED, ids=[f"{c.family}-{m}" for c, m in GUIDED])
+def test_physics_strength_warps_the_initial_noise(registered: dict[Case, str], picture: str, case: Case,
+                                                  mode: str) -> None:
+    """strength > 0 on a text- or image-to-video mode starts from noise carried along the previz's motion."""
+    take = make_take(case, registered[case], mode, picture,
+                     physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.0))
+    free = sorakit.generate(take, progress=False)
+    guided = sorakit.generate(take.replace(physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.8)),
+                              progress=False)
+    assert free.provenance.guidance == "" and guided.provenance.guidance == "warped noise (strength 0.8)"
+    assert guided.frames.shape == free.frames.shape
+    assert not np.array_equal(guided.frames, free.frames)
+    again = sorakit.generate(guided.take, progress=False)
+    np.testing.assert_array_equal(again.frames, guided.frames)
+
+
+I2V = [case for case in CASES if "i2v" in case.modes]
+
+
+@pytest.mark.parametrize("case", I2V, ids=[c.family for c in I2V])
+def test_i2v_without_a_picture_starts_from_the_previz(registered: dict[Case, str], picture: str, case: Case) -> None:
+    take = make_take(case, registered[case], "i2v", picture, first_frame=None)
+    clip = sorakit.generate(take, progress=False)
+    assert clip.provenance.guidance == "previz first frame; warped noise (strength 0.6)"
+    assert clip.frames.shape == (case.frames, case.height, case.width, 3)
