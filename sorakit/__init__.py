@@ -22,5 +22,18 @@ __all__ = [
     "waveform_png",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
+    "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
     "__version__",
 ]
+
+_WIDGETS = {"Studio": "sorakit.studio", "Gallery": "sorakit.studio", "SweepGrid": "sorakit.studio",
+            "sweep": "sorakit.studio", "SceneEditor": "sorakit.notebook"}
+
+
+def __getattr__(name: str) -> object:
+    """The widget layer loads on first use, so ``import sorakit`` stays free of ipywidgets."""
+    if name in _WIDGETS:
+        import importlib
+
+        return getattr(importlib.import_module(_WIDGETS[name]), name)
+    raise AttributeError(f"module 'sorakit' has no attribute {name!r}")
