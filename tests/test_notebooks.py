@@ -9,6 +9,17 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
+def test_notebooks_open_in_colab_and_install_without_touching_torch() -> None:
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"01_quickstart", "02_physics", "03_cameo", "04_storyboard", "05_audio", "06_workshop"} <= names
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert f"colab.research.google.com/github/sorakit/sorakit/blob/main/notebooks/{path.name}" in nb.cells[0].source
+        install = nb.cells[1].source
+        assert nb.cells[1].cell_type == "code" and '"google.colab" in sys.modules' in install
+        assert "torch" not in install.replace("keeps Colab's own torch", ""), path.name
+
+
 def test_notebooks_are_committed_without_outputs() -> None:
     assert NOTEBOOKS
     for path in NOTEBOOKS:
@@ -32,3 +43,11 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # filmstrip, waveform
         assert any("True True" in o.get("text", "") for o in outputs)  # load == take, rerun identical
         assert (tmp_path / "sorakit-outputs" / "basketball.json").is_file()
+    if path.stem == "02_physics":
+        texts = "".join(o.get("text", "") for o in outputs)
+        assert "hits the backboard" in texts  # the prompt help
+        assert "video-to-video from the previz (strength 0.6)" in texts and "warped noise (strength 0.8)" in texts
+        assert "previz    physical" in texts  # the clean previz passes its report
+        assert any('class="sorakit-compare"' in h for h in htmls)
+        assert any("image/png" in o.get("data", {}) for o in outputs)  # the report's plot
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
