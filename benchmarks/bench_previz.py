@@ -9,9 +9,14 @@ no motion field, no sound), which is what a notebook would otherwise do.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import timed  # noqa: E402
+
 import argparse
 import math
-import statistics
 import time
 
 import numpy as np
@@ -58,23 +63,13 @@ def plain_pil(scene_name: str) -> None:
         frames[t] = np.asarray(im)
 
 
-def timed(fn, *args, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    fn(*args)  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scene", default="basketball")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    ours = timed(sorakit_previz, args.scene, repeats=args.repeats)
-    base = timed(plain_pil, args.scene, repeats=args.repeats)
+    ours = timed(lambda: sorakit_previz(args.scene), args.repeats)
+    base = timed(lambda: plain_pil(args.scene), args.repeats)
     print(f"scene={args.scene} {SECONDS} s at {WIDTH}x{HEIGHT}, {FPS} fps; median of {args.repeats}")
     print(f"sorakit previz (simulate + AA render + motion field + Foley): {ours:.3f} s "
           f"= {SECONDS / ours:.1f}x real time")

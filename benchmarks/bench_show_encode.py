@@ -10,8 +10,13 @@ CRF 23, preset veryfast, yuv420p, +faststart; the same audio as AAC 128 kb/s fro
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import timed  # noqa: E402
+
 import argparse
-import statistics
 import tempfile
 import time
 import wave
@@ -42,16 +47,6 @@ def baseline(clip: sorakit.Clip, folder: Path) -> int:
         writer.send(np.ascontiguousarray(frame))
     writer.close()
     return out.stat().st_size
-
-
-def timed(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

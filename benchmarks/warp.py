@@ -12,8 +12,13 @@ ratio is what warping costs.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import timed  # noqa: E402
+
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
@@ -24,16 +29,6 @@ from sorakit.guidance import warp_noise
 from sorakit.previz import render
 
 CHANNELS, LATENT_FRAMES, LATENT_H, LATENT_W, TEMPORAL, FACTOR, FPS = 16, 33, 60, 104, 4, 8, 16
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
