@@ -200,8 +200,9 @@ class Take:
                             ("audio.dialogue", au.dialogue)):
             track = key.split(".")[1]
             if wanted and track not in spec.audio_tracks:
-                raise bad(key, wanted, f"{spec.name} makes only {', '.join(spec.audio_tracks)} sound",
-                          f"leave {key} empty for this model")
+                made = ("makes its own soundtrack together with the video" if spec.joint_audio
+                        else f"makes only {', '.join(spec.audio_tracks)} sound")
+                raise bad(key, wanted, f"{spec.name} {made}", f"leave {key} empty for this model")
         for i, line in enumerate(au.dialogue):
             if not line.text.strip():
                 raise bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
