@@ -97,6 +97,30 @@ def _image(path: str, width: int, height: int) -> Any:
         return ImageOps.fit(im.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
 
 
+def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
+    """The cameo picture pasted into a previz frame: ``height`` of the frame tall, standing on its right.
+
+    A picture with transparency is pasted through its alpha; an opaque one as a framed inset.
+
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "me.png")
+    >>> Image.new("RGB", (40, 60), "red").save(path)
+    >>> composite(np.zeros((48, 64, 3), np.uint8), path).getpixel((50, 40))
+    (255, 0, 0)
+    """
+    from PIL import Image
+
+    base = Image.fromarray(frame).convert("RGB")
+    with Image.open(cameo) as im:
+        person = im.convert("RGBA")
+    h = max(1, int(base.height * height))
+    w = max(1, round(person.width * h / person.height))
+    person = person.resize((w, h), Image.Resampling.LANCZOS)
+    base.paste(person, (max(0, base.width - w - base.width // 20), base.height - h), mask=person)
+    return base
+
+
 def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, should_stop: ShouldStop | None,
                progress: bool) -> Clip:
     from PIL import Image
@@ -109,11 +133,14 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
     scene, sim, previz = take.scene(), None, None
     strength = take.physics.strength
     needs_previz = take.mode in ("v2v", "vace") or (take.mode in ("t2v", "i2v") and strength > 0) or (
-        take.mode == "i2v" and take.first_frame is None and take.cameo is None)
+        take.mode == "i2v" and take.first_frame is None)
     if scene is not None and needs_previz:
         sim = simulate(scene, frames=take.frames, fps=take.fps)
         previz = render(sim, take.width, take.height, trail=False)
-    if take.mode in ("i2v", "identity"):
+    if take.mode == "i2v" and take.first_frame is None and take.cameo is not None and previz is not None:
+        inputs["image"] = composite(previz.frames[0], take.cameo)
+        guidance.append("cameo composited into the previz first frame")
+    elif take.mode in ("i2v", "identity"):
         source = take.first_frame if take.mode == "i2v" and take.first_frame else take.cameo
         if source is not None:
             inputs["image"] = _image(source, take.width, take.height)

@@ -225,3 +225,14 @@ def test_i2v_without_a_picture_starts_from_the_previz(registered: dict[Case, str
     clip = sorakit.generate(take, progress=False)
     assert clip.provenance.guidance == "previz first frame; warped noise (strength 0.6)"
     assert clip.frames.shape == (case.frames, case.height, case.width, 3)
+
+
+def test_i2v_with_a_cameo_and_a_scene_composites_the_cameo_into_the_previz(registered: dict[Case, str],
+                                                                            picture: str) -> None:
+    case = next(c for c in CASES if c.family == "wan" and c.build_mode == "i2v")
+    take = make_take(case, registered[case], "i2v", picture, first_frame=None, cameo=picture,
+                     physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.0))
+    clip = sorakit.generate(take, progress=False)
+    assert clip.provenance.guidance == "cameo composited into the previz first frame"
+    alone = sorakit.generate(take.replace(physics=sorakit.PhysicsConfig(scene=None)), progress=False)
+    assert alone.provenance.guidance == "" and not np.array_equal(alone.frames, clip.frames)
