@@ -13,27 +13,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import statistics
-import time
-from collections.abc import Callable
+import sys
+from pathlib import Path
 
 import sorakit
 from sorakit import PhysicsConfig, Take, preset, simulate
 from sorakit.previz import render
 from sorakit.report import report
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import timed  # noqa: E402
+
 SECONDS, FPS, WIDTH, HEIGHT = 5, 16, 832, 480
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs, after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
