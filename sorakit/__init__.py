@@ -7,7 +7,8 @@
 """
 
 from sorakit._version import __version__
-from sorakit.clip import Clip, Provenance, load
+from sorakit.clip import Clip, Provenance, Verification, load, verify
+from sorakit.errors import InvalidInput, OutOfMemory, SorakitError
 from sorakit.display import (clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip, show_waveform,
                              waveform_png)
 from sorakit.generate import generate
@@ -17,12 +18,13 @@ from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics
 
 __all__ = [
     "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
-    "generate", "Clip", "Provenance", "load",
+    "generate", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_compare", "clip_html", "compare_html", "filmstrip",
     "waveform_png",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
+    "SorakitError", "InvalidInput", "OutOfMemory",
     "__version__",
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import os
 import tempfile
 from collections.abc import Iterator
@@ -49,20 +51,20 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
+        raise InvalidInput(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}")
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
-        raise ValueError(f"frame size {w}x{h}: H.264 yuv420p needs even width and height; crop or pad one pixel")
+        raise InvalidInput(f"frame size {w}x{h}: H.264 yuv420p needs even width and height; crop or pad one pixel")
     layout = ""
     if audio is not None:
         audio = np.asarray(audio, np.float32)
         layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
         if not layout:
-            raise ValueError(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
+            raise InvalidInput(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
         if audio_codec not in AUDIO_CODECS:
-            raise ValueError(f"audio_codec={audio_codec!r}: use one of {', '.join(AUDIO_CODECS)}")
+            raise InvalidInput(f"audio_codec={audio_codec!r}: use one of {', '.join(AUDIO_CODECS)}")
         if audio_codec == "opus" and sample_rate != 48_000:
-            raise ValueError(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use audio_codec='aac'")
+            raise InvalidInput(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use audio_codec='aac'")
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         for k, v in (metadata or {}).items():
             out.metadata[k] = v

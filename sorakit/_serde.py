@@ -6,6 +6,8 @@ expected, so a hand-edited sidecar fails with a message a person can act on.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import dataclasses
 import types
 import typing
@@ -73,7 +75,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                 return _convert(option, value, path)
             except ValueError:
                 continue
-        raise ValueError(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
+        raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
     if tp is type(None):
         if value is None:
             return None
@@ -95,7 +97,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             if len(args) == 2 and args[1] is Ellipsis:
                 return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
             if len(value) != len(args):
-                raise ValueError(
+                raise InvalidInput(
                     f"{path}: expected a list of {len(args)} items, got {len(value)} items"
                 )
             return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
@@ -106,7 +108,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             return from_dict(tp, value, path=path)
     else:  # pragma: no cover - a programming error in a dataclass annotation
         raise TypeError(f"{path}: unsupported annotation {tp!r}")
-    raise ValueError(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
+    raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
 
 
 def from_dict(cls: type[T], data: Any, *, path: str = "") -> T:
@@ -118,12 +120,12 @@ def from_dict(cls: type[T], data: Any, *, path: str = "") -> T:
     """
     where = path or cls.__name__
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected an object ({cls.__name__}), got {_describe(data)}")
+        raise InvalidInput(f"{where}: expected an object ({cls.__name__}), got {_describe(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = f"{path}.{unknown[0]}" if path else unknown[0]
-        raise ValueError(
+        raise InvalidInput(
             f"{key}: unknown key for {cls.__name__}; known keys are {', '.join(sorted(fields))}"
         )
     hints = _hints(cls)
@@ -132,7 +134,7 @@ def from_dict(cls: type[T], data: Any, *, path: str = "") -> T:
         key = f"{path}.{name}" if path else name
         if name not in data:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise ValueError(f"{key}: missing required key for {cls.__name__}")
+                raise InvalidInput(f"{key}: missing required key for {cls.__name__}")
             continue
         kwargs[name] = _convert(hints[name], data[name], key)
     return cls(**kwargs)

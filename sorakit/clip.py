@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import datetime as _dt
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -67,9 +70,9 @@ class Clip:
     def __post_init__(self) -> None:
         f, a = self.frames, self.audio
         if f.dtype != np.uint8 or f.ndim != 4 or f.shape[-1] != 3:
-            raise ValueError(f"Clip.frames must be uint8 [T, H, W, 3], got {f.dtype} {list(f.shape)}")
+            raise InvalidInput(f"Clip.frames must be uint8 [T, H, W, 3], got {f.dtype} {list(f.shape)}")
         if a.dtype != np.float32 or a.ndim != 2:
-            raise ValueError(f"Clip.audio must be float32 [channels, samples], got {a.dtype} {list(a.shape)}")
+            raise InvalidInput(f"Clip.audio must be float32 [channels, samples], got {a.dtype} {list(a.shape)}")
 
     @property
     def duration(self) -> float:
@@ -97,13 +100,17 @@ class Clip:
         """
         mp4 = Path(path)
         if mp4.suffix.lower() != ".mp4":
-            raise ValueError(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
+            raise InvalidInput(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
         with _media.atomic_path(mp4) as tmp:
             _media.write_mp4(tmp, self.frames, self.fps, self.audio, self.sample_rate, crf=crf,
                              metadata={"comment": f"{AI_LABEL} with sorakit {__version__}",
-                                       "encoder": f"sorakit {__version__} ({self.provenance.backend})"})
+                                       "encoder": f"sorakit {__version__} ({self.provenance.backend})",
+                                       "description": f"model {self.provenance.model_id}; seed {self.take.seed}; "
+                                                      f"take {take_hash(self.take)}"})
+            digest = _sha256(tmp)
+        side = {**self.sidecar(), "mp4_sha256": digest}
         with _media.atomic_path(mp4.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(self.sidecar(), indent=2, ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
         return mp4
 
     def sidecar(self) -> dict[str, object]:
@@ -111,6 +118,7 @@ class Clip:
         return {
             "format": SIDECAR_FORMAT,
             "take": self.take.to_dict(),
+            "take_sha256": take_hash(self.take),
             "provenance": _serde.to_dict(self.provenance),
             "video": {"frames": int(self.frames.shape[0]), "fps": self.fps,
                       "width": self.size[0], "height": self.size[1]},
@@ -131,6 +139,85 @@ class Clip:
         return clip_html(self)
 
 
+def take_hash(take: Take) -> str:
+    """SHA-256 of the Take's canonical JSON (sorted keys): the same knobs give the same hash."""
+    return hashlib.sha256(json.dumps(take.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` found: ``ok`` when the mp4 still matches its sidecar and says it is AI-generated."""
+
+    ok: bool
+    problems: tuple[str, ...]
+    label: str
+    model_id: str
+    seed: int | None
+
+
+def verify(path: str | os.PathLike[str]) -> Verification:
+    """Reads a saved clip's provenance back and checks the mp4 against its sidecar.
+
+    Checked: the sidecar exists and is sorakit's; the mp4's SHA-256 is the one recorded when it
+    was saved (any re-encode or edit changes it); the Take in the sidecar still hashes to the
+    recorded value; the mp4's own metadata says it is AI-generated.
+
+    >>> import sorakit, tempfile, os
+    >>> out = sorakit.generate(sorakit.Take(frames=4, width=64, height=48)).save(
+    ...     os.path.join(tempfile.mkdtemp(), "shot.mp4"))
+    >>> sorakit.verify(out).ok
+    True
+    """
+    import av
+
+    p = Path(path)
+    mp4, side = p.with_suffix(".mp4"), p.with_suffix(".json")
+    problems: list[str] = []
+    if not mp4.is_file():
+        return Verification(False, (f"{mp4}: no such file",), "", "", None)
+    meta: dict[str, object] = {}
+    if not side.is_file():
+        problems.append(f"{side.name}: the sidecar is missing, so the mp4 cannot be checked against it")
+    else:
+        try:
+            loaded = json.loads(side.read_text(encoding="utf-8"))
+            meta = loaded if isinstance(loaded, dict) else {}
+        except json.JSONDecodeError as exc:
+            problems.append(f"{side.name}: not JSON ({exc})")
+    if meta and meta.get("format") != SIDECAR_FORMAT:
+        problems.append(f"{side.name}: not a sorakit sidecar")
+    if meta and meta.get("mp4_sha256") != _sha256(mp4):
+        problems.append(f"{mp4.name}: its SHA-256 differs from the one recorded at save time (edited or re-encoded)")
+    take_data = meta.get("take")
+    if meta and take_data is not None:
+        try:
+            if take_hash(Take.from_dict(take_data)) != meta.get("take_sha256"):
+                problems.append(f"{side.name}: the Take was changed after the clip was saved")
+        except ValueError as exc:
+            problems.append(f"{side.name}: its Take does not load ({exc})")
+    try:
+        with av.open(str(mp4)) as f:
+            comment = f.metadata.get("comment", "")
+    except av.error.FFmpegError as exc:
+        problems.append(f"{mp4.name}: does not open as a video ({exc})")
+        comment = ""
+    if AI_LABEL not in comment:
+        problems.append(f"{mp4.name}: its metadata does not say {AI_LABEL!r}")
+    prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    assert isinstance(prov, dict)
+    seed = prov.get("seed")
+    return Verification(not problems, tuple(problems), str(prov.get("label", "")), str(prov.get("model_id", "")),
+                        seed if isinstance(seed, int) else None)
+
+
 def load(path: str | os.PathLike[str]) -> Clip:
     """Loads a saved clip (its mp4 and JSON sidecar) back, with its Take.
 
@@ -146,7 +233,7 @@ def load(path: str | os.PathLike[str]) -> Clip:
             raise FileNotFoundError(f"{f}: not found; sorakit.load needs the mp4 and its JSON sidecar side by side")
     meta = json.loads(side.read_text(encoding="utf-8"))
     if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
-        raise ValueError(f"{side}: not a sorakit sidecar (format {meta.get('format')!r}, "
+        raise InvalidInput(f"{side}: not a sorakit sidecar (format {meta.get('format')!r}, "
                          f"expected {SIDECAR_FORMAT!r})")
     take = Take.from_dict(meta["take"])
     provenance = _serde.from_dict(Provenance, meta["provenance"], path="provenance")

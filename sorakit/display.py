@@ -6,6 +6,8 @@ array or PNG bytes, so the output can be tested without IPython.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import base64
 import html
 import io
@@ -86,7 +88,7 @@ def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_code
             data = out.read_bytes()
             if len(data) <= max_bytes:
                 return WebVideo(data, frames.shape[2], frames.shape[1], crf, audio_codec, bitrate, step > 0)
-    raise ValueError(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
+    raise InvalidInput(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
                      "raise max_bytes, shorten the clip, or save it and open the file")
 
 
@@ -127,7 +129,7 @@ def compare_html(clips: list[Clip] | tuple[Clip, ...], labels: list[str] | tuple
     """Clips side by side, each labelled, sharing the size cap between them."""
     labels = list(labels) if labels is not None else [f"seed {c.take.seed}" for c in clips]
     if len(labels) != len(clips):
-        raise ValueError(f"{len(labels)} labels for {len(clips)} clips: give one label per clip")
+        raise InvalidInput(f"{len(labels)} labels for {len(clips)} clips: give one label per clip")
     share = max(1, max_bytes // max(1, len(clips)))
     cells = "".join(
         f'<div style="flex:1;min-width:0"><div style="font:bold 13px sans-serif;margin:4px 0">{html.escape(label)}'
@@ -148,7 +150,7 @@ def filmstrip(clip: Clip, n: int = 6, *, height: int = 120, gap: int = 4) -> np.
     from PIL import Image
 
     if n < 1:
-        raise ValueError(f"n={n}: a filmstrip needs at least 1 frame")
+        raise InvalidInput(f"n={n}: a filmstrip needs at least 1 frame")
     count = clip.frames.shape[0]
     picks = np.linspace(0, count - 1, min(n, count)).round().astype(int)
     w = max(1, round(clip.size[0] * height / clip.size[1]))

@@ -7,6 +7,8 @@ CPU) ships in this version; diffusers families register themselves the same way.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 from dataclasses import dataclass
 
 
@@ -83,7 +85,7 @@ def get(name: str) -> ModelSpec:
     import sorakit.backends  # noqa: F401  (registers the diffusers families; imports no torch)
 
     if name not in MODELS:
-        raise ValueError(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
+        raise InvalidInput(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
     return MODELS[name]
 
 

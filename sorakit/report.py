@@ -59,6 +59,8 @@ are measured but not judged.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import io
 import math
 import textwrap
@@ -974,10 +976,10 @@ def report_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
     th = thresholds or Thresholds()
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
-        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}; "
+        raise InvalidInput(f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {list(frames.shape)}; "
                          "convert with np.asarray(video, np.uint8)")
     if fps < 1:
-        raise ValueError(f"fps={fps}: must be a positive frame rate; previz clips use 16")
+        raise InvalidInput(f"fps={fps}: must be a positive frame rate; previz clips use 16")
     T, H, W, _ = frames.shape
     bodies: list[_Body] = []
     if scene is None:

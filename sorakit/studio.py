@@ -9,6 +9,8 @@ Every finished clip is saved (mp4 + sidecar) into ``out_dir`` as soon as it is m
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import contextlib
 import datetime as _dt
 import io
@@ -363,7 +365,7 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
             return take.replace(seed=seed, physics=PhysicsConfig(scene=take.physics.scene, strength=float(value),
                                                                  trail=take.physics.trail))
         if knob not in ("guidance_scale", "steps", "fps", "frames"):
-            raise ValueError(f"knob={knob!r}: a sweep varies guidance_scale, steps, fps, frames or physics.strength")
+            raise InvalidInput(f"knob={knob!r}: a sweep varies guidance_scale, steps, fps, frames or physics.strength")
         return take.replace(seed=seed, **{knob: value})
 
     takes = [[variant(s, v) for v in values] for s in seeds]

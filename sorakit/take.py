@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import dataclasses
 import json
 import math
@@ -109,7 +111,7 @@ class Take:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"Take JSON does not parse: {exc}") from exc
+            raise InvalidInput(f"Take JSON does not parse: {exc}") from exc
         return cls.from_dict(data)
 
     # -- rules --------------------------------------------------------------------------------
@@ -129,8 +131,8 @@ class Take:
         _check_types(self)
         spec = models.get(self.model)
 
-        def bad(key: str, value: object, rule: str, fix: str) -> ValueError:
-            return ValueError(f"{key}={value!r}: {rule}; {fix}")
+        def bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
+            return InvalidInput(f"{key}={value!r}: {rule}; {fix}")
 
         if not 0 <= self.seed < 2**32:
             raise bad("seed", self.seed, "must be in [0, 4294967295]", "pick any seed in that range")
@@ -180,7 +182,7 @@ class Take:
         if self.mode == "identity" and self.cameo is None:
             raise bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
         if len(self.prompt) > 4000 or len(self.negative_prompt) > 4000:
-            raise ValueError("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
+            raise InvalidInput("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
         ph = self.physics
         if not (math.isfinite(ph.strength) and 0.0 <= ph.strength <= 1.0):
             raise bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")

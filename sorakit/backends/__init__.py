@@ -6,6 +6,8 @@ imports no torch or diffusers: each family imports them on first use.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import importlib
 from types import ModuleType
 
@@ -15,7 +17,7 @@ FAMILIES = ("wan", "ltx", "ltx2", "cogvideox", "hunyuan15")
 def family(name: str) -> ModuleType:
     """The backend module of a family (``sorakit.backends.wan`` for ``"wan"``)."""
     if name not in FAMILIES:
-        raise ValueError(f"family {name!r} is unknown; use one of {', '.join(FAMILIES)}")
+        raise InvalidInput(f"family {name!r} is unknown; use one of {', '.join(FAMILIES)}")
     return importlib.import_module(f"sorakit.backends.{name}")
 
 

@@ -7,6 +7,8 @@ layout); this module runs the generation the same way for all of them.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput, OutOfMemory
+
 import gc
 import math
 import time
@@ -38,8 +40,6 @@ OnStep = Callable[[Step], None]
 ShouldStop = Callable[[], bool]
 
 
-class OutOfMemory(RuntimeError):
-    """A generation ran out of GPU memory; the memory was freed and the message says what fits."""
 
 
 def _torch() -> Any:
@@ -89,7 +89,7 @@ def choose_preset(requested: str = "auto") -> Preset:
     if requested != "auto":
         preset = PRESETS[requested]
         if preset.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"memory={requested!r}: this preset needs a CUDA GPU and none was found; "
+            raise InvalidInput(f"memory={requested!r}: this preset needs a CUDA GPU and none was found; "
                              "use memory='auto' or 'cpu' (on Colab: Runtime > Change runtime type > GPU)")
         return preset
     if not torch.cuda.is_available():

@@ -11,6 +11,8 @@ here: its pipeline imports opencv, which this environment lacks.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import importlib
 import os
 import pathlib
@@ -72,7 +74,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     'CogVideoXImageToVideoPipeline'
     """
     if mode not in PIPELINES:
-        raise ValueError(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
+        raise InvalidInput(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
 
     import torch
 

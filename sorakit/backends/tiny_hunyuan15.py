@@ -13,6 +13,8 @@ merges) with a ChatML template, and the vocabulary-free ``ByT5Tokenizer``.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import importlib
 import os
 import pathlib
@@ -65,7 +67,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     'HunyuanVideo15Pipeline'
     """
     if mode not in PIPELINES:
-        raise ValueError(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
+        raise InvalidInput(f"mode {mode!r} is unknown; use one of {', '.join(PIPELINES)}")
 
     import torch
 

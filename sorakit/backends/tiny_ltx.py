@@ -10,6 +10,8 @@ second on a CPU.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import importlib
 import os
 from pathlib import Path
@@ -49,7 +51,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
     'LTXConditionPipeline'
     """
     if mode != "t2v":
-        raise ValueError(f"mode={mode!r}: every LTX-Video mode loads the one checkpoint built for 't2v'")
+        raise InvalidInput(f"mode={mode!r}: every LTX-Video mode loads the one checkpoint built for 't2v'")
     import torch
 
     diffusers: Any = importlib.import_module("diffusers")  # untyped: Any keeps strict mypy quiet

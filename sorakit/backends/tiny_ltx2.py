@@ -11,6 +11,8 @@ its stereo output really is 16 kHz: about as long as the video (the audio VAE's 
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import importlib
 import os
 from pathlib import Path
@@ -52,7 +54,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
     'LTX2ImageToVideoPipeline'
     """
     if mode != "t2v":
-        raise ValueError(f"mode={mode!r}: every LTX-2 mode loads the one checkpoint built for 't2v'")
+        raise InvalidInput(f"mode={mode!r}: every LTX-2 mode loads the one checkpoint built for 't2v'")
     import torch
 
     diffusers: Any = importlib.import_module("diffusers")  # untyped: Any keeps strict mypy quiet

@@ -7,6 +7,8 @@ It exercises the real loading path: ``build`` saves a full pipeline folder with
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import os
 from pathlib import Path
 
@@ -70,7 +72,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
                                                                    vace_in_channels=96, **common)
         pipe = diffusers.WanVACEPipeline(**parts)
     else:
-        raise ValueError(f"mode={mode!r}: a tiny Wan is built for t2v, i2v or vace")
+        raise InvalidInput(f"mode={mode!r}: a tiny Wan is built for t2v, i2v or vace")
     out = Path(folder)
     pipe.save_pretrained(out, safe_serialization=True)
     return out

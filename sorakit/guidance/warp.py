@@ -55,6 +55,8 @@ correlation along the motion is ``s`` times that of the fully warped noise.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import math
 
 import numpy as np
@@ -157,16 +159,16 @@ def warp_noise(flow: np.ndarray, body_ids: np.ndarray, *, latent_frames: int, la
     flow = np.asarray(flow)
     body_ids = np.asarray(body_ids)
     if flow.ndim != 4 or flow.shape[-1] != 2 or body_ids.shape != flow.shape[:3]:
-        raise ValueError(f"flow must be [T, H, W, 2] and body_ids [T, H, W]; got {flow.shape} and {body_ids.shape}")
+        raise InvalidInput(f"flow must be [T, H, W, 2] and body_ids [T, H, W]; got {flow.shape} and {body_ids.shape}")
     T, H, W = body_ids.shape
     if T < 1:
-        raise ValueError("the previz has no frames")
+        raise InvalidInput("the previz has no frames")
     if min(latent_frames, latent_height, latent_width, channels, temporal, upsample) < 1:
-        raise ValueError("latent_frames, latent_height, latent_width, channels, temporal and upsample must be >= 1")
+        raise InvalidInput("latent_frames, latent_height, latent_width, channels, temporal and upsample must be >= 1")
     if H % latent_height or W % latent_width:
-        raise ValueError(f"video size {W}x{H} is not an integer multiple of latent size {latent_width}x{latent_height}")
+        raise InvalidInput(f"video size {W}x{H} is not an integer multiple of latent size {latent_width}x{latent_height}")
     if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
+        raise InvalidInput(f"strength must be in [0, 1], got {strength}")
 
     C, F, h, w, u = channels, latent_frames, latent_height, latent_width, upsample
     bg_seq, body_seq, blend_seq = np.random.SeedSequence(seed).spawn(3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import math
 from collections.abc import Callable
 
@@ -136,6 +138,6 @@ def preset(name: str, seed: int = 0) -> Scene:
     'dominoes'
     """
     if name not in PRESETS:
-        raise ValueError(f"scene {name!r} is not a preset; use one of {', '.join(PRESETS)} "
+        raise InvalidInput(f"scene {name!r} is not a preset; use one of {', '.join(PRESETS)} "
                          "or pass a sorakit.Scene")
     return PRESETS[name](seed)

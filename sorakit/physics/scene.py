@@ -7,6 +7,8 @@ kilograms and seconds, with y pointing up.
 
 from __future__ import annotations
 
+from sorakit.errors import InvalidInput
+
 import dataclasses
 import json
 import math
@@ -182,7 +184,7 @@ class Scene:
             if body.name == name:
                 return body
         names = ", ".join(b.name for b in self.parts)
-        raise ValueError(f"{self.name}: no body called {name!r}; it has {names}")
+        raise InvalidInput(f"{self.name}: no body called {name!r}; it has {names}")
 
     def material(self, name: str) -> Material:
         for m in self.materials:
@@ -224,36 +226,36 @@ class Scene:
         names: set[str] = set()
         x0, y0, x1, y1 = self.view
         if not (x1 > x0 and y1 > y0):
-            raise ValueError(f"{path}.view={self.view}: x1 must exceed x0 and y1 must exceed y0; "
+            raise InvalidInput(f"{path}.view={self.view}: x1 must exceed x0 and y1 must exceed y0; "
                              "give (left, bottom, right, top) in metres")
         if not math.isfinite(self.gravity) or abs(self.gravity) > 100:
-            raise ValueError(f"{path}.gravity={self.gravity}: must be finite and within ±100 m/s²; "
+            raise InvalidInput(f"{path}.gravity={self.gravity}: must be finite and within ±100 m/s²; "
                              "Earth is -9.81")
         for c in self.sky:
             if not _COLOR.match(c):
-                raise ValueError(f"{path}.sky: {c!r} is not a colour like '#dbe9f4'")
+                raise InvalidInput(f"{path}.sky: {c!r} is not a colour like '#dbe9f4'")
         groups: list[tuple[str, tuple[Ball | Box | Segment, ...]]] = [
             ("balls", self.balls), ("boxes", self.boxes), ("segments", self.segments)]
         for group, items in groups:
             for i, body in enumerate(items):
                 where = f"{path}.{group}[{i}] ({body.name!r})"
                 if body.name in names:
-                    raise ValueError(f"{where}: the name is used twice; give every body its own name")
+                    raise InvalidInput(f"{where}: the name is used twice; give every body its own name")
                 names.add(body.name)
                 if body.material not in known:
-                    raise ValueError(f"{where}: material {body.material!r} is unknown; "
+                    raise InvalidInput(f"{where}: material {body.material!r} is unknown; "
                                      f"use one of {', '.join(sorted(known))} or add it to scene.materials")
                 if not _COLOR.match(body.color):
-                    raise ValueError(f"{where}: colour {body.color!r} must look like '#e4572e'")
+                    raise InvalidInput(f"{where}: colour {body.color!r} must look like '#e4572e'")
                 for f in dataclasses.fields(body):
                     v = getattr(body, f.name)
                     if isinstance(v, float) and not math.isfinite(v):
-                        raise ValueError(f"{where}: {f.name}={v} must be a finite number")
+                        raise InvalidInput(f"{where}: {f.name}={v} must be a finite number")
                 sizes = {"balls": ("radius",), "boxes": ("width", "height"), "segments": ("thickness",)}[group]
                 for s in sizes:
                     v = getattr(body, s)
                     if not v > 0:
-                        raise ValueError(f"{where}: {s}={v} must be > 0 metres")
+                        raise InvalidInput(f"{where}: {s}={v} must be > 0 metres")
         if not self.balls and not self.boxes:
-            raise ValueError(f"{path}: has no moving bodies; add a Ball or a Box")
+            raise InvalidInput(f"{path}: has no moving bodies; add a Ball or a Box")
 
