@@ -19,7 +19,7 @@ __all__ = ["generate", "Step"]
 
 
 def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
-             progress: bool = False) -> Clip:
+             progress: bool = False, retry_lighter: bool = False) -> Clip:
     """Renders ``take`` into a Clip with whichever backend its model names.
 
     >>> import sorakit
@@ -34,12 +34,15 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
         should_stop: polled after each step; when it returns True the run ends within one step and
             the clip made so far comes back, its ``provenance.status`` saying where it stopped.
         progress: show a tqdm progress bar (diffusers backends show one unless ``on_step`` is given).
+        retry_lighter: after a CUDA out-of-memory error, run again under the next lighter memory
+            preset instead of raising ``OutOfMemory``; the clip's Take records the preset used.
     """
     take.validate()
     spec = models.get(take.model)
     if spec.backend == "previz":
         return _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
-    return _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress)
+    return _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress,
+                      retry_lighter=retry_lighter)
 
 
 def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
@@ -122,7 +125,7 @@ def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
 
 
 def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, should_stop: ShouldStop | None,
-               progress: bool) -> Clip:
+               progress: bool, retry_lighter: bool = False) -> Clip:
     from PIL import Image
 
     from sorakit.backends import _runtime, family
@@ -157,7 +160,9 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
         inputs["warp"] = previz
         guidance.append(f"warped noise (strength {strength:g})")
     result = _runtime.run(spec, fam, take, inputs, on_step=on_step, should_stop=should_stop,
-                          progress=progress or on_step is None)
+                          progress=progress or on_step is None, retry_lighter=retry_lighter)
+    if take.memory != "auto" and result.preset != take.memory:
+        take = take.replace(memory=result.preset)  # a lighter preset was needed: record it
     frames = result.frames
     duration = frames.shape[0] / take.fps
     if result.audio is not None:

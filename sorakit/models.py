@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sorakit.errors import InvalidInput
 
+import os
+import re
 from dataclasses import dataclass
 
 
@@ -75,8 +77,19 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {}
 
 
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
 def register(spec: ModelSpec) -> ModelSpec:
-    """Adds (or replaces) a model in the registry."""
+    """Adds (or replaces) a model in the registry.
+
+    ``model_id`` must be a hub id (``owner/name``) or an existing local folder: anything else
+    (a URL, a path with ``..`` that is not there) is refused before anything could load it.
+    """
+    mid = spec.model_id
+    if spec.backend != "previz" and not (os.path.isdir(mid) or (_HUB_ID.match(mid) and ".." not in mid)):
+        raise InvalidInput(f"model_id={mid!r}: must be a hub id like 'Wan-AI/Wan2.1-T2V-1.3B-Diffusers' or an "
+                           "existing local folder; check the spelling or download the folder first")
     MODELS[spec.name] = spec
     return spec
 

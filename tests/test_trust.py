@@ -76,3 +76,13 @@ def test_verify_reads_provenance_and_catches_tampering(tmp_path: Path) -> None:
 
     path.with_suffix(".json").unlink()
     assert "the sidecar is missing" in sorakit.verify(path).problems[0]
+
+
+@pytest.mark.parametrize("model_id", ["https://example.com/model", "../../no-such-folder", "owner/../name", "/no/such/folder",
+                                      "just-a-name", ""])
+def test_model_ids_are_validated_before_anything_loads(model_id: str) -> None:
+    from sorakit import models
+
+    with pytest.raises(InvalidInput, match="must be a hub id like 'Wan-AI/Wan2.1-T2V-1.3B-Diffusers' or an existing"):
+        models.register(models.ModelSpec(name="bad", backend="diffusers", family="wan", model_id=model_id))
+    assert "bad" not in models.MODELS

@@ -315,9 +315,17 @@ class Run:
     preset: str
 
 
+LIGHTER = {"a100": "l4", "l4": "t4"}  # the next preset that needs less GPU memory
+
+
 def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, on_step: OnStep | None = None,
-        should_stop: ShouldStop | None = None, progress: bool = True) -> Run:
-    """Runs ``take`` on its family's pipeline with progress, preview, stop and OOM recovery."""
+        should_stop: ShouldStop | None = None, progress: bool = True, retry_lighter: bool = False) -> Run:
+    """Runs ``take`` on its family's pipeline with progress, preview, stop and OOM recovery.
+
+    On a CUDA out-of-memory error the memory is freed and the failed pipeline dropped from the
+    cache; with ``retry_lighter`` the run starts again under the next lighter preset (a100 → l4 →
+    t4, with a warning), otherwise ``OutOfMemory`` says what would fit.
+    """
     torch = _torch()
     preset = choose_preset(take.memory)
     cfg = fam.uses_cfg(take)
@@ -372,6 +380,12 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
     except torch.OutOfMemoryError as exc:
         _PIPELINES.pop((spec.model_id, take.mode, preset.name), None)
         _free()
+        lighter = LIGHTER.get(preset.name)
+        if retry_lighter and lighter is not None:
+            warnings.warn(f"{spec.name} ran out of GPU memory under preset '{preset.name}'; "
+                          f"retrying under '{lighter}'", ResourceWarning, stacklevel=3)
+            return run(spec, fam, take.replace(memory=lighter), inputs, on_step=on_step, should_stop=should_stop,
+                       progress=progress, retry_lighter=True)
         advice = suggest(spec, width=take.width, height=take.height, frames=take.frames, steps=take.steps,
                          preset=preset, cfg=cfg)
         raise OutOfMemory(f"{spec.name} ran out of GPU memory at {take.width}x{take.height}, {take.frames} frames "

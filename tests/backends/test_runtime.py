@@ -102,3 +102,29 @@ def test_importing_sorakit_does_not_import_torch_even_with_backends_registered()
            "print('torch' in sys.modules, 'diffusers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_out_of_memory_retries_under_a_lighter_preset_when_allowed(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The retry path, on a CPU: presets named like the GPU ones but placed on the CPU, and an injected OOM."""
+    fake = {name: _runtime.Preset(name, "cpu", "float32", None, False, False, 80.0) for name in ("a100", "l4", "t4")}
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: fake[requested])
+    monkeypatch.setitem(_runtime.PRESETS, "a100", fake["a100"])
+    wan = family("wan")
+    real_call = wan.call
+    presets_tried: list[str] = []
+
+    def first_run_out_of_memory(pipe: object, take: sorakit.Take, *args: object, **kwargs: object) -> object:
+        presets_tried.append(take.memory)
+        if take.memory == "a100":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real_call(pipe, take, *args, **kwargs)
+
+    monkeypatch.setattr(wan, "call", first_run_out_of_memory)
+    take = sorakit.Take(prompt="a red ball", model=tiny, steps=2, frames=9, width=16, height=16, memory="a100")
+    with pytest.raises(_runtime.OutOfMemory, match="under preset 'a100'"):
+        sorakit.generate(take, progress=False)
+    with pytest.warns(ResourceWarning, match="retrying under 'l4'"):
+        clip = sorakit.generate(take, progress=False, retry_lighter=True)
+    assert presets_tried == ["a100", "a100", "l4"]
+    assert clip.take.memory == "l4" and clip.frames.shape == (9, 16, 16, 3)
+    assert not any(k[2] == "a100" for k in _runtime._PIPELINES)  # the failed pipeline left the cache
