@@ -114,7 +114,8 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.guidance_scale = w.FloatSlider(description="guidance", min=0.0, max=15.0, step=0.5, style=label)
         self.frames = w.BoundedIntText(description="frames", min=1, max=960, style=label)
         self.fps = w.BoundedIntText(description="fps", min=1, max=120, style=label)
-        self.size = w.Dropdown(description="size", options=list(SIZES), style=label)
+        self._sizes = dict(SIZES)  # this panel's sizes: a Take's own size is added here, not globally
+        self.size = w.Dropdown(description="size", options=list(self._sizes), style=label)
         self.model = w.Dropdown(description="model", options=self._models(take.model), style=label)
         self.mode = w.Dropdown(description="mode", options=["t2v", "i2v", "v2v", "vace"], style=label)
         self.memory = w.Dropdown(description="memory", options=list(MEMORY_PRESETS), style=label)
@@ -161,7 +162,7 @@ class Studio(w.VBox):  # type: ignore[misc]
             scene = old_scene  # a custom Scene stays itself
         else:
             scene = scene_choice
-        width, height = SIZES[self.size.value]
+        width, height = self._sizes[self.size.value]
         return self._extra.replace(
             prompt=self.prompt.value, negative_prompt=self.negative_prompt.value, seed=int(self.seed.value),
             steps=int(self.steps.value), guidance_scale=float(self.guidance_scale.value),
@@ -175,9 +176,9 @@ class Studio(w.VBox):  # type: ignore[misc]
     def take(self, take: Take) -> None:
         self._extra = take
         size = f"{take.width}x{take.height}"
-        if size not in SIZES:
-            SIZES[size] = (take.width, take.height)
-            self.size.options = list(SIZES)
+        if size not in self._sizes:
+            self._sizes[size] = (take.width, take.height)
+            self.size.options = list(self._sizes)
         scene = take.physics.scene
         name = "(none)" if scene is None else scene if isinstance(scene, str) else scene.name
         if name not in self.scene.options:
