@@ -401,6 +401,13 @@ def pixels(vae: Any, images: np.ndarray) -> Any:
     return x.to(device=vae.device, dtype=vae.dtype)
 
 
+def encode_mode(vae: Any, images: np.ndarray) -> Any:
+    """The VAE's latent mode (no sampling, no gradient) of uint8 ``[N, H, W, 3]`` pictures: ``[N, C, 1, h, w]``."""
+    torch = _torch()
+    with torch.no_grad():
+        return vae.encode(pixels(vae, images)).latent_dist.mode()
+
+
 def step_callback(on_step_end: Callable[[int, Any], None]) -> Callable[..., dict[str, Any]]:
     """A diffusers ``callback_on_step_end`` that reports the step (from 1) and the latents."""
 

@@ -59,13 +59,9 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
 
 def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]``: VAE mode times its scaling factor."""
-    import torch
+    from sorakit.backends._runtime import encode_mode
 
-    from sorakit.backends._runtime import pixels
-
-    vae = pipe.vae
-    with torch.no_grad():
-        z = vae.encode(pixels(vae, images)).latent_dist.mode() * vae.config.scaling_factor
+    z = encode_mode(pipe.vae, images) * pipe.vae.config.scaling_factor
     return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 

@@ -52,14 +52,10 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
 
 def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]``: ``(z - mean) / std``."""
-    import torch
-
-    from sorakit.backends._runtime import pixels
+    from sorakit.backends._runtime import encode_mode
 
     vae = pipe.vae
-    with torch.no_grad():
-        z = vae.encode(pixels(vae, images)).latent_dist.mode()
-        z = pipe._normalize_latents(z, vae.latents_mean, vae.latents_std)
+    z = pipe._normalize_latents(encode_mode(vae, images), vae.latents_mean, vae.latents_std)
     return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 

@@ -72,12 +72,9 @@ def _normalize(pipe: Any, z: Any) -> Any:
 
 def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
     """uint8 ``[N, H, W, 3]`` pictures to transformer-space latents ``[N, C, h, w]`` (one frame each)."""
-    import torch
+    from sorakit.backends._runtime import encode_mode
 
-    from sorakit.backends._runtime import pixels
-
-    with torch.no_grad():
-        z = pipe.vae.encode(pixels(pipe.vae, images)).latent_dist.mode()
+    z = encode_mode(pipe.vae, images)
     return _normalize(pipe, z)[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
