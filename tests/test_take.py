@@ -85,7 +85,8 @@ def test_validate_names_value_rule_and_fix(changes: dict[str, object], message: 
 
 def test_validate_checks_a_custom_scene() -> None:
     scene = dataclasses.replace(preset("ramp"), balls=(Ball("ball", 1.0, 1.0, -0.2),))
-    with pytest.raises(ValueError, match=r"physics.scene.balls\[0\] \('ball'\): radius=-0.2 must be > 0"):
+    with pytest.raises(ValueError,
+                       match=r"physics.scene.balls\[0\] \('ball'\): radius=-0.2 must be between 0.001 and 1000 metres"):
         Take(physics=PhysicsConfig(scene=scene)).validate()
     unknown = dataclasses.replace(preset("ramp"), balls=(Ball("ball", 1.0, 1.0, 0.2, "cheese"),))
     with pytest.raises(ValueError, match="material 'cheese' is unknown; use one of acrylic"):

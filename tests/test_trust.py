@@ -86,3 +86,32 @@ def test_model_ids_are_validated_before_anything_loads(model_id: str) -> None:
     with pytest.raises(InvalidInput, match="must be a hub id like 'Wan-AI/Wan2.1-T2V-1.3B-Diffusers' or an existing"):
         models.register(models.ModelSpec(name="bad", backend="diffusers", family="wan", model_id=model_id))
     assert "bad" not in models.MODELS
+
+
+NUMBER = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**7, 10**7)
+BALL = st.fixed_dictionaries(
+    {"name": st.text(min_size=1, max_size=4), "x": NUMBER, "y": NUMBER, "radius": NUMBER},
+    optional={"material": st.sampled_from(["rubber", "glass", "unobtainium"]), "vx": NUMBER, "vy": NUMBER,
+              "spin": NUMBER, "color": st.sampled_from(["#e4572e", "red"])})
+SEGMENT = st.fixed_dictionaries(
+    {"name": st.text(min_size=1, max_size=4), "x1": NUMBER, "y1": NUMBER, "x2": NUMBER, "y2": NUMBER},
+    optional={"thickness": NUMBER, "collide": st.booleans()})
+SCENE = st.fixed_dictionaries(
+    {"name": st.text(max_size=5)},
+    optional={"balls": st.lists(BALL, max_size=3), "segments": st.lists(SEGMENT, max_size=2), "gravity": NUMBER,
+              "view": st.lists(NUMBER, min_size=4, max_size=4), "unknown": st.integers()})
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(SCENE)
+def test_fuzzed_scenes_simulate_and_render_or_fail_with_invalid_input(data: dict[str, object]) -> None:
+    """pymunk aborts the whole process on a non-finite mass: validation must stop such scenes first."""
+    from sorakit.previz import render
+
+    try:
+        scene = sorakit.Scene.from_dict(data)
+        sim = sorakit.simulate(scene, frames=2, fps=16)
+    except InvalidInput:
+        return
+    pv = render(sim, 32, 24)
+    assert pv.frames.shape == (2, 24, 32, 3)

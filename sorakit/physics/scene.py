@@ -66,6 +66,8 @@ MATERIALS: dict[str, Material] = {
 }
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Limits that keep pymunk's masses positive and finite (it aborts the process otherwise).
+MIN_SIZE, MAX_SIZE, MAX_COORDINATE = 1e-3, 1e3, 1e5
 
 
 @dataclass(frozen=True)
@@ -223,8 +225,20 @@ class Scene:
     def validate(self, *, path: str = "scene") -> None:
         """Raises ``ValueError`` naming the body, the value, the rule and the fix."""
         known = set(MATERIALS) | {m.name for m in self.materials}
+        for m in self.materials:
+            if not (0 < m.density < 1e6 and 0 <= m.elasticity <= 1.5 and 0 <= m.friction <= 10):
+                raise InvalidInput(f"{path}.materials ({m.name!r}): density {m.density} must be in (0, 1e6) kg/m², "
+                                   f"elasticity {m.elasticity} in [0, 1.5], friction {m.friction} in [0, 10]")
+            for i, (freq, decay, amp) in enumerate(m.sound.modes):
+                if not (0 < freq < 24_000 and 0 < decay <= 10 and 0 <= amp <= 10):
+                    raise InvalidInput(f"{path}.materials ({m.name!r}).sound.modes[{i}]: ({freq}, {decay}, {amp}) "
+                                       "needs 0 < Hz < 24000, 0 < decay <= 10 s, 0 <= amplitude <= 10")
         names: set[str] = set()
         x0, y0, x1, y1 = self.view
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in self.view) or min(
+                x1 - x0, y1 - y0) < MIN_SIZE:
+            raise InvalidInput(f"{path}.view={self.view}: must be finite, within ±{MAX_COORDINATE:g} and at least "
+                               f"{MIN_SIZE:g} m wide and tall; give (left, bottom, right, top) in metres")
         if not (x1 > x0 and y1 > y0):
             raise InvalidInput(f"{path}.view={self.view}: x1 must exceed x0 and y1 must exceed y0; "
                              "give (left, bottom, right, top) in metres")
@@ -247,15 +261,17 @@ class Scene:
                                      f"use one of {', '.join(sorted(known))} or add it to scene.materials")
                 if not _COLOR.match(body.color):
                     raise InvalidInput(f"{where}: colour {body.color!r} must look like '#e4572e'")
+                sizes = {"balls": ("radius",), "boxes": ("width", "height"), "segments": ("thickness",)}[group]
                 for f in dataclasses.fields(body):
                     v = getattr(body, f.name)
-                    if isinstance(v, float) and not math.isfinite(v):
-                        raise InvalidInput(f"{where}: {f.name}={v} must be a finite number")
-                sizes = {"balls": ("radius",), "boxes": ("width", "height"), "segments": ("thickness",)}[group]
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and not (
+                            math.isfinite(v) and abs(v) <= MAX_COORDINATE):
+                        raise InvalidInput(f"{where}: {f.name}={v} must be a finite number within "
+                                           f"±{MAX_COORDINATE:g}; scenes are metres and seconds")
                 for s in sizes:
                     v = getattr(body, s)
-                    if not v > 0:
-                        raise InvalidInput(f"{where}: {s}={v} must be > 0 metres")
+                    if not MIN_SIZE <= v <= MAX_SIZE:
+                        raise InvalidInput(f"{where}: {s}={v} must be between {MIN_SIZE:g} and {MAX_SIZE:g} metres")
         if not self.balls and not self.boxes:
             raise InvalidInput(f"{path}: has no moving bodies; add a Ball or a Box")
 
