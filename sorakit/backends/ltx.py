@@ -43,9 +43,11 @@ def steps_for(take: Any) -> int:
     return int(take.steps)
 
 
-def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
+def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool, *,
+                  max_sequence_length: int = MAX_SEQUENCE_LENGTH) -> dict[str, Any]:
+    """Embeddings with their attention masks, as the pipelines' keyword arguments (LTX-2 shares this)."""
     pe, pm, ne, nm = pipe.encode_prompt(prompt, negative_prompt=negative, do_classifier_free_guidance=cfg,
-                                        max_sequence_length=MAX_SEQUENCE_LENGTH, device=pipe._execution_device)
+                                        max_sequence_length=max_sequence_length, device=pipe._execution_device)
     return {"prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,
             "negative_prompt_attention_mask": nm}
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sorakit.backends import ltx
 from sorakit.backends.ltx import encode_images, latent_grid, latents_for_preview  # same VAE and packing
 from sorakit.models import Arch, ModelSpec, register
 
@@ -42,10 +43,7 @@ def steps_for(take: Any) -> int:
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
-    pe, pm, ne, nm = pipe.encode_prompt(prompt, negative_prompt=negative, do_classifier_free_guidance=cfg,
-                                        max_sequence_length=MAX_SEQUENCE_LENGTH, device=pipe._execution_device)
-    return {"prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,
-            "negative_prompt_attention_mask": nm}
+    return ltx.encode_prompt(pipe, prompt, negative, cfg, max_sequence_length=MAX_SEQUENCE_LENGTH)
 
 
 def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
