@@ -8,9 +8,9 @@
 
 from sorakit._version import __version__
 from sorakit.clip import Clip, Provenance, Verification, load, verify
-from sorakit.errors import InvalidInput, OutOfMemory, SorakitError
-from sorakit.display import (clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip, show_waveform,
-                             waveform_png)
+from sorakit.errors import InvalidInput, OutOfMemory, SorakitError, SoundtrackFailed
+from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
+                             show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
@@ -19,12 +19,12 @@ from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics
 __all__ = [
     "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
     "generate", "Clip", "Provenance", "load", "verify", "Verification",
-    "show", "show_filmstrip", "show_waveform", "show_compare", "clip_html", "compare_html", "filmstrip",
-    "waveform_png",
+    "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
+    "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
-    "SorakitError", "InvalidInput", "OutOfMemory",
+    "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed",
     "__version__",
 ]
 

@@ -125,3 +125,39 @@ def read_mp4(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, np.ndarra
                         p, s = p[:, -s:], 0
                     audio[:, s:s + p.shape[1]] = p
     return frames, fps, audio, rate
+
+
+def encode_audio(audio: np.ndarray, sample_rate: int, *, codec: str = "aac", bitrate: int = 128_000) -> tuple[bytes, str]:
+    """Encodes ``audio`` (float32 [C, N]) alone: ``(bytes, mime)``, AAC in an .m4a or Opus in a .webm.
+
+    >>> data, mime = encode_audio(np.zeros((2, 4800), np.float32), 48_000)
+    >>> mime, data[4:8]
+    ('audio/mp4', b'ftyp')
+    """
+    audio = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
+    layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
+    if not layout:
+        raise InvalidInput(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
+    if codec not in AUDIO_CODECS:
+        raise InvalidInput(f"codec={codec!r}: use one of {', '.join(AUDIO_CODECS)}")
+    if codec == "opus" and sample_rate != 48_000:
+        raise InvalidInput(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use codec='aac'")
+    fmt, mime = ("mp4", "audio/mp4") if codec == "aac" else ("webm", "audio/webm")
+    with tempfile.TemporaryDirectory() as tmp:  # +faststart rewrites the file, which a memory buffer can't
+        path = os.path.join(tmp, f"sound.{fmt}")
+        _write_audio(path, fmt, audio, sample_rate, layout, codec, bitrate)
+        return Path(path).read_bytes(), mime
+
+
+def _write_audio(path: str, fmt: str, audio: np.ndarray, sample_rate: int, layout: str, codec: str,
+                 bitrate: int) -> None:
+    with av.open(path, "w", format=fmt, options={"movflags": "+faststart"} if fmt == "mp4" else {}) as out:
+        stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=layout)
+        assert isinstance(stream, av.audio.stream.AudioStream)
+        stream.bit_rate = bitrate
+        for start in range(0, audio.shape[1], AAC_FRAME):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),
+                                               format="fltp", layout=layout)
+            chunk.sample_rate, chunk.pts = sample_rate, start
+            out.mux(stream.encode(chunk))
+        out.mux(stream.encode())

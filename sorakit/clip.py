@@ -15,6 +15,7 @@ import numpy as np
 
 from sorakit import _media, _serde
 from sorakit._version import __version__
+from sorakit.audio.soundtrack import SoundtrackInfo
 from sorakit.physics.simulate import Event
 from sorakit.take import Take
 
@@ -57,6 +58,10 @@ class Clip:
         take: the Take that made this clip (``clip.rerun()`` renders it again).
         provenance: version, backend, model, seed, time, and the "AI-generated" label.
         events: the collision events of the physics scene (times in seconds).
+        soundtrack: what the sound is made of: the mix's tracks, loudness and true peak, and the
+            dialogue lines with their start and end times (saved in the sidecar).
+        stems: each track alone as it went into the mix, float32 ``[2, samples]`` at ``sample_rate``
+            (kept in memory only; ``sorakit.show_soundtrack`` plays them one by one).
     """
 
     frames: np.ndarray
@@ -66,6 +71,8 @@ class Clip:
     take: Take
     provenance: Provenance
     events: tuple[Event, ...] = field(default=())
+    soundtrack: SoundtrackInfo | None = None
+    stems: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         f, a = self.frames, self.audio
@@ -125,6 +132,7 @@ class Clip:
             "audio": {"sample_rate": self.sample_rate, "channels": int(self.audio.shape[0]),
                       "samples": int(self.audio.shape[1])},
             "events": [_serde.to_dict(e) for e in self.events],
+            "soundtrack": _serde.to_dict(self.soundtrack),
         }
 
     def rerun(self) -> Clip:
@@ -238,6 +246,8 @@ def load(path: str | os.PathLike[str]) -> Clip:
     take = Take.from_dict(meta["take"])
     provenance = _serde.from_dict(Provenance, meta["provenance"], path="provenance")
     events = tuple(_serde.from_dict(Event, e, path=f"events[{i}]") for i, e in enumerate(meta["events"]))
+    sound = meta.get("soundtrack")
+    soundtrack = None if sound is None else _serde.from_dict(SoundtrackInfo, sound, path="soundtrack")
     frames, _, audio, rate = _media.read_mp4(mp4)
     info = meta["audio"]
     samples, channels = int(info["samples"]), int(info["channels"])
@@ -246,4 +256,4 @@ def load(path: str | os.PathLike[str]) -> Clip:
     else:
         audio = np.pad(audio, ((0, 0), (0, max(0, samples - audio.shape[1]))))[:, :samples]
     return Clip(frames, int(meta["video"]["fps"]), np.ascontiguousarray(audio, np.float32), rate,
-                take, provenance, events)
+                take, provenance, events, soundtrack)

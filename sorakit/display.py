@@ -203,3 +203,95 @@ def show_waveform(clip: Clip) -> None:
     from IPython.display import Image, display
 
     display(Image(waveform_png(clip)))  # type: ignore[no-untyped-call]
+
+
+TRACK_COLOURS = {"foley": "#e4572e", "ambience": "#4c9f70", "music": "#7a5cc6", "dialogue": "#2b6cb0",
+                 "joint": "#b7791f"}
+
+
+def audio_html(audio: np.ndarray, sample_rate: int, *, label: str = "", codec: str | None = None) -> str:
+    """An ``<audio controls>`` carrying the sound as a data URI (AAC, or Opus inside VS Code).
+
+    >>> audio_html(np.zeros((2, 4800), np.float32), 48_000, label="music")[:52]
+    '<figure class="sorakit-audio" style="margin:4px 0"><'
+    """
+    if codec is None:
+        codec = "opus" if in_vscode() and sample_rate == 48_000 else "aac"
+    data, mime = _media.encode_audio(audio, sample_rate, codec=codec)
+    b64 = base64.b64encode(data).decode("ascii")
+    cap = (f'<figcaption style="font:12px sans-serif;color:#444;min-width:6em">{html.escape(label)}</figcaption>'
+           if label else "")
+    return (f'<figure class="sorakit-audio" style="margin:4px 0">{cap}'
+            f'<audio controls preload="auto" src="data:{mime};base64,{b64}"></audio></figure>')
+
+
+def soundtrack_png(clip: Clip, *, width: float = 9.0) -> bytes:
+    """A PNG of the soundtrack by track: one lane per stem (level in dB over time), dialogue lines
+    and physics events marked, and the spectrogram of the mix below, titled with its loudness."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    stems = clip.stems or {"mix": clip.audio}
+    fig = Figure(figsize=(width, 1.1 * len(stems) + 2.6), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(stems) + 1, 1, sharex=True, height_ratios=(1,) * len(stems) + (2.0,))
+    hop = max(1, clip.sample_rate // 100)  # 10 ms
+    for ax, (name, stem) in zip(axes, stems.items()):
+        mono = np.abs(stem).max(axis=0) if stem.size else np.zeros(1)
+        n = mono.size // hop * hop
+        env = mono[:n].reshape(-1, hop).max(axis=1) if n else np.zeros(1)
+        with np.errstate(divide="ignore"):
+            db = np.maximum(20 * np.log10(env), -60)
+        t = np.arange(env.size) * hop / clip.sample_rate
+        colour = TRACK_COLOURS.get(name, "#555555")
+        ax.fill_between(t, -60, db, color=colour, alpha=0.7, lw=0)
+        ax.set_ylim(-60, 0)
+        ax.set_yticks([-60, -30, 0])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        if name == "foley":
+            for e in clip.events:
+                ax.axvline(e.time, color="#9c2f12", lw=0.7)
+    info = clip.soundtrack
+    if info is not None and "dialogue" in stems:
+        ax = axes[list(stems).index("dialogue")]
+        for line in info.lines:
+            ax.axvspan(line.start, line.end, color="#2b6cb0", alpha=0.12)
+            ax.annotate(f"{line.speaker}: {line.text}"[:40], (line.start, -4), fontsize=7, va="top", color="#1a365d")
+    spec = axes[-1]
+    mix = clip.audio.mean(axis=0) if clip.audio.size else np.zeros(1, np.float32)
+    if mix.size > 512:
+        with np.errstate(divide="ignore"):
+            spec.specgram(mix, NFFT=1024, Fs=clip.sample_rate, noverlap=768, cmap="magma", vmin=-140)
+    spec.set_facecolor("black")
+    spec.set_ylim(0, min(8000, clip.sample_rate / 2))
+    spec.set_ylabel("mix, Hz", fontsize=9)
+    spec.set_xlabel("seconds")
+    spec.set_xlim(0, clip.duration)
+    title = f"{clip.take.model} · seed {clip.take.seed}"
+    if info is not None:
+        m = info.mix
+        level = f"{m.loudness:.1f} LUFS" if m.loudness is not None else "silent"
+        target = f" (target {m.target:g})" if m.target is not None else ""
+        peak = f", true peak {m.true_peak:.1f} dBTP" if m.true_peak is not None else ""
+        title += f" · {level}{target}{peak}"
+    axes[0].set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def soundtrack_html(clip: Clip, *, codec: str | None = None) -> str:
+    """The mix and each track alone as audio players, over ``soundtrack_png``: hear what each part adds."""
+    players = [audio_html(clip.audio, clip.sample_rate, label="mix", codec=codec)]
+    for name, stem in clip.stems.items():
+        players.append(audio_html(stem, clip.sample_rate, label=f"{name} alone", codec=codec))
+    png = base64.b64encode(soundtrack_png(clip)).decode("ascii")
+    return (f'<div class="sorakit-soundtrack">{"".join(players)}'
+            f'<img alt="soundtrack by track" src="data:image/png;base64,{png}" style="max-width:100%"></div>')
+
+
+def show_soundtrack(clip: Clip, *, codec: str | None = None) -> None:
+    """Shows the clip's sound: the mix and each track alone as players, and the tracks over time."""
+    from IPython.display import HTML, display
+
+    display(HTML(soundtrack_html(clip, codec=codec)))  # type: ignore[no-untyped-call]

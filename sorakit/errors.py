@@ -2,7 +2,8 @@
 
 ``InvalidInput`` (a ``ValueError``) is a user mistake found before any heavy work, and its
 message says the value, the rule and the fix. ``OutOfMemory`` (a ``RuntimeError``) is a GPU run
-that did not fit; its message names a preset or size that would.
+that did not fit; its message names a preset or size that would. ``UnsafeCheckpoint`` (a
+``ValueError``) is a checkpoint refused because it holds more than weights; nothing in it ran.
 """
 
 from __future__ import annotations
@@ -18,3 +19,19 @@ class InvalidInput(SorakitError, ValueError):
 
 class OutOfMemory(SorakitError, RuntimeError):
     """A generation ran out of GPU memory; the memory was freed and the message says what fits."""
+
+
+class SoundtrackFailed(SorakitError, RuntimeError):
+    """The video was made but a sound model failed; ``clip`` holds the video with the sound that was made.
+
+    Nothing is lost: ``err.clip.save("shot.mp4")`` keeps the frames, then fix the cause (named in
+    the message) and make the soundtrack again.
+    """
+
+    def __init__(self, message: str, clip: object) -> None:
+        super().__init__(message)
+        self.clip = clip
+
+
+class UnsafeCheckpoint(SorakitError, ValueError):
+    """A checkpoint that pickles more than tensors and plain containers; it was refused and none of its code ran."""

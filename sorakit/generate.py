@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from sorakit import models
+from sorakit.audio import soundtrack
 from sorakit.backends._runtime import OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
+from sorakit.errors import InvalidInput, SoundtrackFailed
 from sorakit.foley import SAMPLE_RATE, synthesize
 from sorakit.physics.simulate import Simulation, simulate
 from sorakit.previz import render
@@ -19,7 +21,8 @@ __all__ = ["generate", "Step"]
 
 
 def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
-             progress: bool = False, retry_lighter: bool = False) -> Clip:
+             progress: bool = False, retry_lighter: bool = False,
+             on_sound: soundtrack.OnSound | None = None) -> Clip:
     """Renders ``take`` into a Clip with whichever backend its model names.
 
     >>> import sorakit
@@ -36,13 +39,64 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
         progress: show a tqdm progress bar (diffusers backends show one unless ``on_step`` is given).
         retry_lighter: after a CUDA out-of-memory error, run again under the next lighter memory
             preset instead of raising ``OutOfMemory``; the clip's Take records the preset used.
+        on_sound: progress of the sound models after the video, ``(track, done, total)``.
+
+    Raises:
+        InvalidInput: a bad Take, before anything loads.
+        ImportError: a sound track needs a library that is not installed (checked before the video).
+        SoundtrackFailed: a sound model failed after the video was made; ``err.clip`` keeps the
+            video with the sound that was made (Foley, a video model's own sound).
     """
     take.validate()
+    soundtrack.preflight(take)
     spec = models.get(take.model)
     if spec.backend == "previz":
-        return _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
-    return _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress,
-                      retry_lighter=retry_lighter)
+        clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
+    else:
+        clip = _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress,
+                          retry_lighter=retry_lighter)
+    # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own.
+    own = spec.joint_audio and clip.provenance.backend != "previz"
+    return _with_sound(clip, foley=None if own else clip.audio, joint=(clip.audio, clip.sample_rate) if own else None,
+                       on_sound=on_sound, should_stop=should_stop, progress=progress)
+
+
+def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray, int] | None,
+                on_sound: soundtrack.OnSound | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
+    """The clip with its mixed soundtrack; a sound model's failure keeps the video (``SoundtrackFailed``)."""
+    take = clip.take
+    stopped = clip.provenance.status != "complete"
+    bars: dict[str, Any] = {}
+
+    def report(track: str, done: int, total: int) -> None:
+        if on_sound is not None:
+            on_sound(track, done, total)
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = bars.get(track) or bars.setdefault(track, tqdm(total=total, desc=track, unit="step"))
+            bar.update(done - bar.n)
+
+    try:
+        built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, on_sound=report,
+                                 should_stop=should_stop, models=not stopped)
+    except InvalidInput:
+        raise
+    except Exception as exc:
+        basic = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
+        kept = _replace_sound(clip, basic)
+        raise SoundtrackFailed(f"the video was made, but its sound failed: {type(exc).__name__}: {exc}. "
+                               "err.clip keeps the video with its Foley; save it with err.clip.save(path)",
+                               kept) from exc
+    finally:
+        for bar in bars.values():
+            bar.close()
+    return _replace_sound(clip, built)
+
+
+def _replace_sound(clip: Clip, built: soundtrack.Soundtrack) -> Clip:
+    return Clip(clip.frames, clip.fps, built.mix.audio, built.mix.rate, clip.take, clip.provenance, clip.events,
+                soundtrack=built.info, stems=built.mix.stems)
 
 
 def _foley(take: Take, sim: Simulation | None) -> np.ndarray:

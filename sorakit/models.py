@@ -51,8 +51,7 @@ class ModelSpec:
         max_frames, min_size, max_size: inclusive limits.
         default_fps: the rate the model was trained at.
         uses_prompt: whether the prompt is read (previz draws the scene and ignores it).
-        audio_tracks: which soundtrack parts it can make (``foley``, ``ambience``, ``music``, ``dialogue``).
-        joint_audio: the model itself makes a soundtrack with the video (LTX-2).
+        joint_audio: the model itself makes sound with the video (LTX-2); it becomes one more track of the mix.
         arch: sizes for the memory and time estimate.
     """
 
@@ -69,7 +68,6 @@ class ModelSpec:
     max_size: int = 1280
     default_fps: int = 16
     uses_prompt: bool = True
-    audio_tracks: tuple[str, ...] = ("foley",)
     joint_audio: bool = False
     arch: Arch | None = None
 
@@ -86,12 +84,23 @@ def register(spec: ModelSpec) -> ModelSpec:
     ``model_id`` must be a hub id (``owner/name``) or an existing local folder: anything else
     (a URL, a path with ``..`` that is not there) is refused before anything could load it.
     """
-    mid = spec.model_id
-    if spec.backend != "previz" and not (os.path.isdir(mid) or (_HUB_ID.match(mid) and ".." not in mid)):
-        raise InvalidInput(f"model_id={mid!r}: must be a hub id like 'Wan-AI/Wan2.1-T2V-1.3B-Diffusers' or an "
-                           "existing local folder; check the spelling or download the folder first")
+    if spec.backend != "previz":
+        check_ref("model_id", spec.model_id, example="Wan-AI/Wan2.1-T2V-1.3B-Diffusers")
     MODELS[spec.name] = spec
     return spec
+
+
+def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -> None:
+    """Refuses a model reference that is neither a hub id (``owner/name``) nor an existing local folder.
+
+    >>> check_ref("music_model", "https://example.org/m.bin")
+    Traceback (most recent call last):
+    ...
+    sorakit.errors.InvalidInput: music_model='https://example.org/m.bin': must be a hub id like 'facebook/musicgen-small' or an existing local folder; check the spelling or download the folder first
+    """
+    if not isinstance(ref, str) or not (os.path.isdir(ref) or (_HUB_ID.match(ref) and ".." not in ref)):
+        raise InvalidInput(f"{key}={ref!r}: must be a hub id like {example!r} or an existing local folder; "
+                           "check the spelling or download the folder first")
 
 
 def get(name: str) -> ModelSpec:

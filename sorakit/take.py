@@ -42,14 +42,41 @@ class PhysicsConfig:
     trail: bool = True
 
 
+AUDIO_BACKENDS = ("auto", "audiocraft", "transformers")
+
+
 @dataclass(frozen=True)
 class AudioConfig:
-    """The soundtrack part of a Take."""
+    """The soundtrack part of a Take: which tracks, from which models, and how they are mixed.
+
+    Attributes:
+        foley: impact sounds synthesized from the physics scene's collisions (sample-exact).
+        ambience: a prompt for AudioGen ("rain on a tin roof, distant traffic"); "" for none.
+        music: a prompt for MusicGen ("warm lo-fi beat, 80 bpm"); "" for none.
+        dialogue: spoken lines, each placed at its start time.
+        ambience_model: an audiocraft AudioGen hub id or exported folder.
+        music_model: a MusicGen hub id or folder (audiocraft's export, or transformers' format).
+        backend: for music, ``auto`` (audiocraft when installed, else transformers), ``audiocraft``
+            or ``transformers``. Ambience always needs audiocraft.
+        loudness: the mix's integrated loudness target in LUFS (None leaves the level alone).
+        ducking: dB by which music drops while someone speaks.
+        foley_gain, ambience_gain, music_gain, dialogue_gain: each track's level in dB, after each
+            generated track is first brought to the same reference loudness.
+    """
 
     foley: bool = True
     ambience: str = ""
     music: str = ""
     dialogue: tuple[DialogueLine, ...] = ()
+    ambience_model: str = "facebook/audiogen-medium"
+    music_model: str = "facebook/musicgen-small"
+    backend: str = "auto"
+    loudness: float | None = -16.0
+    ducking: float = 10.0
+    foley_gain: float = 0.0
+    ambience_gain: float = -10.0
+    music_gain: float = -8.0
+    dialogue_gain: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -198,19 +225,38 @@ class Take:
             raise bad("physics.strength", ph.strength, "physics guidance needs a scene",
                       "set physics.scene or strength=0")
         au = self.audio
-        for key, wanted in (("audio.ambience", au.ambience), ("audio.music", au.music),
-                            ("audio.dialogue", au.dialogue)):
-            track = key.split(".")[1]
-            if wanted and track not in spec.audio_tracks:
-                made = ("makes its own soundtrack together with the video" if spec.joint_audio
-                        else f"makes only {', '.join(spec.audio_tracks)} sound")
-                raise bad(key, wanted, f"{spec.name} {made}", f"leave {key} empty for this model")
+        for key, ref in (("audio.ambience_model", au.ambience_model), ("audio.music_model", au.music_model)):
+            models.check_ref(key, ref)
+        if au.backend not in AUDIO_BACKENDS:
+            raise bad("audio.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
+                      "'auto' uses audiocraft when it is installed, else transformers")
+        if au.loudness is not None and not (math.isfinite(au.loudness) and -40 <= au.loudness <= -5):
+            raise bad("audio.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
+                      "-16 suits web and phone video, -23 broadcast")
+        if not (math.isfinite(au.ducking) and 0 <= au.ducking <= 40):
+            raise bad("audio.ducking", au.ducking, "must be in [0, 40] dB", "10 keeps music audible under speech")
+        for name in ("foley", "ambience", "music", "dialogue"):
+            gain = getattr(au, f"{name}_gain")
+            if not (math.isfinite(gain) and -60 <= gain <= 20):
+                raise bad(f"audio.{name}_gain", gain, "must be in [-60, 20] dB", "0 is the reference level")
+        for key, text in (("audio.ambience", au.ambience), ("audio.music", au.music)):
+            if len(text) > 1000:
+                raise bad(key, text[:20] + "...", "is longer than 1000 characters", "describe the sound in a sentence")
         for i, line in enumerate(au.dialogue):
             if not line.text.strip():
                 raise bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
-            if not 0.0 <= line.start < self.duration:
+            if len(line.text) > 1000:
+                raise bad(f"audio.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
+                          "split it into several lines")
+            if not (math.isfinite(line.start) and 0.0 <= line.start < self.duration):
                 raise bad(f"audio.dialogue[{i}].start", line.start,
                           f"must lie within the clip [0, {self.duration:g}) s", "move the line earlier")
+            if line.voice:
+                ref, _, speaker = line.voice.partition("#")
+                models.check_ref(f"audio.dialogue[{i}].voice", ref)
+                if "#" in line.voice and not (speaker.isdigit() and len(speaker) <= 6):
+                    raise bad(f"audio.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
+                              "write e.g. 'kakao-enterprise/vits-vctk#12', or leave the voice empty")
         for key, image in (("cameo", self.cameo), ("first_frame", self.first_frame)):
             if image is None:
                 continue

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian/Ubuntu machine or a developer's laptop:
 # Debian's chromium for the browser tests (no browser download), then a virtual environment
-# with the CPU build of torch and sorakit with its dev and video extras. Safe to run again.
+# with the one pinned torch pair that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1, about
+# 7 GB, about 1.5 minutes here), sorakit with its dev, video and audio extras, and audiocraft
+# without its own pins. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
@@ -14,6 +16,10 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-# The CPU wheel of torch first, pinned, so the video extra never pulls a multi-GB CUDA build.
-.venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[dev,video]"
+# torch and torchaudio first, pinned as a pair: audiocraft imports torchaudio, and a torchaudio
+# that does not match torch fails to load. The extras then find torch satisfied and keep it.
+.venv/bin/pip install -q torch==2.9.1 torchaudio==2.9.1
+.venv/bin/pip install -q -e ".[dev,video,audio,audiocraft]"
+# audiocraft pins torch==2.1.0: install it alone, without its pins (its real imports are the
+# audiocraft extra above). The same command as sorakit.audio.install_audiocraft().
+.venv/bin/pip install -q --no-deps audiocraft==1.3.0

@@ -72,7 +72,13 @@ def test_unparsable_json_says_so() -> None:
     (dict(physics=PhysicsConfig(strength=1.5)), "physics.strength=1.5: must be in [0, 1]"),
     (dict(physics=PhysicsConfig(scene="pinball")), "physics.scene='pinball': is not a preset"),
     (dict(physics=PhysicsConfig(scene=None)), "physics.scene=None: the previz backend draws a physics scene"),
-    (dict(audio=AudioConfig(music="lofi beat")), "audio.music='lofi beat': previz makes only foley sound"),
+    (dict(audio=AudioConfig(music_model="http://x.example/m.bin")), "audio.music_model='http://x.example/m.bin': "
+     "must be a hub id like 'facebook/musicgen-small' or an existing local folder"),
+    (dict(audio=AudioConfig(backend="torch")), "audio.backend='torch': must be one of auto, audiocraft, transformers"),
+    (dict(audio=AudioConfig(loudness=3.0)), "audio.loudness=3.0: must be in [-40, -5] LUFS or null"),
+    (dict(audio=AudioConfig(music_gain=float("nan"))), "audio.music_gain=nan: must be in [-60, 20] dB"),
+    (dict(audio=AudioConfig(dialogue=(DialogueLine("Ana", "hi", 0.5, "facebook/mms-tts-eng#x"),))),
+     "audio.dialogue[0].voice='facebook/mms-tts-eng#x': a speaker is chosen as '#' and a number"),
     (dict(cameo="me.gif"), "cameo='me.gif': must be a .png, .jpg or .webp image"),
     (dict(cameo="/nonexistent/me.png"), "cameo='/nonexistent/me.png': no such file"),
     (dict(seed=1.5), "seed: expected an integer, got 1.5"),
@@ -94,9 +100,9 @@ def test_validate_checks_a_custom_scene() -> None:
 
 
 def test_model_rules_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A registered family's rules (4k+1 frames, size multiple, dialogue) are enforced by validate()."""
+    """A registered family's rules (4k+1 frames, size multiple) and the dialogue timing are enforced by validate()."""
     spec = models.ModelSpec(name="family-x", backend="diffusers", size_multiple=16, frame_rule=(4, 1),
-                            max_frames=81, audio_tracks=("foley", "dialogue"))
+                            max_frames=81)
     monkeypatch.setitem(models.MODELS, spec.name, spec)
     take = Take(model="family-x", prompt="a ball", frames=33, fps=16)
     take.validate()

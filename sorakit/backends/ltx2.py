@@ -24,7 +24,7 @@ PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
 
 register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="Lightricks/LTX-2",
                    modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1), max_frames=257, min_size=128,
-                   max_size=1920, default_fps=24, joint_audio=True, audio_tracks=(),
+                   max_size=1920, default_fps=24, joint_audio=True,
                    arch=Arch(19.0, 12.0, 1.0, 4096, 48, spatial=32, temporal=8, patch=(1, 1, 1))))
 
 MAX_SEQUENCE_LENGTH = 1024  # the pipelines' default

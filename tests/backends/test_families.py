@@ -168,10 +168,12 @@ def test_ltx2_joint_audio_reaches_the_clip_and_the_mp4(registered: dict[Case, st
 
     case = next(c for c in CASES if c.family == "ltx2")
     clip = sorakit.generate(make_take(case, registered[case], "t2v", picture), progress=False)
-    assert clip.sample_rate == 16_000  # the tiny vocoder's output_sampling_rate
-    assert clip.audio.shape == (2, round(clip.duration * 16_000)) and np.abs(clip.audio).max() > 0
+    # The tiny vocoder speaks at 16 kHz; its sound becomes the mix's "joint" track at 48 kHz.
+    assert clip.sample_rate == 48_000 and clip.soundtrack is not None
+    assert [t.name for t in clip.soundtrack.mix.tracks] == ["joint"]
+    assert clip.audio.shape == (2, round(clip.duration * 48_000)) and np.abs(clip.stems["joint"]).max() > 0
     frames, _, audio, rate = _media.read_mp4(clip.save(tmp_path / "ltx2.mp4"))
-    assert frames.shape[0] == case.frames and rate == 16_000
+    assert frames.shape[0] == case.frames and rate == 48_000
     assert audio is not None and abs(audio.shape[1] / rate - clip.duration) < 0.07
 
 

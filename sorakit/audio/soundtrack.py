@@ -1,0 +1,195 @@
+"""A Take's soundtrack: Foley, ambience, music, dialogue and a video model's own sound, mixed.
+
+``build`` makes each track the Take asks for, brings every generated track to one reference
+loudness (so the Take's gains mean the same whatever a model's output level), places dialogue
+lines at their start times, and mixes it all with ``sorakit.audio.mix``.
+
+>>> import numpy as np, sorakit
+>>> take = sorakit.Take(frames=32, fps=16)
+>>> knock = np.zeros((2, 96_000), np.float32); knock[:, 24_000:24_048] = 0.5
+>>> st = build(take, 2.0, foley=knock)
+>>> st.mix.audio.shape, [t.name for t in st.info.mix.tracks]
+((2, 96000), ['foley'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sorakit.audio.loudness import integrated_loudness
+from sorakit.audio.mix import RATE, Mix, MixInfo, Track, mix
+from sorakit.errors import InvalidInput
+from sorakit.take import Take
+
+REFERENCE_LUFS = -23.0  # every generated track is brought here before the Take's gains apply
+MAX_MATCH_DB = 30.0
+
+OnSound = Callable[[str, int, int], None]
+"""``on_sound(track, done, total)``: progress of the sound models (tokens for music and ambience)."""
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    """A dialogue line as placed in the clip: seconds on the clip's timeline (``end`` after any cut)."""
+
+    speaker: str
+    text: str
+    voice: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SoundtrackInfo:
+    """What went into a clip's sound: the mix (tracks, loudness) and the spoken lines with their times."""
+
+    mix: MixInfo
+    lines: tuple[SpokenLine, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Soundtrack:
+    """A built soundtrack: the mixed audio with its stems, and its ``info`` for the sidecar."""
+
+    mix: Mix
+    info: SoundtrackInfo
+
+
+def music_backend(take: Take) -> str:
+    """Which library makes the Take's music: ``audiocraft`` or ``transformers``.
+
+    A local folder decides by its files (audiocraft's export has ``state_dict.bin``, transformers'
+    a ``config.json``); ``auto`` with a hub id takes audiocraft when it is installed.
+
+    >>> music_backend(Take().replace(audio=Take().audio.__class__(backend="transformers")))
+    'transformers'
+    """
+    au = take.audio
+    if au.backend != "auto":
+        return au.backend
+    ref = au.music_model
+    if os.path.isdir(ref):
+        if os.path.isfile(os.path.join(ref, "state_dict.bin")):
+            return "audiocraft"
+        if os.path.isfile(os.path.join(ref, "config.json")):
+            return "transformers"
+        raise InvalidInput(f"audio.music_model={ref!r}: the folder has neither audiocraft's state_dict.bin nor "
+                           "transformers' config.json; point it at a MusicGen checkpoint folder")
+    return "audiocraft" if _installed("audiocraft") else "transformers"
+
+
+def preflight(take: Take) -> None:
+    """Checks, before any model loads, that the libraries the Take's sound needs are installed.
+
+    Raises:
+        ImportError: naming the install command for what is missing.
+    """
+    au = take.audio
+    if au.ambience and not _installed("audiocraft"):
+        raise ImportError("audio.ambience uses AudioGen, which needs audiocraft: pip install 'sorakit[audiocraft]' "
+                          "then pip install --no-deps audiocraft==1.3.0 (or run sorakit.audio.install_audiocraft())")
+    if au.music:
+        backend = music_backend(take)
+        need = "audiocraft" if backend == "audiocraft" else "transformers"
+        if not _installed(need) or not _installed("torch"):
+            how = ("pip install 'sorakit[audiocraft]' then pip install --no-deps audiocraft==1.3.0"
+                   if need == "audiocraft" else "pip install 'sorakit[audio]'")
+            raise ImportError(f"audio.music with backend {backend!r} needs {need}: {how}")
+    if au.dialogue and not (_installed("transformers") and _installed("torch")):
+        raise ImportError("audio.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
+
+
+def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,
+          joint: tuple[np.ndarray, int] | None = None, on_sound: OnSound | None = None,
+          should_stop: Callable[[], bool] | None = None, device: str | None = None,
+          models: bool = True) -> Soundtrack:
+    """Makes and mixes the Take's soundtrack for a clip of ``duration`` seconds.
+
+    Args:
+        take: its ``audio`` settings say which tracks, which models and the mix.
+        duration: the clip's length in seconds; the mix has exactly ``round(duration * 48000)`` samples.
+        foley: the Foley track (from the physics events), ``[channels, samples]`` at ``foley_rate``.
+        joint: a video model's own sound ``(audio, rate)`` (LTX-2), mixed as the ``joint`` track.
+        on_sound: progress of the sound models, ``(track, done, total)``.
+        should_stop: polled by the sound models between tokens.
+        device: where the sound models run (default: CUDA when there is a GPU, else the CPU).
+        models: False leaves out the tracks that need a sound model (ambience, music, dialogue),
+            as for a render the user stopped.
+    """
+    au = take.audio if models else dataclasses.replace(take.audio, ambience="", music="", dialogue=())
+    tracks: list[Track] = []
+    lines: list[SpokenLine] = []
+    if foley is not None and au.foley and np.any(foley):
+        tracks.append(Track("foley", _match(foley, foley_rate), foley_rate, gain_db=au.foley_gain, label="physics"))
+    if joint is not None and np.any(joint[0]):
+        tracks.append(Track("joint", _match(joint[0], joint[1]), joint[1], label=take.model))
+    progress = _progress(on_sound)
+    if au.ambience:
+        from sorakit.audio import audiocraft_gen
+
+        audio, rate = audiocraft_gen.generate(au.ambience_model, au.ambience, duration, seed=take.seed,
+                                              device=device, on_progress=progress("ambience"),
+                                              should_stop=should_stop)
+        tracks.append(Track("ambience", _match(audio, rate), rate, gain_db=au.ambience_gain,
+                            fade_in=min(0.3, duration / 4), fade_out=min(0.5, duration / 4), label=au.ambience))
+    if au.music:
+        if music_backend(take) == "audiocraft":
+            from sorakit.audio import audiocraft_gen as music
+        else:
+            from sorakit.audio import musicgen_hf as music  # type: ignore[no-redef]
+        audio, rate = music.generate(au.music_model, au.music, duration, seed=take.seed, device=device,
+                                     on_progress=progress("music"), should_stop=should_stop)
+        tracks.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
+                            fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music))
+    if au.dialogue:
+        from sorakit.audio import tts
+
+        for i, line in enumerate(au.dialogue):
+            if should_stop is not None and should_stop():
+                break
+            audio, rate = tts.speak(line.text, voice=line.voice, seed=take.seed + i, device=device)
+            end = min(line.start + audio.shape[-1] / rate, duration)
+            lines.append(SpokenLine(line.speaker, line.text, line.voice or tts.DEFAULT_VOICE, line.start,
+                                    round(end, 6)))
+            tracks.append(Track("dialogue", _match(audio, rate), rate, start=line.start, gain_db=au.dialogue_gain,
+                                fade_out=0.01, label=f"{line.speaker}: {line.text}"))
+            if on_sound is not None:
+                on_sound("dialogue", i + 1, len(au.dialogue))
+    mixed = mix(tracks, duration, loudness=au.loudness, ducking=au.ducking)
+    return Soundtrack(mixed, SoundtrackInfo(mixed.info, tuple(lines)))
+
+
+def _match(audio: np.ndarray, rate: int) -> np.ndarray:
+    """``audio`` brought to the reference loudness (at most ±30 dB; silence stays silence)."""
+    x = np.asarray(audio, np.float32)
+    if x.ndim == 1:
+        x = x[None]
+    short = int(0.4 * rate) - x.shape[1]  # measure a line shorter than one loudness block as if padded
+    level = integrated_loudness(np.pad(x, ((0, 0), (0, max(0, short)))), rate)
+    if not math.isfinite(level):
+        return x
+    gain = float(np.clip(REFERENCE_LUFS - level, -MAX_MATCH_DB, MAX_MATCH_DB))
+    return (x * 10 ** (gain / 20)).astype(np.float32)
+
+
+def _progress(on_sound: OnSound | None) -> Callable[[str], Callable[[int, int], None] | None]:
+    def for_track(name: str) -> Callable[[int, int], None] | None:
+        if on_sound is None:
+            return None
+        report = on_sound
+        return lambda done, total: report(name, done, total)
+    return for_track
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
