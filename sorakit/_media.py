@@ -161,3 +161,19 @@ def _write_audio(path: str, fmt: str, audio: np.ndarray, sample_rate: int, layou
             chunk.sample_rate, chunk.pts = sample_rate, start
             out.mux(stream.encode(chunk))
         out.mux(stream.encode())
+
+
+def audio_peak(path: str | os.PathLike[str]) -> float:
+    """The largest magnitude of the decoded audio in ``path`` (0.0 when it has no audio).
+
+    Lossy codecs add a little to sharp transients: a mix limited to -1 dBTP can decode above
+    full scale, where a player clips it. ``Clip.save`` checks with this and scales down if so.
+    """
+    peak = 0.0
+    with av.open(str(path)) as inp:
+        if inp.streams.audio:
+            for f in inp.decode(audio=0):
+                data = f.to_ndarray()
+                if data.size:
+                    peak = max(peak, float(np.abs(data).max()))
+    return peak

@@ -7,6 +7,7 @@ from sorakit.errors import InvalidInput
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from sorakit.physics.simulate import Event
 from sorakit.take import Take
 
 SIDECAR_FORMAT = "sorakit.clip/1"
+CLIP_LEVEL = 0.999  # decoded audio above this would clip in a player
 AI_LABEL = "AI-generated"
 
 
@@ -108,14 +110,21 @@ class Clip:
         mp4 = Path(path)
         if mp4.suffix.lower() != ".mp4":
             raise InvalidInput(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
+        meta = {"comment": f"{AI_LABEL} with sorakit {__version__}",
+                "encoder": f"sorakit {__version__} ({self.provenance.backend})",
+                "description": f"model {self.provenance.model_id}; seed {self.take.seed}; take {take_hash(self.take)}"}
+        scale = 1.0
         with _media.atomic_path(mp4) as tmp:
-            _media.write_mp4(tmp, self.frames, self.fps, self.audio, self.sample_rate, crf=crf,
-                             metadata={"comment": f"{AI_LABEL} with sorakit {__version__}",
-                                       "encoder": f"sorakit {__version__} ({self.provenance.backend})",
-                                       "description": f"model {self.provenance.model_id}; seed {self.take.seed}; "
-                                                      f"take {take_hash(self.take)}"})
+            for _ in range(4):  # AAC can push a sharp transient over full scale: scale down until none clips
+                _media.write_mp4(tmp, self.frames, self.fps, self.audio * scale, self.sample_rate, crf=crf,
+                                 metadata=meta)
+                peak = _media.audio_peak(tmp)
+                if peak <= CLIP_LEVEL:
+                    break
+                scale *= 0.98 * CLIP_LEVEL / peak
             digest = _sha256(tmp)
         side = {**self.sidecar(), "mp4_sha256": digest}
+        side["audio"] = {**side["audio"], "encoded_gain_db": round(20 * math.log10(scale), 3)}  # type: ignore[dict-item]
         with _media.atomic_path(mp4.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
         return mp4

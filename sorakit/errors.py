@@ -35,3 +35,14 @@ class SoundtrackFailed(SorakitError, RuntimeError):
 
 class UnsafeCheckpoint(SorakitError, ValueError):
     """A checkpoint that pickles more than tensors and plain containers; it was refused and none of its code ran."""
+
+
+class Stopped(SorakitError, RuntimeError):
+    """``should_stop()`` returned True inside a sound model: it ended after ``done`` of ``total`` steps and,
+    unlike a video model, gives back no partial audio."""
+
+    def __init__(self, what: str, done: int, total: int) -> None:
+        super().__init__(f"{what} stopped after step {done} of {total}: should_stop() returned True; "
+                         "a sound model cannot return part of a generation, so no audio came back")
+        self.done = done
+        self.total = total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ from sorakit import models
 from sorakit.audio import soundtrack
 from sorakit.backends._runtime import OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
-from sorakit.errors import InvalidInput, SoundtrackFailed
+from sorakit.errors import InvalidInput, SoundtrackFailed, Stopped
 from sorakit.foley import SAMPLE_RATE, synthesize
 from sorakit.physics.simulate import Simulation, simulate
 from sorakit.previz import render
@@ -82,6 +83,10 @@ def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray
                                  should_stop=should_stop, models=not stopped)
     except InvalidInput:
         raise
+    except Stopped as exc:  # stopped while a sound model ran: keep the video with the sound made without models
+        built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
+        clip = dataclasses.replace(clip, provenance=dataclasses.replace(
+            clip.provenance, status=f"video complete; sound {exc}".split(":")[0]))
     except Exception as exc:
         basic = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
         kept = _replace_sound(clip, basic)

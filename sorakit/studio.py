@@ -9,9 +9,10 @@ Every finished clip is saved (mp4 + sidecar) into ``out_dir`` as soon as it is m
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, SoundtrackFailed
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import io
 import random
@@ -27,7 +28,7 @@ from sorakit import models
 from sorakit.clip import Clip, load
 from sorakit.display import DEFAULT_MAX_BYTES, clip_html
 from sorakit.physics.presets import PRESETS
-from sorakit.take import MEMORY_PRESETS, AudioConfig, PhysicsConfig, Take
+from sorakit.take import MEMORY_PRESETS, PhysicsConfig, Take
 
 SIZES = {"832x480": (832, 480), "480x832": (480, 832), "640x368": (640, 368), "512x320": (512, 320),
          "416x240": (416, 240), "320x192": (320, 192), "1280x720": (1280, 720)}
@@ -123,6 +124,10 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.strength = w.FloatSlider(description="physics", min=0.0, max=1.0, step=0.05, style=label,
                                       tooltip="physics guidance strength (0 = off)")
         self.foley = w.Checkbox(description="Foley from collisions")
+        self.ambience = w.Text(description="ambience", placeholder="AudioGen prompt, e.g. a busy gym; empty for none",
+                               layout=wide, style=label)
+        self.music = w.Text(description="music", placeholder="MusicGen prompt, e.g. upbeat funk; empty for none",
+                            layout=wide, style=label)
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout={"width": "60%"})
@@ -141,6 +146,7 @@ class Studio(w.VBox):  # type: ignore[misc]
             w.HBox([self.frames, self.fps, self.size]),
             w.HBox([self.model, self.mode, self.memory]),
             w.HBox([self.scene, self.strength, self.foley]),
+            self.ambience, self.music,
             w.HBox([self.generate_button, self.cancel_button, self.progress, self.status]),
             self.preview, self.error, self.result,
         ])
@@ -169,8 +175,8 @@ class Studio(w.VBox):  # type: ignore[misc]
             frames=int(self.frames.value), fps=int(self.fps.value), width=width, height=height,
             model=self.model.value, mode=self.mode.value, memory=self.memory.value,
             physics=PhysicsConfig(scene=scene, strength=float(self.strength.value), trail=self._extra.physics.trail),
-            audio=AudioConfig(foley=bool(self.foley.value), ambience=self._extra.audio.ambience,
-                              music=self._extra.audio.music, dialogue=self._extra.audio.dialogue))
+            audio=dataclasses.replace(self._extra.audio, foley=bool(self.foley.value), ambience=self.ambience.value,
+                                      music=self.music.value))
 
     @take.setter
     def take(self, take: Take) -> None:
@@ -191,6 +197,7 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.size.value, self.model.value, self.mode.value = size, take.model, take.mode
         self.memory.value, self.scene.value = take.memory, name
         self.strength.value, self.foley.value = take.physics.strength, take.audio.foley
+        self.ambience.value, self.music.value = take.audio.ambience, take.audio.music
 
     # -- actions -----------------------------------------------------------------------------
     def roll(self) -> int:
@@ -232,9 +239,19 @@ class Studio(w.VBox):  # type: ignore[misc]
                                                         :: max(1, s.preview.shape[1] // 256)])
                 poll(16)  # deliver Cancel clicks while the cell runs
 
+            def on_sound(track: str, done: int, total: int) -> None:
+                self.progress.max, self.progress.value = total, done
+                self.status.value = f"{track} {done}/{total}"
+                poll(16)
+
             try:
-                clip = generate(take, on_step=on_step, should_stop=lambda: self._stop)
+                clip = generate(take, on_step=on_step, should_stop=lambda: self._stop, on_sound=on_sound)
                 path = clip.save(self.out_dir / clip_name(clip))
+            except SoundtrackFailed as exc:  # the video was made: keep it, with the sound that was made
+                self._fail(exc)
+                clip = exc.clip if isinstance(exc.clip, Clip) else None
+                if clip is not None:
+                    path = clip.save(self.out_dir / clip_name(clip))
             except Exception as exc:  # shown in the panel, never lost in a log
                 self._fail(exc)
                 clip = None

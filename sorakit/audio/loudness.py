@@ -44,10 +44,14 @@ def _biquad(gain_db: float, q: float, f0: float, rate: int, kind: str) -> tuple[
 
 
 def k_weighted(audio: np.ndarray, rate: int) -> np.ndarray:
-    """The K-weighted signal, ``[channels, samples]`` float64."""
+    """The K-weighted signal, ``[channels, samples]`` float64.
+
+    The filters are defined up to about 2 kHz, so audio at a rate under 8 kHz is measured at 48 kHz
+    (its blocks then count samples at 48 kHz too; ``block_loudness`` asks for the rate it used).
+    """
     from scipy.signal import lfilter
 
-    x = np.asarray(audio, np.float64)
+    x, rate = _measurable(np.asarray(audio, np.float64), rate)
     b1, a1 = _biquad(3.999843853973347, 0.7071752369554196, 1681.974450955533, rate, "shelf")
     b2, a2 = _biquad(0.0, 0.5003270373238773, 38.13547087602444, rate, "highpass")
     return np.asarray(lfilter(b2, a2, lfilter(b1, a1, x, axis=-1), axis=-1))
@@ -55,7 +59,8 @@ def k_weighted(audio: np.ndarray, rate: int) -> np.ndarray:
 
 def block_loudness(audio: np.ndarray, rate: int) -> np.ndarray:
     """Loudness (LUFS) of each 400 ms block, hopped by 100 ms; empty when the audio is shorter than a block."""
-    y = k_weighted(_channels(audio), rate)
+    x, rate = _measurable(_channels(audio).astype(np.float64), rate)
+    y = k_weighted(x, rate)
     size, hop = int(round(BLOCK * rate)), int(round(BLOCK * (1 - OVERLAP) * rate))
     if y.shape[1] < size:
         return np.zeros(0)
@@ -103,6 +108,16 @@ def oversampled(audio: np.ndarray, rate: int) -> np.ndarray:
     factor = max(1, math.ceil(192_000 / rate))
     x = _channels(audio).astype(np.float64)
     return x if factor == 1 else np.asarray(resample_poly(x, factor, 1, axis=-1))
+
+
+def _measurable(x: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """Audio at a rate the K-weighting filters are defined for (8 kHz or more)."""
+    if rate >= 8000:
+        return x, rate
+    from scipy.signal import resample_poly
+
+    g = math.gcd(rate, 48_000)
+    return np.asarray(resample_poly(x, 48_000 // g, rate // g, axis=-1)), 48_000
 
 
 def _mean_loudness(blocks: np.ndarray) -> float:

@@ -1,0 +1,202 @@
+"""Text to speech for dialogue, with VITS voices from transformers (no extra install).
+
+A voice is a VITS checkpoint: Meta's MMS-TTS voices (``facebook/mms-tts-eng`` and about 1,100
+other languages, one speaker each, reading plain characters) or multi-speaker VITS voices such as
+``kakao-enterprise/vits-vctk`` (109 speakers), picked with ``#speaker_id``. Weights load only
+from safetensors and no remote code runs. VITS samples noise for timing and timbre, so a seed
+makes a line reproducible and another seed gives another reading.
+
+Voices such as ``kakao-enterprise/vits-vctk`` and ``kakao-enterprise/vits-ljs`` spell text as
+phonemes first: they need ``pip install phonemizer`` and the espeak-ng program
+(``apt install espeak-ng``). MMS-TTS voices need neither; MMS voices for non-Latin scripts
+romanize the text with ``pip install uroman``.
+"""
+
+from __future__ import annotations
+
+from sorakit.errors import InvalidInput
+
+import re
+from typing import Any
+
+import numpy as np
+
+DEFAULT_VOICE = "facebook/mms-tts-eng"
+
+_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+_SPEAKER = re.compile(r"[0-9]+")
+
+
+def _deps() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise ImportError("Text to speech requires torch and transformers: pip install 'sorakit[audio]'") from exc
+    return torch, transformers
+
+
+def _device(torch: Any, device: str | None) -> str:
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(torch.device(device))
+
+
+def parse_voice(voice: str) -> tuple[str, int | None]:
+    """Splits a voice into a checkpoint and an optional speaker id.
+
+    A voice is a hub id or a local folder of a VITS checkpoint, optionally followed by
+    ``#`` and a speaker id for multi-speaker checkpoints; the last ``#`` is the separator, so a
+    folder whose name has a ``#`` needs a speaker (``#0``). An empty voice is ``DEFAULT_VOICE``.
+
+    Args:
+        voice: ``"model_or_folder"`` or ``"model_or_folder#speaker_id"``.
+
+    Returns:
+        ``(model_or_folder, speaker_id)``, where ``speaker_id`` is ``None`` when no ``#`` is given.
+
+    Raises:
+        InvalidInput: ``voice`` is not a string, or has an empty checkpoint or a speaker id that is
+            not a whole number ``>= 0``.
+
+    >>> parse_voice("")
+    ('facebook/mms-tts-eng', None)
+    >>> parse_voice("kakao-enterprise/vits-vctk#12")
+    ('kakao-enterprise/vits-vctk', 12)
+    >>> parse_voice("kakao-enterprise/vits-vctk#p225")
+    Traceback (most recent call last):
+    ...
+    sorakit.errors.InvalidInput: voice='kakao-enterprise/vits-vctk#p225': the speaker after '#' must be a whole number >= 0, the speaker's index in the checkpoint; write e.g. 'kakao-enterprise/vits-vctk#0'
+    """
+    if not isinstance(voice, str):
+        raise InvalidInput(f"voice={voice!r}: a voice is a string, 'model_or_folder' or 'model_or_folder#speaker_id'; "
+                           f"write e.g. {DEFAULT_VOICE!r}")
+    text = voice.strip()
+    if not text:
+        return DEFAULT_VOICE, None
+    if "#" not in text:
+        return text, None
+    model, _, speaker = text.rpartition("#")
+    model, speaker = model.strip(), speaker.strip()
+    if not model:
+        raise InvalidInput(f"voice={voice!r}: no checkpoint before '#'; write the checkpoint first, "
+                           f"e.g. 'kakao-enterprise/vits-vctk{text}'")
+    if not _SPEAKER.fullmatch(speaker):
+        raise InvalidInput(f"voice={voice!r}: the speaker after '#' must be a whole number >= 0, the speaker's index "
+                           f"in the checkpoint; write e.g. '{model}#0'")
+    return model, int(speaker)
+
+
+def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
+    """Loads a VITS checkpoint and its tokenizer, once per ``(model, device)``.
+
+    Weights load only from safetensors (``use_safetensors=True``); no remote code runs.
+
+    Args:
+        model: a hub id such as ``"facebook/mms-tts-eng"`` or a local folder (no ``#speaker``).
+        device: ``"cuda"``, ``"cpu"``, ...; by default CUDA when there is a GPU, else the CPU.
+
+    Returns:
+        ``(VitsModel, VitsTokenizer)``, the model in eval mode on ``device``.
+
+    >>> import tempfile
+    >>> from sorakit.audio import tiny_tts
+    >>> vits, tokenizer = load(str(tiny_tts.build(tempfile.mkdtemp())), device="cpu")
+    >>> type(vits).__name__, type(tokenizer).__name__
+    ('VitsModel', 'VitsTokenizer')
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidInput(f"model={model!r}: a VITS checkpoint is a hub id or a folder; write e.g. {DEFAULT_VOICE!r}")
+    torch, transformers = _deps()
+    key = (model, _device(torch, device))
+    if key not in _CACHE:
+        vits = transformers.VitsModel.from_pretrained(model, use_safetensors=True)
+        tokenizer = transformers.VitsTokenizer.from_pretrained(model)
+        _CACHE[key] = (vits.to(key[1]).eval(), tokenizer)
+    return _CACHE[key]
+
+
+def _check_text(text: str, voice: str, tokenizer: Any) -> Any:
+    """The token ids of ``text`` as a ``[1, T]`` tensor, or InvalidInput when none of it can be spoken."""
+    if getattr(tokenizer, "phonemize", False):
+        from transformers.utils import is_phonemizer_available
+
+        if not is_phonemizer_available():
+            raise ImportError(f"The voice {voice!r} spells text as phonemes: pip install phonemizer, and install "
+                              "espeak-ng (apt install espeak-ng); MMS-TTS voices such as "
+                              f"{DEFAULT_VOICE!r} need neither")
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    spoken = ids[0, 1::2] if getattr(tokenizer, "add_blank", False) else ids[0]
+    if spoken.numel() > 0:
+        return ids
+    vocab = tokenizer.get_vocab()
+    blank = tokenizer.convert_ids_to_tokens(0)
+    seen = tokenizer.normalize_text(text) if getattr(tokenizer, "normalize", False) else text
+    unsupported = "".join(sorted({c for c in seen if c not in vocab and not c.isspace()}))
+    speaks = "".join(sorted(t for t in vocab if len(t) == 1 and t != blank and not t.isspace()))
+    hint = " (this voice romanizes other scripts with uroman: pip install uroman)" \
+        if getattr(tokenizer, "is_uroman", False) else ""
+    raise InvalidInput(f"text={text!r}: the voice {voice!r} cannot speak any of it; unsupported characters: "
+                       f"{unsupported!r}. It reads {speaks!r}{hint}; write the line in those characters or "
+                       "pick a voice for its language (e.g. 'facebook/mms-tts-fra')")
+
+
+def speak(text: str, *, voice: str = "", seed: int = 0, device: str | None = None) -> tuple[np.ndarray, int]:
+    """Speaks one line of dialogue.
+
+    Sample 0 of the result is the first frame the model predicts for the text: VITS gives every
+    token (each character and the blank before it) at least one frame, so the voice starts at
+    sample 0 plus the short lead-in the model gives the first blank (usually a few tens of ms).
+    Nothing is trimmed or padded, so a line placed at time ``t`` starts speaking at ``t``.
+
+    Args:
+        text: the line. Characters the voice lacks (often punctuation) are dropped, as the voice's
+            tokenizer does; a line with nothing left to speak is refused.
+        voice: ``"model_or_folder"`` or ``"model_or_folder#speaker_id"`` (see :func:`parse_voice`);
+            empty for ``DEFAULT_VOICE``. A multi-speaker voice with no ``#`` speaks as speaker 0.
+        seed: the noise seed; the same seed gives identical audio on the same device.
+        device: as in :func:`load`.
+
+    Returns:
+        ``(audio, sample_rate)``: float32 mono audio ``[1, N]`` in ``[-1, 1]`` and its rate in Hz
+        (16000 for MMS-TTS, 22050 for VCTK).
+
+    Raises:
+        InvalidInput: empty text, a bad voice, a speaker id outside the checkpoint's range, or
+            text with no character the voice can speak.
+
+    >>> import tempfile
+    >>> from sorakit.audio import tiny_tts
+    >>> folder = str(tiny_tts.build(tempfile.mkdtemp(), speakers=2))
+    >>> audio, rate = speak("A ball bounces.", voice=folder + "#1", seed=3, device="cpu")
+    >>> audio.dtype, audio.shape[0], rate, audio.shape[1] > rate // 10
+    (dtype('float32'), 1, 16000, True)
+    >>> speak("A ball bounces.", voice=folder + "#2", device="cpu")
+    Traceback (most recent call last):
+    ...
+    sorakit.errors.InvalidInput: voice='...#2': speaker 2 is out of range: this checkpoint has speakers 0-1; write e.g. '...#0'
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(f"text={text!r}: a line to speak needs at least one word; write e.g. 'Watch out!'")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InvalidInput(f"seed={seed!r}: a seed is a whole number; write e.g. seed=0")
+    model, speaker = parse_voice(voice)
+    torch, _ = _deps()
+    vits, tokenizer = load(model, device=device)
+    speakers = int(vits.config.num_speakers)
+    if speaker is not None and not 0 <= speaker < speakers:
+        raise InvalidInput(f"voice={voice!r}: speaker {speaker} is out of range: this checkpoint has speakers "
+                           f"0-{speakers - 1}; write e.g. '{model}#0'")
+    if speakers == 1:
+        speaker = None  # a one-speaker checkpoint has no speaker embedding
+    elif speaker is None:
+        speaker = 0
+    ids = _check_text(text, voice or DEFAULT_VOICE, tokenizer).to(vits.device)
+    dev = torch.device(vits.device)
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(int(seed))
+        with torch.inference_mode():
+            out = vits(input_ids=ids, attention_mask=torch.ones_like(ids), speaker_id=speaker)
+    n = int(out.sequence_lengths[0])
+    audio = out.waveform[0, :n].float().cpu().numpy()
+    return np.ascontiguousarray(audio[None, :], dtype=np.float32), int(vits.config.sampling_rate)

@@ -1,0 +1,166 @@
+"""A whole soundtrack on tiny models: Foley, AudioGen ambience, MusicGen music and two spoken lines,
+mixed, saved in the mp4, decoded again and measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sorakit
+from sorakit import _media
+from sorakit.audio import integrated_loudness, true_peak
+from sorakit.audio.soundtrack import music_backend, preflight
+
+RATE = 48_000
+TOLERANCE = int(0.005 * RATE)  # 5 ms
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from sorakit.audio import tiny_audiocraft, tiny_musicgen_hf, tiny_tts
+
+    root = tmp_path_factory.mktemp("tiny-audio")
+    return {"audiogen": str(tiny_audiocraft.build(root / "audiogen", "audiogen")),
+            "musicgen": str(tiny_musicgen_hf.build(root / "musicgen", max_duration=2.0)),
+            "voices": str(tiny_tts.build(root / "voices", speakers=2))}
+
+
+def full_take(tiny: dict[str, str]) -> sorakit.Take:
+    lines = (sorakit.DialogueLine("coach", "again", 1.3, tiny["voices"] + "#0"),
+             sorakit.DialogueLine("player", "a ball bounces off the rim", 3.1, tiny["voices"] + "#1"))
+    return sorakit.Take(frames=80, fps=16, width=128, height=80, seed=4,
+                        audio=sorakit.AudioConfig(ambience="a busy gym", ambience_model=tiny["audiogen"],
+                                                  music="upbeat funk", music_model=tiny["musicgen"],
+                                                  backend="transformers", dialogue=lines))
+
+
+def lag_of(template: np.ndarray, signal: np.ndarray, at: int, *, search: int = 960) -> int:
+    """The shift (samples) at which ``template`` (starting at ``at`` - 240) best matches ``signal``."""
+    start = at - 240
+    seg = signal[start - search:start + template.size + search]
+    scores = np.correlate(seg, template, mode="valid")
+    return int(np.argmax(scores)) - search
+
+
+@pytest.fixture(scope="module")
+def rendered(tiny: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> tuple[sorakit.Clip, Path]:
+    clip = sorakit.generate(full_take(tiny))
+    return clip, clip.save(tmp_path_factory.mktemp("out") / "full.mp4")
+
+
+def test_every_track_is_in_the_mix(rendered: tuple[sorakit.Clip, Path]) -> None:
+    clip, _ = rendered
+    assert clip.soundtrack is not None
+    names = [t.name for t in clip.soundtrack.mix.tracks]
+    assert names == ["foley", "ambience", "music", "dialogue", "dialogue"]
+    assert set(clip.stems) == {"foley", "ambience", "music", "dialogue"}
+    assert all(np.abs(s).max() > 0 for s in clip.stems.values())
+    assert clip.audio.shape == (2, 5 * RATE) and clip.sample_rate == RATE
+
+
+def test_foley_onsets_and_dialogue_starts_are_within_5ms_in_the_decoded_mp4(
+        rendered: tuple[sorakit.Clip, Path]) -> None:
+    clip, path = rendered
+    _, _, decoded, rate = _media.read_mp4(path)
+    assert decoded is not None and rate == RATE
+    mono = decoded.mean(axis=0)
+    assert clip.events and clip.soundtrack is not None
+    for e in clip.events:
+        at = round(e.time * RATE)
+        template = clip.stems["foley"].mean(axis=0)[at - 240:at + 2400]
+        assert abs(lag_of(template, mono, at)) <= TOLERANCE, e
+    for line in clip.soundtrack.lines:
+        at = round(line.start * RATE)
+        template = clip.stems["dialogue"].mean(axis=0)[at - 240:at + 4800]
+        assert abs(lag_of(template, mono, at)) <= TOLERANCE, line
+        first = int(np.flatnonzero(np.abs(clip.stems["dialogue"][0, at - 240:]) > 0)[0]) + at - 240
+        assert abs(first - at) <= 1  # the stem itself starts on the line's sample
+
+
+def test_the_decoded_mix_is_at_the_loudness_target_without_clipping(rendered: tuple[sorakit.Clip, Path]) -> None:
+    clip, path = rendered
+    _, _, decoded, _ = _media.read_mp4(path)
+    assert decoded is not None
+    assert integrated_loudness(decoded, RATE) == pytest.approx(-16.0, abs=1.0)
+    assert np.abs(decoded).max() < 1.0
+    assert true_peak(clip.audio, RATE) <= -1.0 + 1e-6
+
+
+def test_music_is_ducked_while_someone_speaks(rendered: tuple[sorakit.Clip, Path]) -> None:
+    clip, _ = rendered
+    assert clip.soundtrack is not None
+    line = clip.soundtrack.lines[0]
+    music = clip.stems["music"].mean(axis=0)
+    speaking = music[int((line.start + 0.1) * RATE):int(min(line.end, line.start + 0.6) * RATE)]
+    before = music[int(0.4 * RATE):int(1.0 * RATE)]
+
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+
+    assert 20 * np.log10(rms(speaking) / rms(before)) < -6  # 10 dB of ducking over model noise
+
+
+def test_the_lines_and_the_mix_round_trip_through_the_sidecar(rendered: tuple[sorakit.Clip, Path]) -> None:
+    clip, path = rendered
+    assert clip.soundtrack is not None
+    starts = [(line.speaker, line.start) for line in clip.soundtrack.lines]
+    assert starts == [("coach", 1.3), ("player", 3.1)]
+    assert clip.soundtrack.lines[0].end < 3.1  # the first line is over before the second starts
+    assert all(line.end > line.start for line in clip.soundtrack.lines)
+    again = sorakit.load(path)
+    assert again.soundtrack == clip.soundtrack
+    assert sorakit.verify(path).ok
+
+
+def test_the_same_take_gives_the_same_soundtrack(tiny: dict[str, str]) -> None:
+    take = full_take(tiny).replace(frames=56)  # same threads for both runs: floats depend on them
+    assert np.array_equal(sorakit.generate(take).audio, sorakit.generate(take).audio)
+
+
+def test_music_backend_follows_the_folder_and_the_setting(tiny: dict[str, str]) -> None:
+    audio = sorakit.AudioConfig(music="x", music_model=tiny["musicgen"])
+    assert music_backend(sorakit.Take(audio=audio)) == "transformers"  # a config.json folder
+    audio = sorakit.AudioConfig(music="x", music_model=tiny["audiogen"])
+    assert music_backend(sorakit.Take(audio=audio)) == "audiocraft"  # a state_dict.bin folder
+
+
+def test_a_missing_library_is_named_before_the_video_renders(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sorakit.audio import soundtrack
+
+    monkeypatch.setattr(soundtrack, "_installed", lambda name: name != "audiocraft")
+    take = sorakit.Take(frames=16, audio=sorakit.AudioConfig(ambience="rain"))
+    with pytest.raises(ImportError, match=r"pip install --no-deps audiocraft==1.3.0"):
+        preflight(take)
+    with pytest.raises(ImportError, match="AudioGen, which needs audiocraft"):
+        sorakit.generate(take)
+
+
+def test_a_failing_sound_model_keeps_the_video(tiny: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    from sorakit.audio import musicgen_hf
+
+    def broken(*args: object, **kwargs: object) -> tuple[np.ndarray, int]:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(musicgen_hf, "generate", broken)
+    take = sorakit.Take(frames=32, width=64, height=48,
+                        audio=sorakit.AudioConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
+    with pytest.raises(sorakit.SoundtrackFailed, match="the video was made, but its sound failed: RuntimeError") as err:
+        sorakit.generate(take)
+    kept = err.value.clip
+    assert isinstance(kept, sorakit.Clip) and kept.frames.shape[0] == 32
+    assert kept.soundtrack is not None and [t.name for t in kept.soundtrack.mix.tracks] == ["foley"]
+    assert sorakit.verify(kept.save(tmp_path / "kept.mp4")).ok
+
+
+def test_stopping_while_the_music_renders_keeps_the_video_and_its_foley(tiny: dict[str, str]) -> None:
+    asked: list[tuple[str, int, int]] = []
+    take = sorakit.Take(frames=48, width=64, height=48,
+                        audio=sorakit.AudioConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
+    clip = sorakit.generate(take, on_sound=lambda *a: asked.append(a), should_stop=lambda: len(asked) > 3)
+    assert clip.frames.shape[0] == 48  # the video was complete before the music began
+    assert clip.provenance.status.startswith("video complete; sound MusicGen stopped after step")
+    assert clip.soundtrack is not None and [t.name for t in clip.soundtrack.mix.tracks] == ["foley"]
+    assert asked[0][0] == "music" and asked[-1][1] < asked[-1][2]
