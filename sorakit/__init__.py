@@ -8,7 +8,7 @@
 
 from sorakit._version import __version__
 from sorakit.clip import Clip, Provenance, Verification, load, verify
-from sorakit.errors import InvalidInput, OutOfMemory, SorakitError, SoundtrackFailed, Stopped
+from sorakit.errors import InvalidInput, OutOfMemory, SorakitError, SoundtrackFailed, Stopped, UnsafeCheckpoint
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.generate import generate
@@ -24,7 +24,7 @@ __all__ = [
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
-    "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped",
+    "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint",
     "__version__",
 ]
 

@@ -209,7 +209,8 @@ TRACK_COLOURS = {"foley": "#e4572e", "ambience": "#4c9f70", "music": "#7a5cc6", 
                  "joint": "#b7791f"}
 
 
-def audio_html(audio: np.ndarray, sample_rate: int, *, label: str = "", codec: str | None = None) -> str:
+def audio_html(audio: np.ndarray, sample_rate: int, *, label: str = "", codec: str | None = None,
+               bitrate: int = 128_000) -> str:
     """An ``<audio controls>`` carrying the sound as a data URI (AAC, or Opus inside VS Code).
 
     >>> audio_html(np.zeros((2, 4800), np.float32), 48_000, label="music")[:52]
@@ -217,7 +218,7 @@ def audio_html(audio: np.ndarray, sample_rate: int, *, label: str = "", codec: s
     """
     if codec is None:
         codec = "opus" if in_vscode() and sample_rate == 48_000 else "aac"
-    data, mime = _media.encode_audio(audio, sample_rate, codec=codec)
+    data, mime = _media.encode_audio(audio, sample_rate, codec=codec, bitrate=bitrate)
     b64 = base64.b64encode(data).decode("ascii")
     cap = (f'<figcaption style="font:12px sans-serif;color:#444;min-width:6em">{html.escape(label)}</figcaption>'
            if label else "")
@@ -283,8 +284,8 @@ def soundtrack_png(clip: Clip, *, width: float = 9.0) -> bytes:
 def soundtrack_html(clip: Clip, *, codec: str | None = None) -> str:
     """The mix and each track alone as audio players, over ``soundtrack_png``: hear what each part adds."""
     players = [audio_html(clip.audio, clip.sample_rate, label="mix", codec=codec)]
-    for name, stem in clip.stems.items():
-        players.append(audio_html(stem, clip.sample_rate, label=f"{name} alone", codec=codec))
+    for name, stem in clip.stems.items():  # each track alone, at a lighter bit rate to keep the page small
+        players.append(audio_html(stem, clip.sample_rate, label=f"{name} alone", codec=codec, bitrate=64_000))
     png = base64.b64encode(soundtrack_png(clip)).decode("ascii")
     return (f'<div class="sorakit-soundtrack">{"".join(players)}'
             f'<img alt="soundtrack by track" src="data:image/png;base64,{png}" style="max-width:100%"></div>')

@@ -106,3 +106,37 @@ def test_demo_page_plays_in_chromium(browser, served) -> None:  # type: ignore[n
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo_page.png"), full_page=True)
     page.close()
+
+
+PLAY_AUDIO = """async () => {
+  const out = [];
+  for (const a of document.querySelectorAll('audio')) {
+    if (a.readyState < 2) await new Promise((ok, bad) => {
+      a.addEventListener('loadeddata', ok, {once: true}); a.addEventListener('error', bad, {once: true});
+      setTimeout(() => bad(new Error('no loadeddata in 10 s')), 10000); });
+    a.muted = true;
+    await Promise.race([a.play(), new Promise(r => setTimeout(r, 3000))]);
+    await new Promise(r => setTimeout(r, 400));
+    a.pause();
+    out.push({ready: a.readyState, duration: a.duration, time: a.currentTime, error: a.error && a.error.code,
+              label: a.parentElement.innerText});
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("codec", ["aac", "opus"])
+def test_soundtrack_players_play_in_chromium(browser, served, codec: str) -> None:  # type: ignore[no-untyped-def]
+    """The mix and each track alone (here Foley) play as <audio> with the clip's duration."""
+    url, folder = served
+    clip = sorakit.generate(sorakit.Take(frames=32, width=64, height=48))
+    (folder / "sound.html").write_text(f"<!doctype html><body>{sorakit.soundtrack_html(clip, codec=codec)}</body>")
+    page = browser.new_page()
+    page.goto(f"{url}/sound.html")
+    players = page.evaluate(PLAY_AUDIO)
+    assert [p["label"] for p in players] == ["mix", "foley alone"]
+    for p in players:
+        assert p["error"] is None and p["ready"] >= 2 and p["time"] > 0.1
+        assert abs(p["duration"] - clip.duration) < 0.1
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.close()

@@ -86,7 +86,7 @@ def test_sidecar_round_trips_and_load_gives_the_clip_back(basketball_clip: sorak
     side = json.loads(path.with_suffix(".json").read_text())
     assert side["format"] == SIDECAR_FORMAT
     assert side["video"] == {"frames": 80, "fps": 16, "width": 320, "height": 192}
-    assert side["audio"] == {"sample_rate": 48_000, "channels": 2, "samples": 240_000}
+    assert side["audio"] == {"sample_rate": 48_000, "channels": 2, "samples": 240_000, "encoded_gain_db": 0.0}
     assert sorakit.Take.from_dict(side["take"]) == basketball_clip.take
     for target in (path, path.with_suffix(".json")):
         back = sorakit.load(target)
@@ -147,3 +147,19 @@ def test_generate_reports_each_step() -> None:
 def test_foley_off_gives_silence_of_the_right_length() -> None:
     clip = sorakit.generate(sorakit.Take(frames=8, width=64, height=48, audio=sorakit.AudioConfig(foley=False)))
     assert clip.audio.shape == (2, 24_000) and not clip.audio.any()
+
+
+def test_save_scales_the_sound_down_when_aac_would_clip_it(tmp_path: Path) -> None:
+    """A -1 dBFS square wave decodes over full scale from AAC (Gibbs ringing); the saved file does not."""
+    import dataclasses
+
+    from sorakit import _media
+
+    clip = sorakit.generate(sorakit.Take(frames=32, width=64, height=48))
+    square = (np.sign(np.sin(2 * np.pi * 300 * np.arange(96_000) / 48_000)) * 0.89).astype(np.float32)
+    harsh = dataclasses.replace(clip, audio=np.stack([square, square]))
+    path = harsh.save(tmp_path / "square.mp4")
+    assert _media.audio_peak(path) <= 0.999
+    gain = json.loads(path.with_suffix(".json").read_text())["audio"]["encoded_gain_db"]
+    assert -6.0 < gain < -0.5  # it had to come down, and says by how much
+    assert sorakit.verify(path).ok

@@ -99,3 +99,30 @@ def test_compare_html_puts_labelled_clips_side_by_side(basketball_clip: sorakit.
     assert html.count("<video controls") == 2 and ">basketball</div>" in html and ">ramp</div>" in html
     with pytest.raises(ValueError, match="1 labels for 2 clips: give one label per clip"):
         display.compare_html([basketball_clip, other], ["only one"])
+
+
+def test_soundtrack_html_has_the_mix_and_each_track_alone(basketball_clip: sorakit.Clip) -> None:
+    page = sorakit.soundtrack_html(basketball_clip, codec="aac")
+    sources = re.findall(r'<figcaption[^>]*>([^<]+)</figcaption><audio controls preload="auto" '
+                         r'src="data:audio/mp4;base64,([^"]+)"', page)
+    assert [label for label, _ in sources] == ["mix", "foley alone"]
+    for _, b64 in sources:
+        with av.open(io.BytesIO(base64.b64decode(b64))) as f:
+            stream = f.streams.audio[0]
+            assert stream.rate == 48_000
+            assert abs(float(stream.duration * stream.time_base) - basketball_clip.duration) < 0.05
+    png = re.search(r'src="data:image/png;base64,([^"]+)"', page)
+    assert png is not None and base64.b64decode(png.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_soundtrack_png_titles_the_loudness(basketball_clip: sorakit.Clip, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.axes import Axes
+
+    titles: list[str] = []
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda self, t, **k: (titles.append(t), original(self, t, **k))[1])
+    sorakit.soundtrack_png(basketball_clip)
+    info = basketball_clip.soundtrack
+    assert info is not None and info.mix.loudness is not None
+    assert titles == [f"previz · seed {basketball_clip.take.seed} · {info.mix.loudness:.1f} LUFS (target -16), "
+                      f"true peak {info.mix.true_peak:.1f} dBTP"]

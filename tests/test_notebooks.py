@@ -43,6 +43,11 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # filmstrip, waveform
         assert any("True True" in o.get("text", "") for o in outputs)  # load == take, rerun identical
         assert (tmp_path / "sorakit-outputs" / "basketball.json").is_file()
+    if path.stem == "05_audio":
+        texts = "".join(o.get("text", "") for o in outputs)
+        assert sum(h.count("<audio controls") for h in htmls) >= 6  # the mix and each track alone
+        assert "tracks ['foley', 'ambience', 'music', 'dialogue', 'dialogue']" in texts
+        assert "same clip back: True | verify: True" in texts and "target -23.0 got -23.0" in texts
     if path.stem == "02_physics":
         texts = "".join(o.get("text", "") for o in outputs)
         assert "hits the backboard" in texts  # the prompt help
