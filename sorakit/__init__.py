@@ -7,6 +7,7 @@
 """
 
 from sorakit._version import __version__
+from sorakit.cameo import Cameo
 from sorakit.clip import Clip, Provenance, Verification, load, verify
 from sorakit.errors import InvalidInput, OutOfMemory, SorakitError, SoundtrackFailed, Stopped, UnsafeCheckpoint
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
@@ -14,6 +15,7 @@ from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, sho
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
+from sorakit.storyboard import Character, Film, Shot, Storyboard
 from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
+    "Cameo", "Storyboard", "Shot", "Character", "Film",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
     "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint",
     "__version__",

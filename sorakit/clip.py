@@ -31,6 +31,7 @@ class Provenance:
 
     ``status`` is ``complete``, or says where a stopped generation ended ("stopped after step 3 of 30").
     ``guidance`` says how the physics scene steered the model ("warped noise (strength 0.6)"), if it did.
+    ``cameo`` names the person a cameo put in the clip, that they consented, and their photo's hash.
     """
 
     sorakit_version: str
@@ -41,11 +42,13 @@ class Provenance:
     label: str = AI_LABEL
     status: str = "complete"
     guidance: str = ""
+    cameo: str = ""
 
     @classmethod
-    def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "") -> Provenance:
+    def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "",
+            cameo: str = "") -> Provenance:
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        return cls(__version__, backend, model_id, seed, created, status=status, guidance=guidance)
+        return cls(__version__, backend, model_id, seed, created, status=status, guidance=guidance, cameo=cameo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,11 +184,11 @@ class Verification:
 
 
 def verify(path: str | os.PathLike[str]) -> Verification:
-    """Reads a saved clip's provenance back and checks the mp4 against its sidecar.
+    """Reads a saved clip's (or storyboard film's) provenance back and checks the mp4 against its sidecar.
 
     Checked: the sidecar exists and is sorakit's; the mp4's SHA-256 is the one recorded when it
     was saved (any re-encode or edit changes it); the Take in the sidecar still hashes to the
-    recorded value; the mp4's own metadata says it is AI-generated.
+    recorded value (a film has no single Take); the mp4's own metadata says it is AI-generated.
 
     >>> import sorakit, tempfile, os
     >>> out = sorakit.generate(sorakit.Take(frames=4, width=64, height=48)).save(
@@ -209,11 +212,14 @@ def verify(path: str | os.PathLike[str]) -> Verification:
             meta = loaded if isinstance(loaded, dict) else {}
         except json.JSONDecodeError as exc:
             problems.append(f"{side.name}: not JSON ({exc})")
-    if meta and meta.get("format") != SIDECAR_FORMAT:
+    film = meta.get("format") == "sorakit.film/1"  # a storyboard's film: no single Take to check
+    if meta and meta.get("format") != SIDECAR_FORMAT and not film:
         problems.append(f"{side.name}: not a sorakit sidecar")
     if meta and meta.get("mp4_sha256") != _sha256(mp4):
         problems.append(f"{mp4.name}: its SHA-256 differs from the one recorded at save time (edited or re-encoded)")
     take_data = meta.get("take")
+    if meta and not film and take_data is None:
+        problems.append(f"{side.name}: it has no Take")
     if meta and take_data is not None:
         try:
             if take_hash(Take.from_dict(take_data)) != meta.get("take_sha256"):
@@ -229,6 +235,8 @@ def verify(path: str | os.PathLike[str]) -> Verification:
     if AI_LABEL not in comment:
         problems.append(f"{mp4.name}: its metadata does not say {AI_LABEL!r}")
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+    if film:
+        prov = {"label": meta.get("label", ""), "model_id": "storyboard"}
     assert isinstance(prov, dict)
     seed = prov.get("seed")
     return Verification(not problems, tuple(problems), str(prov.get("label", "")), str(prov.get("model_id", "")),

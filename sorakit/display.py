@@ -23,6 +23,7 @@ from sorakit import _media
 
 if TYPE_CHECKING:
     from sorakit.clip import Clip
+    from sorakit.storyboard import Film
 
 DEFAULT_MAX_BYTES = 8_000_000
 # Tried in order until the encoded clip fits: (scale of each side, x264 CRF, AAC bit rate).
@@ -73,7 +74,7 @@ def in_vscode() -> bool:
     return any(key.startswith("VSCODE_") for key in os.environ)
 
 
-def encode_for_web(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str = "aac") -> WebVideo:
+def encode_for_web(clip: Clip | Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str = "aac") -> WebVideo:
     """Encodes ``clip`` as a small mp4 (H.264 + AAC or Opus, faststart), stepping down quality and size until it fits.
 
     Raises:
@@ -117,11 +118,15 @@ def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: st
     return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
 
 
-def show(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> None:
-    """Shows ``clip`` inline as a video with sound (see ``clip_html`` for the options)."""
+def show(clip: Clip | Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> None:
+    """Shows a clip (or a storyboard's film) inline as a video with sound (see ``clip_html`` for the options)."""
     from IPython.display import HTML, display
 
-    display(HTML(clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec)))  # type: ignore[no-untyped-call]
+    from sorakit.storyboard import Film
+
+    page = (film_html(clip, max_bytes=max_bytes, audio_codec=audio_codec) if isinstance(clip, Film)
+            else clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec))
+    display(HTML(page))  # type: ignore[no-untyped-call]
 
 
 def compare_html(clips: list[Clip] | tuple[Clip, ...], labels: list[str] | tuple[str, ...] | None = None, *,
@@ -296,3 +301,18 @@ def show_soundtrack(clip: Clip, *, codec: str | None = None) -> None:
     from IPython.display import HTML, display
 
     display(HTML(soundtrack_html(clip, codec=codec)))  # type: ignore[no-untyped-call]
+
+
+def film_html(film: Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> str:
+    """The HTML that ``show(film)`` displays: the joined film, its shots and where each starts."""
+    if audio_codec is None:
+        audio_codec = "opus" if in_vscode() else "aac"
+    if film.frames.shape[0] == 0:
+        return f'<p class="sorakit-film">no shot finished ({html.escape(film.status)})</p>'
+    web = encode_for_web(film, max_bytes=max_bytes, audio_codec=audio_codec)
+    cuts = ", ".join(f"{i + 1} at {s:.2f} s" for i, s in enumerate(film.starts))
+    caption = (f"film · {len(film.shots)} shots ({cuts}) · {film.duration:.2f} s · {film.status} · "
+               f"{film.shots[0].provenance.label}")
+    if web.reduced:
+        caption += f" · embedded at {web.width}×{web.height} to stay under {max_bytes / 1e6:g} MB"
+    return video_html(web.data, width=min(film.frames.shape[2], 832), caption=caption)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sorakit import models
 from sorakit.audio import soundtrack
+from sorakit.cameo import Cameo
 from sorakit.backends._runtime import OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
 from sorakit.errors import InvalidInput, SoundtrackFailed, Stopped
@@ -50,16 +52,25 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     """
     take.validate()
     soundtrack.preflight(take)
+    person = _cameo(take)  # the photo is checked (readable, big enough, a face) before any model loads
     spec = models.get(take.model)
     if spec.backend == "previz":
         clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
     else:
-        clip = _diffusers(take, spec, on_step=on_step, should_stop=should_stop, progress=progress,
+        clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop, progress=progress,
                           retry_lighter=retry_lighter)
     # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own.
     own = spec.joint_audio and clip.provenance.backend != "previz"
     return _with_sound(clip, foley=None if own else clip.audio, joint=(clip.audio, clip.sample_rate) if own else None,
                        on_sound=on_sound, should_stop=should_stop, progress=progress)
+
+
+def _cameo(take: Take) -> Cameo | None:
+    if take.cameo is None:
+        return None
+    person = Cameo(take.cameo, take.cameo_name or Path(take.cameo).stem, consent=take.cameo_consent)
+    person.check()
+    return person
 
 
 def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray, int] | None,
@@ -183,8 +194,8 @@ def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
     return base
 
 
-def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, should_stop: ShouldStop | None,
-               progress: bool, retry_lighter: bool = False) -> Clip:
+def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_step: OnStep | None,
+               should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False) -> Clip:
     from PIL import Image
 
     from sorakit.backends import _runtime, family
@@ -199,17 +210,21 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
     if scene is not None and needs_previz:
         sim = simulate(scene, frames=take.frames, fps=take.fps)
         previz = render(sim, take.width, take.height, trail=False)
-    if take.mode == "i2v" and take.first_frame is None and take.cameo is not None and previz is not None:
-        inputs["image"] = composite(previz.frames[0], take.cameo)
+    if take.mode == "i2v" and take.first_frame is None and person is not None and previz is not None:
+        inputs["image"] = composite(previz.frames[0], person.image)
         guidance.append("cameo composited into the previz first frame")
     elif take.mode in ("i2v", "identity"):
-        source = take.first_frame if take.mode == "i2v" and take.first_frame else take.cameo
-        if source is not None:
-            inputs["image"] = _image(source, take.width, take.height)
+        if take.mode == "i2v" and take.first_frame:
+            inputs["image"] = _image(take.first_frame, take.width, take.height)
+        elif person is not None:  # the photo cropped and padded around the face to the Take's size
+            inputs["image"] = person.prepare(take.width, take.height)
         else:  # validate() allowed it because a scene is set: start from the previz
             assert previz is not None
             inputs["image"] = Image.fromarray(previz.frames[0])
             guidance.append("previz first frame")
+    if take.mode == "vace" and person is not None:
+        inputs["reference_images"] = [person.prepare(take.width, take.height)]
+        guidance.append(f"cameo {person.name} as VACE reference image")
     if take.mode in ("v2v", "vace"):
         assert previz is not None
         inputs["video"] = [Image.fromarray(f) for f in previz.frames]
@@ -232,8 +247,9 @@ def _diffusers(take: Take, spec: models.ModelSpec, *, on_step: OnStep | None, sh
     status = "complete" if not result.stopped else f"stopped after step {result.steps_done} of {fam.steps_for(take)}"
     follows = take.mode in ("v2v", "vace")  # only then does the video hold to the simulation's timing
     events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
+    consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
     return Clip(frames, take.fps, audio, rate, take,
-                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance)), events)
+                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance), consent), events)
 
 
 def _fit(audio: np.ndarray, duration: float, rate: int) -> np.ndarray:

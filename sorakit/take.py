@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from sorakit import _serde, models
+from sorakit.cameo import Cameo
 from sorakit.physics.presets import PRESETS
 from sorakit.physics.scene import Scene
 
@@ -112,6 +113,8 @@ class Take:
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     cameo: str | None = None
+    cameo_name: str = ""
+    cameo_consent: bool = False
 
     @property
     def duration(self) -> float:
@@ -120,6 +123,14 @@ class Take:
 
     def replace(self, **changes: object) -> Take:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_cameo(self, cameo: Cameo) -> Take:
+        """This Take with ``cameo`` (a ``sorakit.Cameo``: photo, name, consent) as its person.
+
+        >>> Take().with_cameo(Cameo("me.png", "Ana", consent=True)).cameo_name
+        'Ana'
+        """
+        return self.replace(cameo=cameo.image, cameo_name=cameo.name, cameo_consent=cameo.consent)
 
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, object]:
@@ -206,6 +217,10 @@ class Take:
         if self.mode == "v2v" and not self.physics.strength > 0:
             raise bad("physics.strength", self.physics.strength, "video-to-video needs a strength in (0, 1]",
                       "0.6 keeps the previz's motion and lets the model repaint it")
+        if self.cameo is not None and not self.cameo_consent:
+            raise bad("cameo", self.cameo, "a cameo puts a real person into generated video, so it needs their "
+                      "consent", "make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True)) once they "
+                      "agreed")
         if self.mode == "identity" and self.cameo is None:
             raise bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
         if len(self.prompt) > 4000 or len(self.negative_prompt) > 4000:

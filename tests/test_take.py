@@ -79,8 +79,10 @@ def test_unparsable_json_says_so() -> None:
     (dict(audio=AudioConfig(music_gain=float("nan"))), "audio.music_gain=nan: must be in [-60, 20] dB"),
     (dict(audio=AudioConfig(dialogue=(DialogueLine("Ana", "hi", 0.5, "facebook/mms-tts-eng#x"),))),
      "audio.dialogue[0].voice='facebook/mms-tts-eng#x': a speaker is chosen as '#' and a number"),
-    (dict(cameo="me.gif"), "cameo='me.gif': must be a .png, .jpg or .webp image"),
-    (dict(cameo="/nonexistent/me.png"), "cameo='/nonexistent/me.png': no such file"),
+    (dict(cameo="me.png"), "cameo='me.png': a cameo puts a real person into generated video, so it needs their "
+     "consent; make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True))"),
+    (dict(cameo="me.gif", cameo_consent=True), "cameo='me.gif': must be a .png, .jpg or .webp image"),
+    (dict(cameo="/nonexistent/me.png", cameo_consent=True), "cameo='/nonexistent/me.png': no such file"),
     (dict(seed=1.5), "seed: expected an integer, got 1.5"),
 ])
 def test_validate_names_value_rule_and_fix(changes: dict[str, object], message: str) -> None:

@@ -112,6 +112,20 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
           models: bool = True) -> Soundtrack:
     """Makes and mixes the Take's soundtrack for a clip of ``duration`` seconds.
 
+    The arguments are those of ``tracks``; the mix follows ``take.audio``'s loudness and ducking.
+    """
+    parts, lines = tracks(take, duration, foley=foley, foley_rate=foley_rate, joint=joint, on_sound=on_sound,
+                          should_stop=should_stop, device=device, models=models)
+    mixed = mix(parts, duration, loudness=take.audio.loudness, ducking=take.audio.ducking)
+    return Soundtrack(mixed, SoundtrackInfo(mixed.info, lines))
+
+
+def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,
+           joint: tuple[np.ndarray, int] | None = None, on_sound: OnSound | None = None,
+           should_stop: Callable[[], bool] | None = None, device: str | None = None,
+           models: bool = True) -> tuple[list[Track], tuple[SpokenLine, ...]]:
+    """The Take's tracks for a clip of ``duration`` seconds, unmixed, and its spoken lines.
+
     Args:
         take: its ``audio`` settings say which tracks, which models and the mix.
         duration: the clip's length in seconds; the mix has exactly ``round(duration * 48000)`` samples.
@@ -124,12 +138,12 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
             as for a render the user stopped.
     """
     au = take.audio if models else dataclasses.replace(take.audio, ambience="", music="", dialogue=())
-    tracks: list[Track] = []
+    parts: list[Track] = []
     lines: list[SpokenLine] = []
     if foley is not None and au.foley and np.any(foley):
-        tracks.append(Track("foley", _match(foley, foley_rate), foley_rate, gain_db=au.foley_gain, label="physics"))
+        parts.append(Track("foley", _match(foley, foley_rate), foley_rate, gain_db=au.foley_gain, label="physics"))
     if joint is not None and np.any(joint[0]):
-        tracks.append(Track("joint", _match(joint[0], joint[1]), joint[1], label=take.model))
+        parts.append(Track("joint", _match(joint[0], joint[1]), joint[1], label=take.model))
     progress = _progress(on_sound)
     if au.ambience:
         from sorakit.audio import audiocraft_gen
@@ -137,7 +151,7 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
         audio, rate = audiocraft_gen.generate(au.ambience_model, au.ambience, duration, seed=take.seed,
                                               device=device, on_progress=progress("ambience"),
                                               should_stop=should_stop)
-        tracks.append(Track("ambience", _match(audio, rate), rate, gain_db=au.ambience_gain,
+        parts.append(Track("ambience", _match(audio, rate), rate, gain_db=au.ambience_gain,
                             fade_in=min(0.3, duration / 4), fade_out=min(0.5, duration / 4), label=au.ambience))
     if au.music:
         if music_backend(take) == "audiocraft":
@@ -146,7 +160,7 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
             from sorakit.audio import musicgen_hf as music  # type: ignore[no-redef]
         audio, rate = music.generate(au.music_model, au.music, duration, seed=take.seed, device=device,
                                      on_progress=progress("music"), should_stop=should_stop)
-        tracks.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
+        parts.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
                             fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music))
     if au.dialogue:
         from sorakit.audio import tts
@@ -158,12 +172,11 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
             end = min(line.start + audio.shape[-1] / rate, duration)
             lines.append(SpokenLine(line.speaker, line.text, line.voice or tts.DEFAULT_VOICE, line.start,
                                     round(end, 6)))
-            tracks.append(Track("dialogue", _match(audio, rate), rate, start=line.start, gain_db=au.dialogue_gain,
+            parts.append(Track("dialogue", _match(audio, rate), rate, start=line.start, gain_db=au.dialogue_gain,
                                 fade_out=0.01, label=f"{line.speaker}: {line.text}"))
             if on_sound is not None:
                 on_sound("dialogue", i + 1, len(au.dialogue))
-    mixed = mix(tracks, duration, loudness=au.loudness, ducking=au.ducking)
-    return Soundtrack(mixed, SoundtrackInfo(mixed.info, tuple(lines)))
+    return parts, tuple(lines)
 
 
 def _match(audio: np.ndarray, rate: int) -> np.ndarray:

@@ -117,5 +117,7 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
     elif take.mode == "vace":
         args["video"] = inputs["video"]
         args["conditioning_scale"] = max(take.physics.strength, 0.05)
+        if "reference_images" in inputs:  # a cameo: the person to keep in the video
+            args["reference_images"] = inputs["reference_images"]
     out = pipe(**args)
     return to_uint8(out.frames), None, 0

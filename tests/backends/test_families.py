@@ -229,12 +229,66 @@ def test_i2v_without_a_picture_starts_from_the_previz(registered: dict[Case, str
     assert clip.frames.shape == (case.frames, case.height, case.width, 3)
 
 
+ASSETS = Path(__file__).parent.parent.parent / "assets"
+DRAWN = sorakit.Cameo(str(ASSETS / "cameo_drawn_a.png"), "Drawn A", consent=True)
+
+
 def test_i2v_with_a_cameo_and_a_scene_composites_the_cameo_into_the_previz(registered: dict[Case, str],
                                                                             picture: str) -> None:
     case = next(c for c in CASES if c.family == "wan" and c.build_mode == "i2v")
-    take = make_take(case, registered[case], "i2v", picture, first_frame=None, cameo=picture,
-                     physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.0))
+    take = make_take(case, registered[case], "i2v", picture, first_frame=None,
+                     physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.0)).with_cameo(DRAWN)
     clip = sorakit.generate(take, progress=False)
     assert clip.provenance.guidance == "cameo composited into the previz first frame"
     alone = sorakit.generate(take.replace(physics=sorakit.PhysicsConfig(scene=None)), progress=False)
     assert alone.provenance.guidance == "" and not np.array_equal(alone.frames, clip.frames)
+
+
+CAMEO_RUNS = [(c, "i2v") for c in CASES if "i2v" in c.modes] + [(c, "vace") for c in CASES if "vace" in c.modes]
+
+
+@pytest.mark.parametrize("case, mode", CAMEO_RUNS, ids=[f"{c.family}-{m}" for c, m in CAMEO_RUNS])
+def test_the_prepared_cameo_reaches_the_pipeline(registered: dict[Case, str], picture: str, case: Case, mode: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image-to-video: the cameo, cropped and padded around the face to the Take's size, is the
+    pipeline's first frame; Wan VACE: it is the reference image. The consent is in the provenance."""
+    from sorakit.backends import family
+
+    fam = family(case.family)
+    seen: dict[str, object] = {}
+    original = fam.call
+
+    def spy(pipe: object, take: object, inputs: dict[str, object], *args: object) -> object:
+        seen.update(inputs)
+        return original(pipe, take, inputs, *args)
+
+    monkeypatch.setattr(fam, "call", spy)
+    take = make_take(case, registered[case], mode, picture, first_frame=None,
+                     physics=sorakit.PhysicsConfig(scene=None if mode == "i2v" else "bouncing_balls",
+                                                   strength=0.0 if mode == "i2v" else 0.6)).with_cameo(DRAWN)
+    clip = sorakit.generate(take, progress=False)
+    expected = np.asarray(DRAWN.prepare(case.width, case.height))
+    got = seen["image"] if mode == "i2v" else seen["reference_images"][0]  # type: ignore[index]
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    assert clip.provenance.cameo == f"Drawn A; consent given; photo sha256 {DRAWN.sha256()}"
+    # and the model uses it: another person (i2v), or none at all (VACE: the tiny random model's
+    # output barely depends on the reference's colours, but having one changes it)
+    other = (take.with_cameo(sorakit.Cameo(str(ASSETS / "cameo_drawn_b.png"), "Drawn B", consent=True))
+             if mode == "i2v" else take.replace(cameo=None, cameo_name="", cameo_consent=False))
+    assert not np.array_equal(sorakit.generate(other, progress=False).frames, clip.frames)
+
+
+def test_a_cameo_without_a_face_is_refused_before_the_model_loads(registered: dict[Case, str], picture: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    case = next(c for c in CASES if c.family == "wan" and c.build_mode == "i2v")
+    monkeypatch.setattr(_runtime, "clear_cache", lambda: None)
+    loads: list[object] = []
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a, **k: loads.append(a))
+    nobody = sorakit.Cameo(str(ASSETS / "cameo_noface.png"), "Nobody", consent=True)
+    take = make_take(case, registered[case], "i2v", picture, first_frame=None,
+                     physics=sorakit.PhysicsConfig(scene=None, strength=0.0)).with_cameo(nobody)
+    with pytest.raises(sorakit.InvalidInput, match="no face"):
+        sorakit.generate(take, progress=False)
+    assert loads == []
+    with pytest.raises(sorakit.InvalidInput, match="needs their consent"):
+        sorakit.generate(take.replace(cameo_consent=False), progress=False)

@@ -1,0 +1,410 @@
+"""Storyboards: several shots with one cast, rendered in order, resumable, joined into one film.
+
+A ``Storyboard`` is a cast (characters with a cameo or a reference picture and a voice) and an
+ordered list of ``Shot``\\ s, each a Take plus how it joins the one before: ``cut``, ``crossfade``,
+``continue`` (it starts from the previous shot's last frame, image-to-video) or ``match`` (same
+model, seed, size, steps, guidance and negative prompt as the previous shot). ``render`` makes
+the shots in order and saves each as soon as it is done; run it again after an interruption and
+it loads the finished shots instead of rendering them again. The film joins them on one
+timeline, with a music bed and dialogue that may run across the cuts, into ``film.mp4``.
+
+>>> import sorakit, tempfile
+>>> board = Storyboard((Shot(sorakit.Take(frames=16, width=96, height=64, seed=1)),
+...                     Shot(sorakit.Take(frames=16, width=96, height=64, seed=2,
+...                                       physics=sorakit.PhysicsConfig(scene="dominoes")))))
+>>> film = board.render(tempfile.mkdtemp())
+>>> film.duration, film.status, [e.state for e in film.log]
+(2.0, 'complete', ['rendering', 'rendered', 'rendering', 'rendered'])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sorakit import _media, _serde
+from sorakit._version import __version__
+from sorakit.audio import soundtrack as _soundtrack
+from sorakit.audio.mix import RATE, Track, mix
+from sorakit.audio.soundtrack import SoundtrackInfo
+from sorakit.cameo import Cameo
+from sorakit.clip import AI_LABEL, CLIP_LEVEL, Clip, _sha256, load, take_hash
+from sorakit.errors import InvalidInput
+from sorakit.take import AudioConfig, DialogueLine, Take
+
+FILM_FORMAT = "sorakit.film/1"
+JOINS = ("cut", "crossfade", "continue", "match")
+EDGE = 0.005  # s of fade at every cut, so the sound never clicks where shots meet
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Character:
+    """Someone (or something) in the film: a cameo of a real person (with consent) or a reference
+    picture, and the voice their lines are spoken in (a TTS voice; see ``sorakit.audio.tts``)."""
+
+    name: str
+    cameo: Cameo | None = None
+    reference: str | None = None
+    voice: str = ""
+
+    @property
+    def image(self) -> str | None:
+        """The picture that shows who this is: the cameo's photo, else the reference."""
+        return self.cameo.image if self.cameo is not None else self.reference
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot: its Take, how it joins the previous shot, and which characters are in it.
+
+    ``characters`` name cast members: the first with a cameo conditions an image-to-video, VACE or
+    identity Take that has no cameo of its own; every character's voice speaks their lines.
+    """
+
+    take: Take
+    join: str = "cut"
+    characters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShotEvent:
+    """Progress of a render: shot ``index`` (from 0) of ``total`` was ``rendering``, ``rendered``
+    (made and saved), ``loaded`` (already saved by an earlier run) or ``stopped``."""
+
+    index: int
+    total: int
+    state: str
+    path: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Film:
+    """The joined film: frames, sound, the shots it was made of and where each starts.
+
+    ``status`` is ``complete`` or says where a stopped render ended; ``path`` is ``film.mp4`` once
+    the complete film is saved. ``log`` lists what happened to each shot in this run.
+    """
+
+    frames: np.ndarray
+    fps: int
+    audio: np.ndarray
+    sample_rate: int
+    shots: tuple[Clip, ...]
+    starts: tuple[float, ...]
+    soundtrack: SoundtrackInfo | None
+    status: str
+    path: Path | None = None
+    log: tuple[ShotEvent, ...] = ()
+
+    @property
+    def duration(self) -> float:
+        return float(self.frames.shape[0] / self.fps)
+
+    def _repr_html_(self) -> str:
+        from sorakit.display import film_html
+
+        return film_html(self)
+
+
+@dataclass(frozen=True)
+class Storyboard:
+    """A cast and an ordered list of shots that render into one film.
+
+    Attributes:
+        shots: the shots, in order; all share one size and frame rate.
+        cast: the characters.
+        music: a music bed for the whole film (it runs across the cuts and ducks under dialogue).
+        music_model, music_backend: as in ``AudioConfig``.
+        dialogue: lines on the film's timeline (seconds from the film's start; they may run across
+            a cut); a line whose speaker is a cast member with a voice is spoken in that voice.
+        crossfade: seconds of a ``crossfade`` join (picture and sound overlap for that long).
+        loudness: the film's loudness target in LUFS.
+        name: the film's file name (``film`` writes ``film.mp4``).
+    """
+
+    shots: tuple[Shot, ...]
+    cast: tuple[Character, ...] = ()
+    music: str = ""
+    music_model: str = "facebook/musicgen-small"
+    music_backend: str = "auto"
+    dialogue: tuple[DialogueLine, ...] = ()
+    crossfade: float = 0.5
+    loudness: float | None = -16.0
+    name: str = "film"
+
+    # -- checks and the plan ------------------------------------------------------------------
+    def validate(self) -> None:
+        """Checks the whole storyboard before anything renders: the value, the rule and the fix."""
+        if not self.shots:
+            raise InvalidInput("shots=(): a storyboard needs at least one shot")
+        if not _NAME.match(self.name):
+            raise InvalidInput(f"name={self.name!r}: a film's name is 1-64 letters, digits, '_' or '-' "
+                               "(it becomes the file name); use e.g. 'film'")
+        names = [c.name for c in self.cast]
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"cast: names must differ, got {names}")
+        for c in self.cast:
+            if c.cameo is None and c.reference is not None and not os.path.isfile(c.reference):
+                raise InvalidInput(f"cast {c.name!r}: reference={c.reference!r}: no such file")
+        if not (math.isfinite(self.crossfade) and 0.0 < self.crossfade <= 5.0):
+            raise InvalidInput(f"crossfade={self.crossfade!r}: must be in (0, 5] seconds; 0.5 is a soft dissolve")
+        first = self.shots[0].take
+        for i, shot in enumerate(self.shots):
+            where = f"shots[{i}]"
+            if shot.join not in JOINS:
+                raise InvalidInput(f"{where}.join={shot.join!r}: must be one of {', '.join(JOINS)}")
+            if i == 0 and shot.join in ("crossfade", "continue", "match"):
+                raise InvalidInput(f"{where}.join={shot.join!r}: the first shot has nothing to join; use 'cut'")
+            for who in shot.characters:
+                if who not in names:
+                    raise InvalidInput(f"{where}.characters: {who!r} is not in the cast ({', '.join(names) or 'empty'})")
+            t = shot.take
+            if (t.width, t.height, t.fps) != (first.width, first.height, first.fps):
+                raise InvalidInput(f"{where}.take: {t.width}x{t.height} at {t.fps} fps, but shot 0 is "
+                                   f"{first.width}x{first.height} at {first.fps} fps; one film has one size and rate")
+            if shot.join == "crossfade" and self.crossfade >= min(t.duration, self.shots[i - 1].take.duration):
+                raise InvalidInput(f"{where}: a crossfade of {self.crossfade:g} s needs both shots longer than it")
+            if shot.join == "continue":
+                from sorakit import models
+
+                spec = models.get(self._resolved(i, t).model)
+                if "i2v" not in spec.modes:
+                    raise InvalidInput(f"{where}.join='continue': it starts from the previous shot's last frame, "
+                                       f"which needs an image-to-video model; {spec.name} runs "
+                                       f"{', '.join(spec.modes)}. Use 'cut', or a model with i2v")
+        previous = first
+        for i, shot in enumerate(self.shots):
+            take = self._resolved(i, previous)
+            # A 'continue' shot's first frame exists only once the shot before it is made: every
+            # other rule is checked now, on the Take as it would run without it.
+            (take.replace(mode="t2v", first_frame=None) if shot.join == "continue" else take).validate()
+            previous = take
+        total = self.duration
+        for i, line in enumerate(self.dialogue):
+            if not line.text.strip() or not (math.isfinite(line.start) and 0 <= line.start < total):
+                raise InvalidInput(f"dialogue[{i}]: a line needs text and a start within the film [0, {total:g}) s")
+        if self.music or self.dialogue:
+            _soundtrack.preflight(self._bed_take())
+
+    @property
+    def duration(self) -> float:
+        """The film's length: the shots' durations added up, less each crossfade's overlap."""
+        return self._starts([s.take.duration for s in self.shots])[-1] + self.shots[-1].take.duration
+
+    def _starts(self, durations: list[float]) -> list[float]:
+        starts = [0.0]
+        for i in range(1, len(durations)):
+            overlap = self.crossfade if self.shots[i].join == "crossfade" else 0.0
+            starts.append(starts[-1] + durations[i - 1] - overlap)
+        return starts
+
+    def _character(self, name: str) -> Character | None:
+        return next((c for c in self.cast if c.name == name), None)
+
+    def _resolved(self, i: int, previous: Take, *, first_frame: str | None = None) -> Take:
+        """Shot ``i``'s Take with the cast applied, matched to ``previous`` when it joins with 'match'."""
+        shot = self.shots[i]
+        take = shot.take
+        if shot.join == "match" and i > 0:
+            prev = previous
+            take = take.replace(model=prev.model, seed=prev.seed, width=prev.width, height=prev.height,
+                                steps=prev.steps, guidance_scale=prev.guidance_scale,
+                                negative_prompt=prev.negative_prompt)
+        if shot.join == "continue" and first_frame is not None:
+            take = take.replace(mode="i2v", first_frame=first_frame)
+        if take.cameo is None and take.mode in ("i2v", "vace", "identity"):
+            for who in shot.characters:
+                c = self._character(who)
+                if c is not None and c.cameo is not None:
+                    take = take.with_cameo(c.cameo)
+                    break
+        voiced = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in take.audio.dialogue)
+        if voiced != take.audio.dialogue:
+            take = take.replace(audio=dataclasses.replace(take.audio, dialogue=voiced))
+        return take
+
+    def _voice(self, line: DialogueLine) -> str:
+        c = self._character(line.speaker)
+        return line.voice or (c.voice if c is not None else "")
+
+    def _bed_take(self) -> Take:
+        """A Take that carries the film-wide sound (music bed, dialogue) for the sound models."""
+        first = self.shots[0].take
+        frames = max(1, int(round(self.duration * first.fps)))
+        lines = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in self.dialogue)
+        audio = AudioConfig(foley=False, music=self.music, music_model=self.music_model, backend=self.music_backend,
+                            dialogue=lines, loudness=self.loudness)
+        return Take(seed=first.seed, frames=frames, fps=first.fps, width=first.width, height=first.height,
+                    physics=dataclasses.replace(first.physics, strength=0.0), audio=audio)
+
+    # -- rendering ------------------------------------------------------------------------------
+    def render(self, out_dir: str | os.PathLike[str], *, on_shot: Callable[[ShotEvent], None] | None = None,
+               should_stop: Callable[[], bool] | None = None, progress: bool = False,
+               on_step: Any = None) -> Film:
+        """Renders the shots in order into ``out_dir``, saving each when done, then the film.
+
+        Shots already saved there by an earlier run of the same storyboard (same Take, file intact)
+        are loaded, not rendered again. A render stopped by ``should_stop`` or interrupted
+        (KeyboardInterrupt, a lost runtime) keeps every finished shot; no file is ever left
+        half-written under its final name.
+
+        Args:
+            out_dir: the folder for ``shot_01.mp4`` ... and ``<name>.mp4``; everything is written inside it.
+            on_shot: called with a ``ShotEvent`` as each shot starts, is saved or is loaded.
+            should_stop: polled during each shot; when True the current shot ends unsaved and the
+                film returned holds the finished shots, its status saying where it stopped.
+            progress: tqdm bars for the shots and their steps.
+            on_step: passed to ``generate`` for each shot.
+        """
+        from sorakit.generate import generate
+
+        self.validate()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        _clean_stale(out)
+        with _media.atomic_path(out / "storyboard.json") as tmp:
+            tmp.write_text(json.dumps(_serde.to_dict(self), indent=2, ensure_ascii=False), encoding="utf-8")
+        clips: list[Clip] = []
+        log: list[ShotEvent] = []
+        n = len(self.shots)
+
+        def note(event: ShotEvent) -> None:
+            log.append(event)
+            if on_shot is not None:
+                on_shot(event)
+
+        previous: Take | None = None
+        status = "complete"
+        for i in range(n):
+            path = out / f"shot_{i + 1:02d}.mp4"
+            still = out / f"shot_{i:02d}_last.png"
+            take = self._resolved(i, previous or self.shots[0].take, first_frame=str(still))
+            if self.shots[i].join == "continue" and not still.is_file():
+                _write_last_frame(clips[-1], still)
+            if _finished(path, take):
+                clips.append(load(path))
+                note(ShotEvent(i, n, "loaded", str(path)))
+            else:
+                note(ShotEvent(i, n, "rendering", str(path)))
+                clip = generate(take, should_stop=should_stop, progress=progress, on_step=on_step)
+                if clip.provenance.status != "complete":
+                    note(ShotEvent(i, n, "stopped", ""))
+                    status = f"stopped in shot {i + 1} of {n} ({clip.provenance.status})"
+                    break
+                clip.save(path)
+                clips.append(clip)
+                note(ShotEvent(i, n, "rendered", str(path)))
+            if i + 1 < n and self.shots[i + 1].join == "continue":
+                _write_last_frame(clips[-1], out / f"shot_{i + 1:02d}_last.png")
+            previous = take
+        film = self._join(clips, status, tuple(log))
+        if status != "complete":
+            return film
+        return dataclasses.replace(film, path=self._save(film, out))
+
+    def _join(self, clips: list[Clip], status: str, log: tuple[ShotEvent, ...]) -> Film:
+        """The shots on one timeline: crossfades blended, sound from every shot plus the film's own."""
+        first = self.shots[0].take
+        fps = first.fps
+        if not clips:
+            empty = np.zeros((0, first.height, first.width, 3), np.uint8)
+            return Film(empty, fps, np.zeros((2, 0), np.float32), RATE, (), (), None, status, log=log)
+        frame_counts = [c.frames.shape[0] for c in clips]
+        starts = self._starts([k / fps for k in frame_counts])
+        first_frames = [int(round(s * fps)) for s in starts]
+        total = first_frames[-1] + frame_counts[-1]
+        frames = np.zeros((total, *clips[0].frames.shape[1:]), np.float32)
+        weight = np.zeros(total, np.float32)
+        for i, (clip, at) in enumerate(zip(clips, first_frames)):
+            ramp = np.ones(clip.frames.shape[0], np.float32)
+            k = int(round(self.crossfade * fps))
+            if i > 0 and self.shots[i].join == "crossfade":
+                ramp[:k] = (np.arange(k) + 1) / (k + 1)
+            if i + 1 < len(clips) and self.shots[i + 1].join == "crossfade":
+                ramp[-k:] = np.minimum(ramp[-k:], 1 - (np.arange(k) + 1) / (k + 1))
+            frames[at:at + len(ramp)] += clip.frames.astype(np.float32) * ramp[:, None, None, None]
+            weight[at:at + len(ramp)] += ramp
+        frames = np.clip(np.rint(frames / np.maximum(weight, 1e-6)[:, None, None, None]), 0, 255).astype(np.uint8)
+        duration = total / fps
+        parts: list[Track] = []
+        for i, (clip, start) in enumerate(zip(clips, starts)):
+            fade_in = self.crossfade if i > 0 and self.shots[i].join == "crossfade" else EDGE
+            fade_out = self.crossfade if i + 1 < len(clips) and self.shots[i + 1].join == "crossfade" else EDGE
+            parts.append(Track("shots", clip.audio, clip.sample_rate, start=start, fade_in=fade_in if i else 0.0,
+                               fade_out=fade_out if i + 1 < len(clips) else 0.0, label=f"shot {i + 1}"))
+        lines: tuple[_soundtrack.SpokenLine, ...] = ()
+        if status == "complete" and (self.music or self.dialogue):
+            bed, lines = _soundtrack.tracks(self._bed_take(), duration)
+            parts += bed
+        mixed = mix(parts, duration, loudness=self.loudness)
+        info = SoundtrackInfo(mixed.info, lines + tuple(
+            dataclasses.replace(line, start=round(line.start + s, 6), end=round(line.end + s, 6))
+            for c, s in zip(clips, starts) for line in (c.soundtrack.lines if c.soundtrack else ())))
+        return Film(frames, fps, mixed.audio, mixed.rate, tuple(clips), tuple(starts), info, status, log=log)
+
+    def _save(self, film: Film, out: Path) -> Path:
+        path = out / f"{self.name}.mp4"
+        meta = {"comment": f"{AI_LABEL} with sorakit {__version__}", "encoder": f"sorakit {__version__} (storyboard)",
+                "description": f"{len(film.shots)} shots; storyboard {self.name}"}
+        scale = 1.0
+        with _media.atomic_path(path) as tmp:
+            for _ in range(4):  # as Clip.save: never let the AAC encode clip
+                _media.write_mp4(tmp, film.frames, film.fps, film.audio * scale, film.sample_rate, metadata=meta)
+                peak = _media.audio_peak(tmp)
+                if peak <= CLIP_LEVEL:
+                    break
+                scale *= 0.98 * CLIP_LEVEL / peak
+            digest = _sha256(tmp)
+        side = {"format": FILM_FORMAT, "label": AI_LABEL, "sorakit_version": __version__, "mp4_sha256": digest,
+                "storyboard": _serde.to_dict(self),
+                "shots": [{"path": f"shot_{i + 1:02d}.mp4", "start": s, "take_sha256": take_hash(c.take),
+                           "model_id": c.provenance.model_id, "seed": c.take.seed, "cameo": c.provenance.cameo}
+                          for i, (c, s) in enumerate(zip(film.shots, film.starts))],
+                "video": {"frames": int(film.frames.shape[0]), "fps": film.fps},
+                "audio": {"sample_rate": film.sample_rate, "samples": int(film.audio.shape[1]),
+                          "encoded_gain_db": round(20 * math.log10(scale), 3)},
+                "soundtrack": _serde.to_dict(film.soundtrack)}
+        with _media.atomic_path(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
+        return path
+
+
+def _finished(path: Path, take: Take) -> bool:
+    """True when ``path`` holds this very Take's clip, complete and matching its sidecar."""
+    from sorakit.clip import verify
+
+    side = path.with_suffix(".json")
+    if not (path.is_file() and side.is_file()):
+        return False
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    if not isinstance(meta, dict) or meta.get("take_sha256") != take_hash(take):
+        return False
+    prov = meta.get("provenance")
+    return isinstance(prov, dict) and prov.get("status") == "complete" and verify(path).ok
+
+
+def _write_last_frame(clip: Clip, path: Path) -> None:
+    from PIL import Image
+
+    with _media.atomic_path(path) as tmp:
+        Image.fromarray(clip.frames[-1]).save(tmp, format="PNG")
+
+
+def _clean_stale(out: Path) -> None:
+    """Removes temporary files a killed run left behind (``.shot_01.mp4.xxxx.part``); never a final file."""
+    for p in out.glob(".*.part"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
