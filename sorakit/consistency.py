@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
     CastImage = str | os.PathLike[str] | Image.Image | np.ndarray
 
-__all__ = ["consistency", "embed", "ConsistencyReport", "ShotLook", "CastMatch", "plot_consistency", "to_lab", "ciede2000",
-           "DEFAULT_EMBEDDER", "LOOK_MIN", "COLOUR_MAX", "EXPOSURE_MAX", "CAST_FOUND"]
+__all__ = ["consistency", "embed", "ConsistencyReport", "ShotLook", "CastMatch", "plot_consistency", "to_lab",
+           "ciede2000", "DEFAULT_EMBEDDER", "LOOK_MIN", "COLOUR_MAX", "EXPOSURE_MAX", "CAST_FOUND"]
 
 DEFAULT_EMBEDDER = "openai/clip-vit-base-patch32"
 
@@ -124,7 +124,8 @@ def to_lab(rgb: np.ndarray) -> np.ndarray:
     return _lab_from_linear(_linear_rgb(np.asarray(rgb)))
 
 
-def ciede2000(lab1: np.ndarray | tuple[float, float, float], lab2: np.ndarray | tuple[float, float, float]) -> np.ndarray:
+def ciede2000(lab1: np.ndarray | tuple[float, float, float],
+              lab2: np.ndarray | tuple[float, float, float]) -> np.ndarray:
     """The CIEDE2000 colour difference ΔE00 between Lab colours (``[..., 3]``, broadcast).
 
     Args:

@@ -38,6 +38,7 @@ from sorakit.audio.mix import RATE, Track, mix
 from sorakit.audio.soundtrack import SoundtrackInfo
 from sorakit.cameo import Cameo
 from sorakit.clip import AI_LABEL, CLIP_LEVEL, Clip, _sha256, load, take_hash
+from sorakit.consistency import ConsistencyReport
 from sorakit.errors import InvalidInput
 from sorakit.take import AudioConfig, DialogueLine, Take
 
@@ -105,10 +106,23 @@ class Film:
     status: str
     path: Path | None = None
     log: tuple[ShotEvent, ...] = ()
+    cast: tuple[Character, ...] = ()
 
     @property
     def duration(self) -> float:
         return float(self.frames.shape[0] / self.fps)
+
+    def consistency(self, *, model: str | None = None, device: str | None = None) -> ConsistencyReport:
+        """How alike the shots look and whether the cast is found in each (``sorakit.consistency``).
+
+        Args:
+            model: the image-embedding model (a CLIP vision checkpoint: hub id or folder);
+                ``sorakit.consistency.DEFAULT_EMBEDDER`` by default.
+        """
+        from sorakit.consistency import DEFAULT_EMBEDDER, consistency
+
+        cast: dict[str, Any] = {c.name: c.image for c in self.cast if c.image is not None}
+        return consistency(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
 
     def _repr_html_(self) -> str:
         from sorakit.display import film_html
@@ -185,9 +199,10 @@ class Storyboard:
         previous = first
         for i, shot in enumerate(self.shots):
             take = self._resolved(i, previous)
-            # A 'continue' shot's first frame exists only once the shot before it is made: every
-            # other rule is checked now, on the Take as it would run without it.
-            (take.replace(mode="t2v", first_frame=None) if shot.join == "continue" else take).validate()
+            if shot.join == "continue":  # its first frame exists once the shot before it is made
+                take.replace(mode="i2v", first_frame=None).validate(first_frame_pending=True)
+            else:
+                take.validate()
             previous = take
         total = self.duration
         for i, line in enumerate(self.dialogue):
@@ -307,7 +322,7 @@ class Storyboard:
             if i + 1 < n and self.shots[i + 1].join == "continue":
                 _write_last_frame(clips[-1], out / f"shot_{i + 1:02d}_last.png")
             previous = take
-        film = self._join(clips, status, tuple(log))
+        film = dataclasses.replace(self._join(clips, status, tuple(log)), cast=self.cast)
         if status != "complete":
             return film
         return dataclasses.replace(film, path=self._save(film, out))

@@ -160,8 +160,12 @@ class Take:
             return PRESETS[s](self.seed)
         return s
 
-    def validate(self) -> None:
+    def validate(self, *, first_frame_pending: bool = False) -> None:
         """Checks every knob against its range and the model's rules; cheap, loads nothing.
+
+        Args:
+            first_frame_pending: the first frame will be made before this Take runs (a storyboard
+                shot that continues from the shot before), so image-to-video without one is fine.
 
         Raises:
             ValueError: naming the value, the rule and the fix.
@@ -208,7 +212,8 @@ class Take:
         if self.memory not in MEMORY_PRESETS:
             raise bad("memory", self.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
                       "'auto' picks one from the GPU it finds")
-        if self.mode == "i2v" and self.first_frame is None and self.cameo is None and self.physics.scene is None:
+        if (self.mode == "i2v" and self.first_frame is None and self.cameo is None and self.physics.scene is None
+                and not first_frame_pending):
             raise bad("first_frame", None, "image-to-video needs a first frame",
                       "set first_frame (or cameo) to an image path, or physics.scene to start from its previz")
         if self.mode in ("v2v", "vace") and self.physics.scene is None:

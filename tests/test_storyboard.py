@@ -196,3 +196,44 @@ def test_a_bad_storyboard_is_refused_before_anything_renders(tmp_path: Path, boa
         made.render(tmp_path / "out")
     assert message in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 'continue' shot is image-to-video from the last frame of the shot before (saved beside the shots)."""
+    pytest.importorskip("diffusers")
+    from sorakit import models
+    from sorakit.backends import family, tiny_wan
+
+    folder = tiny_wan.build(tmp_path_factory.mktemp("wan-i2v"), "i2v")
+    monkeypatch.setitem(models.MODELS, "tiny-wan-i2v-board", models.ModelSpec(
+        name="tiny-wan-i2v-board", backend="diffusers", family="wan", model_id=str(folder), modes=("i2v",),
+        frame_rule=(4, 1), min_size=16))
+    fam = family("wan")
+    seen: list[object] = []
+    original = fam.call
+    monkeypatch.setattr(fam, "call", lambda pipe, take, inputs, *a: (seen.append(inputs["image"]),
+                                                                     original(pipe, take, inputs, *a))[1])
+    first = sorakit.Take(frames=16, fps=FPS, width=32, height=32, physics=sorakit.PhysicsConfig(scene="ramp"))
+    second = sorakit.Take(model="tiny-wan-i2v-board", prompt="a red ball rolls on", frames=9, fps=FPS, width=32,
+                          height=32, steps=2, memory="cpu", physics=sorakit.PhysicsConfig(scene=None))
+    film = Storyboard((Shot(first), Shot(second, join="continue"))).render(tmp_path)
+    still = tmp_path / "shot_01_last.png"
+    assert film.shots[1].take.first_frame == str(still) and film.shots[1].take.mode == "i2v"
+    np.testing.assert_array_equal(np.asarray(seen[0]), film.shots[0].frames[-1])
+    assert film.frames.shape[0] == 16 + 9
+
+
+def test_the_film_reports_its_consistency_with_its_cast(tmp_path: Path,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    pytest.importorskip("transformers")
+    from sorakit import tiny_clip
+
+    embedder = str(tiny_clip.build(tmp_path_factory.mktemp("clip")))
+    drawn = str(Path(__file__).parent.parent / "assets" / "cameo_drawn_a.png")
+    cast = (sorakit.Character("Ana", cameo=sorakit.Cameo(drawn, "Ana", consent=True)),)
+    film = Storyboard(three_shots(), cast=cast).render(tmp_path)
+    report = film.consistency(model=embedder)
+    assert len(report.shots) == 3 and len(report.look_similarity) == 2 and len(report.colour_drift) == 2
+    assert [(m.name, m.shot) for m in report.cast] == [("Ana", 0), ("Ana", 1), ("Ana", 2)]
+    assert report.verdict.startswith(("consistent", "inconsistent"))
