@@ -32,6 +32,8 @@ class Provenance:
     ``status`` is ``complete``, or says where a stopped generation ended ("stopped after step 3 of 30").
     ``guidance`` says how the physics scene steered the model ("warped noise (strength 0.6)"), if it did.
     ``cameo`` names the person a cameo put in the clip, that they consented, and their photo's hash.
+    ``revision`` says exactly which weights made it (``owner/name@<commit>``, or a local folder's
+    fingerprint); ``watermark`` is the visible label burnt into the frames, if any.
     """
 
     sorakit_version: str
@@ -43,12 +45,15 @@ class Provenance:
     status: str = "complete"
     guidance: str = ""
     cameo: str = ""
+    revision: str = ""
+    watermark: str = ""
 
     @classmethod
     def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "",
-            cameo: str = "") -> Provenance:
+            cameo: str = "", revision: str = "") -> Provenance:
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        return cls(__version__, backend, model_id, seed, created, status=status, guidance=guidance, cameo=cameo)
+        return cls(__version__, backend, model_id, seed, created, status=status, guidance=guidance, cameo=cameo,
+                   revision=revision)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +120,10 @@ class Clip:
             raise InvalidInput(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
         meta = {"comment": f"{AI_LABEL} with sorakit {__version__}",
                 "encoder": f"sorakit {__version__} ({self.provenance.backend})",
-                "description": f"model {self.provenance.model_id}; seed {self.take.seed}; take {take_hash(self.take)}"}
+                "description": f"model {self.provenance.revision or self.provenance.model_id}; seed {self.take.seed}; "
+                               f"take {take_hash(self.take)}"
+                               + (f"; visible watermark {self.provenance.watermark!r}" if self.provenance.watermark
+                                  else "")}
         scale = 1.0
         with _media.atomic_path(mp4) as tmp:
             for _ in range(4):  # AAC can push a sharp transient over full scale: scale down until none clips

@@ -59,6 +59,11 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     else:
         clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop, progress=progress,
                           retry_lighter=retry_lighter)
+    if take.watermark:  # a visible "AI-generated" in every frame, recorded in the provenance
+        from sorakit.watermark import LABEL, burn
+
+        clip = dataclasses.replace(clip, frames=burn(clip.frames),
+                                   provenance=dataclasses.replace(clip.provenance, watermark=LABEL))
     # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own.
     own = spec.joint_audio and clip.provenance.backend != "previz"
     return _with_sound(clip, foley=None if own else clip.audio, joint=(clip.audio, clip.sample_rate) if own else None,
@@ -249,7 +254,8 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
     consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
     return Clip(frames, take.fps, audio, rate, take,
-                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance), consent), events)
+                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance), consent,
+                               _runtime.revision(spec)), events)
 
 
 def _fit(audio: np.ndarray, duration: float, rate: int) -> np.ndarray:

@@ -44,6 +44,7 @@ class ModelSpec:
         backend: which sorakit backend renders it (``previz`` or ``diffusers``).
         family: for ``diffusers``, the module in ``sorakit.backends`` that knows the pipelines.
         model_id: hub id or local folder loaded by ``from_pretrained`` ("" for none).
+        revision: for a hub id, the branch, tag or commit to load ("main"); recorded in each clip.
         modes: what it can do: ``t2v``, ``i2v``, ``v2v``, ``vace``, ``identity``.
         size_multiple: width and height must be multiples of this.
         sizes: if set, the only ``(width, height)`` pairs the checkpoint runs at.
@@ -59,6 +60,7 @@ class ModelSpec:
     backend: str
     family: str = ""
     model_id: str = ""
+    revision: str = "main"
     modes: tuple[str, ...] = ("t2v",)
     size_multiple: int = 16
     sizes: tuple[tuple[int, int], ...] = ()

@@ -88,6 +88,8 @@ class Take:
     first frame), ``v2v`` (the physics previz is the init video, denoised from a level set by
     ``physics.strength``), ``vace`` (the previz is a control video) or ``identity`` (the cameo's
     face is kept). ``memory`` is a memory preset: ``auto``, ``cpu``, ``t4``, ``l4`` or ``a100``.
+    A cameo (``cameo`` photo, ``cameo_name``, ``cameo_consent``) is set with ``with_cameo``.
+    ``watermark`` burns a visible "AI-generated" label into every frame.
 
     >>> take = Take(prompt="a missed basketball shot", seed=7, frames=33)
     >>> take.validate()
@@ -115,6 +117,7 @@ class Take:
     cameo: str | None = None
     cameo_name: str = ""
     cameo_consent: bool = False
+    watermark: bool = False
 
     @property
     def duration(self) -> float:

@@ -163,3 +163,44 @@ def test_save_scales_the_sound_down_when_aac_would_clip_it(tmp_path: Path) -> No
     gain = json.loads(path.with_suffix(".json").read_text())["audio"]["encoded_gain_db"]
     assert -6.0 < gain < -0.5  # it had to come down, and says by how much
     assert sorakit.verify(path).ok
+
+
+def test_a_visible_watermark_is_burnt_in_and_recorded(tmp_path: Path) -> None:
+    import av
+
+    take = sorakit.Take(frames=8, width=192, height=128)
+    plain, marked = sorakit.generate(take), sorakit.generate(take.replace(watermark=True))
+    changed = np.any(plain.frames != marked.frames, axis=(0, 3))
+    rows, cols = np.nonzero(changed)
+    assert rows.min() > 128 * 0.7 and cols.min() > 192 * 0.3  # only the bottom-right label
+    assert marked.provenance.watermark == "AI-generated" and plain.provenance.watermark == ""
+    path = marked.save(tmp_path / "marked.mp4")
+    with av.open(str(path)) as f:
+        assert "visible watermark 'AI-generated'" in f.metadata["description"]
+    assert sorakit.load(path).provenance.watermark == "AI-generated"
+
+
+def test_the_model_revision_is_in_the_provenance_and_the_mp4(tmp_path: Path) -> None:
+    pytest.importorskip("diffusers")
+    import av
+
+    from sorakit import models
+    from sorakit.backends import tiny_wan
+
+    folder = tiny_wan.build(tmp_path / "wan")
+    spec = models.register(models.ModelSpec(name="tiny-wan-revision", backend="diffusers", family="wan",
+                                            model_id=str(folder), frame_rule=(4, 1), min_size=16))
+    try:
+        clip = sorakit.generate(sorakit.Take(model=spec.name, prompt="a ball", frames=5, width=16, height=16,
+                                             steps=1, memory="cpu", physics=sorakit.PhysicsConfig(scene=None)))
+    finally:
+        models.MODELS.pop(spec.name)
+    assert clip.provenance.revision.startswith("local sha256:") and len(clip.provenance.revision) == 29
+    path = clip.save(tmp_path / "rev.mp4")
+    with av.open(str(path)) as f:
+        assert clip.provenance.revision in f.metadata["description"]
+    (folder / "transformer" / "config.json").write_text((folder / "transformer" / "config.json").read_text() + " ")
+    from sorakit.backends import _runtime
+
+    _runtime.clear_cache()
+    assert _runtime.revision(spec) != clip.provenance.revision  # another config is another revision

@@ -10,11 +10,14 @@ from __future__ import annotations
 from sorakit.errors import InvalidInput, OutOfMemory
 
 import gc
+import hashlib
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -188,6 +191,7 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
 # -- loading and caching ---------------------------------------------------------------------------
 _PIPELINES: dict[tuple[str, str, str], Any] = {}
 _EMBEDS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_REVISIONS: dict[str, str] = {}
 _PREVIEW: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -195,6 +199,7 @@ def clear_cache() -> None:
     """Drops every cached pipeline and prompt embedding and frees GPU memory."""
     _PIPELINES.clear()
     _EMBEDS.clear()
+    _REVISIONS.clear()
     _PREVIEW.clear()
     _free()
 
@@ -221,12 +226,44 @@ def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any
         base = pipeline(spec, fam, base_mode, preset)
         pipe = cls.from_pipe(base)
     else:
-        # Weights only as safetensors, and never remote code: a hub id or a local folder.
-        pipe = cls.from_pretrained(spec.model_id, dtype=dtype, use_safetensors=True)
+        # Weights only as safetensors, and never remote code: a hub id (at its revision) or a local folder.
+        where = {} if os.path.isdir(spec.model_id) else {"revision": spec.revision}
+        pipe = cls.from_pretrained(spec.model_id, dtype=dtype, use_safetensors=True, **where)
         _place(pipe, preset)
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
     return pipe
+
+
+def revision(spec: ModelSpec) -> str:
+    """What exactly was loaded, for the clip's provenance.
+
+    A hub id: the commit its cached snapshot resolves to (``owner/name@<commit>``), or the
+    requested revision when the cache cannot say. A local folder: a fingerprint of its configs
+    and weight files' names and sizes (``local sha256:<16 hex>``); hashing every weight would take
+    minutes for a large model.
+    """
+    if spec.model_id in _REVISIONS:
+        return _REVISIONS[spec.model_id]
+    if os.path.isdir(spec.model_id):
+        h = hashlib.sha256()
+        root = Path(spec.model_id)
+        for f in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = f.relative_to(root).as_posix()
+            h.update(rel.encode())
+            h.update(f.read_bytes() if f.suffix == ".json" else str(f.stat().st_size).encode())
+        found = f"local sha256:{h.hexdigest()[:16]}"
+    else:
+        found = f"{spec.model_id}@{spec.revision}"
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = snapshot_download(spec.model_id, revision=spec.revision, local_files_only=True)
+            found = f"{spec.model_id}@{Path(path).name}"
+        except Exception:  # not in the local cache (or no huggingface_hub): say what was asked for
+            pass
+    _REVISIONS[spec.model_id] = found
+    return found
 
 
 def _place(pipe: Any, preset: Preset) -> None:
