@@ -209,7 +209,12 @@ class Storyboard:
             if not line.text.strip() or not (math.isfinite(line.start) and 0 <= line.start < total):
                 raise InvalidInput(f"dialogue[{i}]: a line needs text and a start within the film [0, {total:g}) s")
         if self.music or self.dialogue:
-            _soundtrack.preflight(self._bed_take())
+            bed = self._bed_take()
+            bed.validate()  # the music model id, the voices
+            _soundtrack.preflight(bed)
+        for c in self.cast:  # consent, a readable photo with a face: before any model loads
+            if c.cameo is not None:
+                c.cameo.check()
 
     @property
     def duration(self) -> float:

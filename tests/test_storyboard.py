@@ -187,6 +187,10 @@ def test_dialogue_runs_across_a_cut_in_the_cast_member_s_voice(tmp_path: Path, t
     (lambda s: Storyboard((s[0], Shot(s[1].take, characters=("Ana",)))), "shots[1].characters: 'Ana' is not in the cast"),
     (lambda s: Storyboard((Shot(s[0].take, join="crossfade"),)), "shots[0].join='crossfade': the first shot has nothing"),
     (lambda s: Storyboard((s[0], Shot(s[1].take.replace(steps=0)))), "steps=0: must be in [1, 200]"),
+    (lambda s: Storyboard(s, cast=(sorakit.Character("Ana", cameo=sorakit.Cameo(
+        str(Path(__file__).parent.parent / "assets" / "cameo_drawn_a.png"), "Ana")),)), "needs their consent"),
+    (lambda s: Storyboard(s, music="a pad", music_model="../no/such/folder"),
+     "audio.music_model='../no/such/folder': must be a hub id"),
     (lambda s: Storyboard(s, dialogue=(sorakit.DialogueLine("x", "hi", 9.0),)),
      "dialogue[0]: a line needs text and a start within the film [0, 3.75) s"),
 ])
