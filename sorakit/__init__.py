@@ -9,7 +9,8 @@
 from sorakit._version import __version__
 from sorakit.cameo import Cameo
 from sorakit.clip import Clip, Provenance, Verification, load, verify
-from sorakit.errors import InvalidInput, OutOfMemory, SorakitError, SoundtrackFailed, Stopped, UnsafeCheckpoint
+from sorakit.errors import (BadPath, InvalidInput, NotFound, OutOfMemory, SorakitError, SoundtrackFailed, Stopped,
+                            UnsafeCheckpoint)
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.generate import generate
@@ -27,7 +28,7 @@ __all__ = [
     "describe", "physics_prompt",
     "Cameo", "Storyboard", "Shot", "Character", "Film",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
-    "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint",
+    "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint", "NotFound", "BadPath",
     "__version__",
 ]
 

@@ -111,6 +111,15 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
 
 
+def convert(tp: Any, value: Any, path: str) -> Any:
+    """``value`` as the annotation ``tp`` (``tuple[Event, ...]``, ``int``, a dataclass), refused as in ``from_dict``.
+
+    >>> convert(tuple[int, ...], [1, 2], "counts")
+    (1, 2)
+    """
+    return _convert(tp, value, path)
+
+
 def from_dict(cls: type[T], data: Any, *, path: str = "") -> T:
     """Builds ``cls`` from ``data``, refusing unknown keys and wrong types.
 

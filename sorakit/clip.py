@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput
+from sorakit.errors import BadPath, InvalidInput, NotFound
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import math
@@ -114,10 +115,15 @@ class Clip:
 
         Returns:
             The mp4's path.
+
+        Raises:
+            InvalidInput: not an .mp4 name; ``BadPath`` (also an ``OSError``) for a path no file can have:
+                a NUL, a name too long for the file system, a folder in the way. Checked before encoding.
         """
-        mp4 = Path(path)
+        mp4 = _as_path(path, "Clip.save")
         if mp4.suffix.lower() != ".mp4":
             raise InvalidInput(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
+        _check_writable(path, mp4, mp4.with_suffix(".json"))
         meta = {"comment": f"{AI_LABEL} with sorakit {__version__}",
                 "encoder": f"sorakit {__version__} ({self.provenance.backend})",
                 "description": f"model {self.provenance.revision or self.provenance.model_id}; seed {self.take.seed}; "
@@ -125,19 +131,26 @@ class Clip:
                                + (f"; visible watermark {self.provenance.watermark!r}" if self.provenance.watermark
                                   else "")}
         scale = 1.0
-        with _media.atomic_path(mp4) as tmp:
-            for _ in range(4):  # AAC can push a sharp transient over full scale: scale down until none clips
-                _media.write_mp4(tmp, self.frames, self.fps, self.audio * scale, self.sample_rate, crf=crf,
-                                 metadata=meta)
-                peak = _media.audio_peak(tmp)
-                if peak <= CLIP_LEVEL:
-                    break
-                scale *= 0.98 * CLIP_LEVEL / peak
-            digest = _sha256(tmp)
-        side = {**self.sidecar(), "mp4_sha256": digest}
-        side["audio"] = {**side["audio"], "encoded_gain_db": round(20 * math.log10(scale), 3)}  # type: ignore[dict-item]
-        with _media.atomic_path(mp4.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
+        try:  # absolute paths: ffmpeg reads a relative 'pipe:1.mp4' or 'file:x.mp4' as a protocol, not a file
+            with _media.atomic_path(mp4.absolute()) as tmp:
+                for _ in range(4):  # AAC can push a sharp transient over full scale: scale down until none clips
+                    _media.write_mp4(tmp, self.frames, self.fps, self.audio * scale, self.sample_rate, crf=crf,
+                                     metadata=meta)
+                    peak = _media.audio_peak(tmp)
+                    if peak <= CLIP_LEVEL:
+                        break
+                    scale *= 0.98 * CLIP_LEVEL / peak
+                digest = _sha256(tmp)
+            side = {**self.sidecar(), "mp4_sha256": digest}
+            gain_db = round(20 * math.log10(scale), 3)
+            side["audio"] = {**side["audio"], "encoded_gain_db": gain_db}  # type: ignore[dict-item]
+            with _media.atomic_path(mp4.with_suffix(".json").absolute()) as tmp:
+                tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            if isinstance(exc, BadPath) or exc.errno not in _PATH_ERRNOS:
+                raise
+            raise BadPath(f"Clip.save: path={str(path)!r}: the file system refuses it ({exc.strerror}); "
+                          "use a short plain name such as 'shot.mp4' in a folder that exists or can be made") from exc
         return mp4
 
     def sidecar(self) -> dict[str, object]:
@@ -206,79 +219,187 @@ def verify(path: str | os.PathLike[str]) -> Verification:
     """
     import av
 
-    p = Path(path)
-    mp4, side = p.with_suffix(".mp4"), p.with_suffix(".json")
-    problems: list[str] = []
-    if not mp4.is_file():
+    try:
+        mp4, side = _clip_files(path, "sorakit.verify")
+    except InvalidInput as exc:
+        return Verification(False, (str(exc),), "", "", None)
+    if not _is_file(mp4):
         return Verification(False, (f"{mp4}: no such file",), "", "", None)
-    meta: dict[str, object] = {}
-    if not side.is_file():
+    problems: list[str] = []
+    meta: dict[str, object] | None = None
+    if not _is_file(side):
         problems.append(f"{side.name}: the sidecar is missing, so the mp4 cannot be checked against it")
     else:
         try:
-            loaded = json.loads(side.read_text(encoding="utf-8"))
-            meta = loaded if isinstance(loaded, dict) else {}
-        except json.JSONDecodeError as exc:
-            problems.append(f"{side.name}: not JSON ({exc})")
-    film = meta.get("format") == "sorakit.film/1"  # a storyboard's film: no single Take to check
-    if meta and meta.get("format") != SIDECAR_FORMAT and not film:
-        problems.append(f"{side.name}: not a sorakit sidecar")
-    if meta and meta.get("mp4_sha256") != _sha256(mp4):
-        problems.append(f"{mp4.name}: its SHA-256 differs from the one recorded at save time (edited or re-encoded)")
-    take_data = meta.get("take")
-    if meta and not film and take_data is None:
-        problems.append(f"{side.name}: it has no Take")
-    if meta and take_data is not None:
-        try:
-            if take_hash(Take.from_dict(take_data)) != meta.get("take_sha256"):
-                problems.append(f"{side.name}: the Take was changed after the clip was saved")
-        except ValueError as exc:
-            problems.append(f"{side.name}: its Take does not load ({exc})")
-    try:
-        with av.open(str(mp4)) as f:
-            comment = f.metadata.get("comment", "")
-    except av.error.FFmpegError as exc:
+            meta = _read_sidecar(side)
+        except InvalidInput as exc:
+            problems.append(str(exc))
+    film = False
+    if meta is not None:  # an empty object is checked too: it records no hash, so nothing matches it
+        film = meta.get("format") == "sorakit.film/1"  # a storyboard's film: no single Take to check
+        if meta.get("format") != SIDECAR_FORMAT and not film:
+            problems.append(f"{side.name}: not a sorakit sidecar")
+        if meta.get("mp4_sha256") != _sha256(mp4):
+            problems.append(f"{mp4.name}: its SHA-256 differs from the one recorded at save time "
+                            "(edited or re-encoded)")
+        take_data = meta.get("take")
+        if not film and take_data is None:
+            problems.append(f"{side.name}: it has no Take")
+        if take_data is not None:
+            try:
+                if take_hash(Take.from_dict(take_data)) != meta.get("take_sha256"):
+                    problems.append(f"{side.name}: the Take was changed after the clip was saved")
+            except ValueError as exc:
+                problems.append(f"{side.name}: its Take does not load ({exc})")
+    try:  # an absolute path: ffmpeg would read a relative 'pipe:0.mp4' as a protocol
+        with av.open(str(mp4.absolute())) as f:
+            comment = str(f.metadata.get("comment", ""))
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         problems.append(f"{mp4.name}: does not open as a video ({exc})")
         comment = ""
     if AI_LABEL not in comment:
         problems.append(f"{mp4.name}: its metadata does not say {AI_LABEL!r}")
+    meta = meta or {}
     prov = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     if film:
         prov = {"label": meta.get("label", ""), "model_id": "storyboard"}
     assert isinstance(prov, dict)
     seed = prov.get("seed")
     return Verification(not problems, tuple(problems), str(prov.get("label", "")), str(prov.get("model_id", "")),
-                        seed if isinstance(seed, int) else None)
+                        seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
 
 
 def load(path: str | os.PathLike[str]) -> Clip:
     """Loads a saved clip (its mp4 and JSON sidecar) back, with its Take.
 
-    Frames come from the decoded mp4, so they carry the encoder's (small) loss.
+    Frames come from the decoded mp4, so they carry the encoder's (small) loss. Every key of the
+    sidecar is checked before the mp4 is decoded.
 
     Args:
         path: the .mp4 or its .json sidecar.
+
+    Raises:
+        NotFound: the mp4 or its sidecar is missing (a ``FileNotFoundError`` too).
+        InvalidInput: a path no file can have, a sidecar that is not the one sorakit wrote, or an mp4 that
+            does not decode; the message names the file and the key.
     """
-    p = Path(path)
-    mp4, side = p.with_suffix(".mp4"), p.with_suffix(".json")
+    import av
+
+    mp4, side = _clip_files(path, "sorakit.load")
     for f in (mp4, side):
-        if not f.is_file():
-            raise FileNotFoundError(f"{f}: not found; sorakit.load needs the mp4 and its JSON sidecar side by side")
-    meta = json.loads(side.read_text(encoding="utf-8"))
-    if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
+        if not _is_file(f):
+            raise NotFound(f"{f}: not found; sorakit.load needs the mp4 and its JSON sidecar side by side")
+    meta = _read_sidecar(side)
+    if meta.get("format") != SIDECAR_FORMAT:
         raise InvalidInput(f"{side}: not a sorakit sidecar (format {meta.get('format')!r}, "
-                         f"expected {SIDECAR_FORMAT!r})")
-    take = Take.from_dict(meta["take"])
-    provenance = _serde.from_dict(Provenance, meta["provenance"], path="provenance")
-    events = tuple(_serde.from_dict(Event, e, path=f"events[{i}]") for i, e in enumerate(meta["events"]))
-    sound = meta.get("soundtrack")
-    soundtrack = None if sound is None else _serde.from_dict(SoundtrackInfo, sound, path="soundtrack")
-    frames, _, audio, rate = _media.read_mp4(mp4)
-    info = meta["audio"]
-    samples, channels = int(info["samples"]), int(info["channels"])
+                           f"expected {SIDECAR_FORMAT!r})")
+    try:
+        take = _serde.from_dict(Take, meta.get("take"), path="take")
+        provenance = _serde.from_dict(Provenance, meta.get("provenance"), path="provenance")
+        events = _serde.convert(tuple[Event, ...], meta.get("events"), "events")
+        sound = meta.get("soundtrack")
+        soundtrack = None if sound is None else _serde.from_dict(SoundtrackInfo, sound, path="soundtrack")
+        fps = _count(meta, "video", "fps", 1, 1000)
+        rate = _count(meta, "audio", "sample_rate", 1000, 384_000)
+        channels = _count(meta, "audio", "channels", 1, 2)
+        samples = _count(meta, "audio", "samples", 0, 2**40)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{side}: {exc}; the sidecar is not as sorakit saved it: restore it, or save the clip "
+                           "again") from exc
+    try:  # an absolute path: ffmpeg would read a relative 'pipe:0.mp4' as a protocol
+        frames, _, audio, decoded_rate = _media.read_mp4(mp4.absolute())
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise InvalidInput(f"{mp4}: does not decode as a video ({exc}); it is damaged or not sorakit's: restore it, "
+                           "or save the clip again") from exc
+    seconds = frames.shape[0] / fps
+    if samples > (seconds + 1) * rate:  # never allocate sound a damaged sidecar asks for
+        raise InvalidInput(f"{side}: audio.samples={samples}: more than the mp4's {seconds:g} s at {rate} Hz "
+                           "hold; restore the sidecar, or save the clip again")
     if audio is None:
-        audio, rate = np.zeros((channels, samples), np.float32), int(info["sample_rate"])
+        audio = np.zeros((channels, samples), np.float32)
     else:
+        rate = decoded_rate
         audio = np.pad(audio, ((0, 0), (0, max(0, samples - audio.shape[1]))))[:, :samples]
-    return Clip(frames, int(meta["video"]["fps"]), np.ascontiguousarray(audio, np.float32), rate,
-                take, provenance, events, soundtrack)
+    return Clip(frames, fps, np.ascontiguousarray(audio, np.float32), rate, take, provenance, events, soundtrack)
+
+
+_NAME_MAX = 255  # bytes in one file name on ext4, APFS, btrfs and most other file systems
+_PATH_MAX = 4096
+_PATH_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EINVAL, errno.ELOOP})
+
+
+def _as_path(path: object, who: str) -> Path:
+    """``path`` as a ``Path``; ``BadPath`` when no file could have that name."""
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise BadPath(f"{who}: path={path!r}: must be a file name or path (a str or os.PathLike); "
+                      "pass one like 'shot.mp4'")
+    if "\0" in text:
+        raise BadPath(f"{who}: path={text!r}: holds a NUL character, which no file name may; remove it")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise BadPath(f"{who}: path={text!r}: holds characters the file system cannot store ({exc.reason}); "
+                      "type the name plainly") from exc
+    p = Path(text)
+    if p.name in ("", ".", ".."):
+        raise BadPath(f"{who}: path={text!r}: names a folder, not a file; give a file name such as 'shot.mp4'")
+    return p
+
+
+def _clip_files(path: object, who: str) -> tuple[Path, Path]:
+    p = _as_path(path, who)
+    return p.with_suffix(".mp4"), p.with_suffix(".json")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long to exist, a loop of links: not there
+        return False
+
+
+def _check_writable(path: object, *files: Path) -> None:
+    """Refuses, before anything is encoded, a path the file system would refuse half-way through a save."""
+    def bad(rule: str, fix: str) -> BadPath:
+        return BadPath(f"Clip.save: path={str(path)!r}: {rule}; {fix}")
+
+    for f in files:
+        full = f.absolute()
+        if len(os.fsencode(str(full))) > _PATH_MAX - 32:
+            raise bad(f"is {len(os.fsencode(str(full)))} bytes as an absolute path, over the file system's "
+                      f"{_PATH_MAX}", "save it in a shallower folder")
+        for part in full.parts[1:]:
+            if len(os.fsencode(part)) > _NAME_MAX:
+                raise bad(f"the name {part[:24]!r}... is {len(os.fsencode(part))} bytes, over the {_NAME_MAX} a "
+                          "file system allows", "use a shorter name")
+        if len(os.fsencode(f.name)) > _NAME_MAX - 15:  # its temporary '.NAME.XXXXXXXX.part' must fit too
+            raise bad(f"{f.name!r} is {len(os.fsencode(f.name))} bytes; a clip's file name may have "
+                      f"{_NAME_MAX - 15}", "use a shorter name")
+        if f.is_dir():
+            raise bad(f"{f} is a folder", "pick a file name no folder has")
+    for parent in files[0].absolute().parents:
+        if os.path.lexists(parent):
+            if not os.path.isdir(parent):
+                raise bad(f"{parent} is a file, not a folder", "save into a folder, or pick another name")
+            break
+
+
+def _count(meta: dict[str, object], section: str, key: str, lo: int, hi: int) -> int:
+    part = meta.get(section)
+    value = part.get(key) if isinstance(part, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidInput(f"{section}.{key}={value!r}: must be an integer in [{lo}, {hi}]")
+    return value
+
+
+def _read_sidecar(side: Path) -> dict[str, object]:
+    """The sidecar's JSON object; ``InvalidInput`` says why the file is not one."""
+    fix = "restore it, or save the clip again (the sidecar is the JSON sorakit writes beside the mp4)"
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested past Python's limit
+        raise InvalidInput(f"{side.name}: not JSON ({exc}); {fix}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{side.name}: holds a JSON {type(data).__name__}, not an object; {fix}")
+    return data

@@ -46,3 +46,13 @@ class Stopped(SorakitError, RuntimeError):
                          "a sound model cannot return part of a generation, so no audio came back")
         self.done = done
         self.total = total
+
+
+class NotFound(SorakitError, FileNotFoundError):
+    """A file sorakit needs is not there; the message names it and what to do. Still a ``FileNotFoundError``."""
+
+
+class BadPath(InvalidInput, OSError):
+    """A path no file can be written to or read from (a NUL, a name too long for the file system, a folder where
+    the file must go, a file where a folder must be): the message gives the path, the rule and the fix. It is an
+    ``OSError`` too, as the failed write or read would have been."""

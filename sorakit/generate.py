@@ -24,7 +24,7 @@ __all__ = ["generate", "Step"]
 
 
 def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
-             progress: bool = False, retry_lighter: bool = False,
+             progress: bool | None = None, retry_lighter: bool = False,
              on_sound: soundtrack.OnSound | None = None) -> Clip:
     """Renders ``take`` into a Clip with whichever backend its model names.
 
@@ -39,7 +39,8 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
             For previz a step is one rendered frame.
         should_stop: polled after each step; when it returns True the run ends within one step and
             the clip made so far comes back, its ``provenance.status`` saying where it stopped.
-        progress: show a tqdm progress bar (diffusers backends show one unless ``on_step`` is given).
+        progress: show tqdm progress bars; by default (None) the video models show one unless
+            ``on_step`` is given, and the previz and the sound models show none. False hides them all.
         retry_lighter: after a CUDA out-of-memory error, run again under the next lighter memory
             preset instead of raising ``OutOfMemory``; the clip's Take records the preset used.
         on_sound: progress of the sound models after the video, ``(track, done, total)``.
@@ -55,10 +56,10 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     person = _cameo(take)  # the photo is checked (readable, big enough, a face) before any model loads
     spec = models.get(take.model)
     if spec.backend == "previz":
-        clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=progress)
+        clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=bool(progress))
     else:
-        clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop, progress=progress,
-                          retry_lighter=retry_lighter)
+        clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop,
+                          progress=on_step is None if progress is None else progress, retry_lighter=retry_lighter)
     if take.watermark:  # a visible "AI-generated" in every frame, recorded in the provenance
         from sorakit.watermark import LABEL, burn
 
@@ -67,7 +68,7 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own.
     own = spec.joint_audio and clip.provenance.backend != "previz"
     return _with_sound(clip, foley=None if own else clip.audio, joint=(clip.audio, clip.sample_rate) if own else None,
-                       on_sound=on_sound, should_stop=should_stop, progress=progress)
+                       on_sound=on_sound, should_stop=should_stop, progress=bool(progress))
 
 
 def _cameo(take: Take) -> Cameo | None:
@@ -239,7 +240,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
         inputs["warp"] = previz
         guidance.append(f"warped noise (strength {strength:g})")
     result = _runtime.run(spec, fam, take, inputs, on_step=on_step, should_stop=should_stop,
-                          progress=progress or on_step is None, retry_lighter=retry_lighter)
+                          progress=progress, retry_lighter=retry_lighter)
     if take.memory != "auto" and result.preset != take.memory:
         take = take.replace(memory=result.preset)  # a lighter preset was needed: record it
     frames = result.frames

@@ -100,7 +100,7 @@ def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -
     ...
     sorakit.errors.InvalidInput: music_model='https://example.org/m.bin': must be a hub id like 'facebook/musicgen-small' or an existing local folder; check the spelling or download the folder first
     """
-    if not isinstance(ref, str) or not (os.path.isdir(ref) or (_HUB_ID.match(ref) and ".." not in ref)):
+    if not isinstance(ref, str) or not (os.path.isdir(ref) or (_HUB_ID.fullmatch(ref) and ".." not in ref)):
         raise InvalidInput(f"{key}={ref!r}: must be a hub id like {example!r} or an existing local folder; "
                            "check the spelling or download the folder first")
 

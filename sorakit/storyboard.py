@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sorakit import _media, _serde
+from sorakit import _media, _serde, models
 from sorakit._version import __version__
 from sorakit.audio import soundtrack as _soundtrack
 from sorakit.audio.mix import RATE, Track, mix
@@ -45,7 +45,8 @@ from sorakit.take import AudioConfig, DialogueLine, Take
 FILM_FORMAT = "sorakit.film/1"
 JOINS = ("cut", "crossfade", "continue", "match")
 EDGE = 0.005  # s of fade at every cut, so the sound never clicks where shots meet
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_OWN_FILES = re.compile(r"storyboard|shot_[0-9]+(_last)?", re.IGNORECASE)  # names the render already writes
 
 
 @dataclass(frozen=True)
@@ -159,11 +160,15 @@ class Storyboard:
     # -- checks and the plan ------------------------------------------------------------------
     def validate(self) -> None:
         """Checks the whole storyboard before anything renders: the value, the rule and the fix."""
+        self._check_types()
         if not self.shots:
             raise InvalidInput("shots=(): a storyboard needs at least one shot")
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise InvalidInput(f"name={self.name!r}: a film's name is 1-64 letters, digits, '_' or '-' "
                                "(it becomes the file name); use e.g. 'film'")
+        if _OWN_FILES.fullmatch(self.name):
+            raise InvalidInput(f"name={self.name!r}: the film would overwrite the render's own storyboard.json or "
+                               "shot files beside it; use another name, e.g. 'film'")
         names = [c.name for c in self.cast]
         if len(set(names)) != len(names):
             raise InvalidInput(f"cast: names must differ, got {names}")
@@ -186,11 +191,7 @@ class Storyboard:
             if (t.width, t.height, t.fps) != (first.width, first.height, first.fps):
                 raise InvalidInput(f"{where}.take: {t.width}x{t.height} at {t.fps} fps, but shot 0 is "
                                    f"{first.width}x{first.height} at {first.fps} fps; one film has one size and rate")
-            if shot.join == "crossfade" and self.crossfade >= min(t.duration, self.shots[i - 1].take.duration):
-                raise InvalidInput(f"{where}: a crossfade of {self.crossfade:g} s needs both shots longer than it")
             if shot.join == "continue":
-                from sorakit import models
-
                 spec = models.get(self._resolved(i, t).model)
                 if "i2v" not in spec.modes:
                     raise InvalidInput(f"{where}.join='continue': it starts from the previous shot's last frame, "
@@ -204,17 +205,70 @@ class Storyboard:
             else:
                 take.validate()
             previous = take
+        for i, shot in enumerate(self.shots):  # durations are known once every Take is valid
+            t = shot.take
+            if shot.join == "crossfade" and self.crossfade >= min(t.duration, self.shots[i - 1].take.duration):
+                raise InvalidInput(f"shots[{i}]: a crossfade of {self.crossfade:g} s needs both shots longer than it")
+        if self.loudness is not None and not (math.isfinite(self.loudness) and -40 <= self.loudness <= -5):
+            raise InvalidInput(f"loudness={self.loudness!r}: must be in [-40, -5] LUFS or None; -16 suits web and "
+                               "phone video, -23 broadcast")
         total = self.duration
         for i, line in enumerate(self.dialogue):
             if not line.text.strip() or not (math.isfinite(line.start) and 0 <= line.start < total):
                 raise InvalidInput(f"dialogue[{i}]: a line needs text and a start within the film [0, {total:g}) s")
         if self.music or self.dialogue:
             bed = self._bed_take()
-            bed.validate()  # the music model id, the voices
+            # the music model id and the voices; at one frame a second, so a long film is not held to
+            # the previz's frame limit (nothing of the bed is drawn)
+            bed.replace(fps=1, frames=max(1, math.ceil(self.duration))).validate()
             _soundtrack.preflight(bed)
         for c in self.cast:  # consent, a readable photo with a face: before any model loads
             if c.cameo is not None:
                 c.cameo.check()
+
+    def _check_types(self) -> None:
+        """Refuses a wrong type where a rule below would crash (a Take where a Shot goes, None for a number)."""
+        def bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
+            text = repr(value)
+            return InvalidInput(f"{key}={text if len(text) <= 60 else text[:57] + '...'}: {rule}; {fix}")
+
+        def number(value: object) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not isinstance(self.shots, (tuple, list)):
+            raise bad("shots", self.shots, "must be a tuple of Shot", "write shots=(Shot(take1), Shot(take2))")
+        for i, shot in enumerate(self.shots):
+            if not isinstance(shot, Shot):
+                raise bad(f"shots[{i}]", shot, "must be a sorakit.Shot", "wrap a Take as Shot(take)")
+            if not isinstance(shot.take, Take):
+                raise bad(f"shots[{i}].take", shot.take, "must be a sorakit.Take", "make one with sorakit.Take(...)")
+            _serde.from_dict(Take, shot.take.to_dict(), path=f"shots[{i}].take")
+            if not (isinstance(shot.characters, (tuple, list)) and all(isinstance(c, str) for c in shot.characters)):
+                raise bad(f"shots[{i}].characters", shot.characters, "must be a tuple of cast names",
+                          "write characters=('Ana',)")
+        if not (isinstance(self.cast, (tuple, list)) and all(isinstance(c, Character) for c in self.cast)):
+            raise bad("cast", self.cast, "must be a tuple of sorakit.Character", "write cast=(Character('Ana'),)")
+        for c in self.cast:
+            if not isinstance(c.name, str) or not isinstance(c.voice, str):
+                raise bad("cast", c, "a character's name and voice are strings", "write Character('Ana', voice='')")
+            if c.cameo is not None and not isinstance(c.cameo, Cameo):
+                raise bad(f"cast {c.name!r}: cameo", c.cameo, "must be a sorakit.Cameo or None",
+                          "write cameo=sorakit.Cameo(photo, name, consent=True)")
+            if c.reference is not None and not isinstance(c.reference, (str, os.PathLike)):
+                raise bad(f"cast {c.name!r}: reference", c.reference, "must be a picture's path or None",
+                          "write reference='ana.png'")
+        if not (isinstance(self.dialogue, (tuple, list)) and all(isinstance(d, DialogueLine) for d in self.dialogue)):
+            raise bad("dialogue", self.dialogue, "must be a tuple of sorakit.DialogueLine",
+                      "write dialogue=(DialogueLine('Ana', 'Hi', 0.5),)")
+        for i, line in enumerate(self.dialogue):
+            _serde.from_dict(DialogueLine, _serde.to_dict(line), path=f"dialogue[{i}]")
+        for key in ("name", "music", "music_model", "music_backend"):
+            if not isinstance(getattr(self, key), str):
+                raise bad(key, getattr(self, key), "must be a string", f"the default is {key}={_DEFAULTS[key]!r}")
+        if not number(self.crossfade):
+            raise bad("crossfade", self.crossfade, "must be a number of seconds", "0.5 is a soft dissolve")
+        if self.loudness is not None and not number(self.loudness):
+            raise bad("loudness", self.loudness, "must be a number (LUFS) or None", "-16 suits web and phone video")
 
     @property
     def duration(self) -> float:
@@ -242,7 +296,7 @@ class Storyboard:
                                 negative_prompt=prev.negative_prompt)
         if shot.join == "continue" and first_frame is not None:
             take = take.replace(mode="i2v", first_frame=first_frame)
-        if take.cameo is None and take.mode in ("i2v", "vace", "identity"):
+        if take.cameo is None and take.mode in ("i2v", "vace", "identity") and shot.join != "continue":
             for who in shot.characters:
                 c = self._character(who)
                 if c is not None and c.cameo is not None:
@@ -269,7 +323,7 @@ class Storyboard:
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, out_dir: str | os.PathLike[str], *, on_shot: Callable[[ShotEvent], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, progress: bool = False,
+               should_stop: Callable[[], bool] | None = None, progress: bool | None = None,
                on_step: Any = None) -> Film:
         """Renders the shots in order into ``out_dir``, saving each when done, then the film.
 
@@ -283,7 +337,8 @@ class Storyboard:
             on_shot: called with a ``ShotEvent`` as each shot starts, is saved or is loaded.
             should_stop: polled during each shot; when True the current shot ends unsaved and the
                 film returned holds the finished shots, its status saying where it stopped.
-            progress: tqdm bars for the shots and their steps.
+            progress: True shows a bar over the shots and each shot's bars; False none; None (the
+                default) leaves it to ``generate`` (video models show their steps).
             on_step: passed to ``generate`` for each shot.
         """
         from sorakit.generate import generate
@@ -305,28 +360,38 @@ class Storyboard:
 
         previous: Take | None = None
         status = "complete"
-        for i in range(n):
-            path = out / f"shot_{i + 1:02d}.mp4"
-            still = out / f"shot_{i:02d}_last.png"
-            take = self._resolved(i, previous or self.shots[0].take, first_frame=str(still))
-            if self.shots[i].join == "continue" and not still.is_file():
-                _write_last_frame(clips[-1], still)
-            if _finished(path, take):
-                clips.append(load(path))
-                note(ShotEvent(i, n, "loaded", str(path)))
-            else:
-                note(ShotEvent(i, n, "rendering", str(path)))
-                clip = generate(take, should_stop=should_stop, progress=progress, on_step=on_step)
-                if clip.provenance.status != "complete":
-                    note(ShotEvent(i, n, "stopped", ""))
-                    status = f"stopped in shot {i + 1} of {n} ({clip.provenance.status})"
-                    break
-                clip.save(path)
-                clips.append(clip)
-                note(ShotEvent(i, n, "rendered", str(path)))
-            if i + 1 < n and self.shots[i + 1].join == "continue":
-                _write_last_frame(clips[-1], out / f"shot_{i + 1:02d}_last.png")
-            previous = take
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, desc=f"storyboard {self.name}", unit="shot")
+        try:
+            for i in range(n):
+                path = out / f"shot_{i + 1:02d}.mp4"
+                still = None
+                if self.shots[i].join == "continue":  # named after the exact shot it comes from, so a
+                    still = _start_frame(out, i, clips[-1])  # re-rendered shot before it means a new start
+                take = self._resolved(i, previous or self.shots[0].take,
+                                      first_frame=None if still is None else str(still))
+                if _finished(path, take):
+                    clips.append(load(path))
+                    note(ShotEvent(i, n, "loaded", str(path)))
+                else:
+                    note(ShotEvent(i, n, "rendering", str(path)))
+                    clip = generate(take, should_stop=should_stop, progress=progress, on_step=on_step)
+                    if clip.provenance.status != "complete":
+                        note(ShotEvent(i, n, "stopped", ""))
+                        status = f"stopped in shot {i + 1} of {n} ({clip.provenance.status})"
+                        break
+                    clip.save(path)
+                    clips.append(clip)
+                    note(ShotEvent(i, n, "rendered", str(path)))
+                if bar is not None:
+                    bar.update(1)
+                previous = take
+        finally:
+            if bar is not None:
+                bar.close()
         film = dataclasses.replace(self._join(clips, status, tuple(log)), cast=self.cast)
         if status != "complete":
             return film
@@ -399,6 +464,9 @@ class Storyboard:
         return path
 
 
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
+
+
 def _finished(path: Path, take: Take) -> bool:
     """True when ``path`` holds this very Take's clip, complete and matching its sidecar."""
     from sorakit.clip import verify
@@ -416,11 +484,20 @@ def _finished(path: Path, take: Take) -> bool:
     return isinstance(prov, dict) and prov.get("status") == "complete" and verify(path).ok
 
 
-def _write_last_frame(clip: Clip, path: Path) -> None:
+def _start_frame(out: Path, i: int, before: Clip) -> Path:
+    """The first frame of 'continue' shot ``i``: the last frame of the shot before, saved as a PNG
+    whose name carries that shot's mp4 hash (older starts of this shot are removed)."""
     from PIL import Image
 
-    with _media.atomic_path(path) as tmp:
-        Image.fromarray(clip.frames[-1]).save(tmp, format="PNG")
+    side = json.loads((out / f"shot_{i:02d}.json").read_text(encoding="utf-8"))
+    still = out / f"shot_{i + 1:02d}_start_{str(side['mp4_sha256'])[:12]}.png"
+    for old in out.glob(f"shot_{i + 1:02d}_start_*.png"):
+        if old != still:
+            old.unlink(missing_ok=True)
+    if not still.is_file():
+        with _media.atomic_path(still) as tmp:
+            Image.fromarray(before.frames[-1]).save(tmp, format="PNG")
+    return still
 
 
 def _clean_stale(out: Path) -> None:

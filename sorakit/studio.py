@@ -49,10 +49,15 @@ def default_out_dir() -> Path:
 
 
 def clip_name(clip: Clip) -> str:
-    """A file name that sorts by time and says the model and seed: ``20261125-101500_previz_s7.mp4``."""
+    """A file name that sorts by time and says the model and seed: ``20261125-101500-123_previz_s7.mp4``.
+
+    Always one plain name in the folder: in the model's name (its first 64 characters) anything but ASCII
+    letters, digits, '-' and '.' becomes '-', so a model called '../x' or '/etc' names no other folder.
+    """
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    model = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in clip.take.model)
-    return f"{stamp}_{model}_s{clip.take.seed}.mp4"
+    model = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-." else "-" for ch in str(clip.take.model)[:64])
+    seed = clip.take.seed
+    return f"{stamp}_{model}_s{seed if isinstance(seed, int) and abs(seed) < 2**64 else '-'}.mp4"
 
 
 @contextlib.contextmanager

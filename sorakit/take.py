@@ -210,8 +210,11 @@ class Take:
         if spec.uses_prompt and not self.prompt.strip():
             raise bad("prompt", self.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
         if self.mode not in spec.modes:
-            raise bad("mode", self.mode, f"{spec.name} runs {', '.join(spec.modes)}",
-                      "pick one of those modes or a model that has this one")
+            others = sorted(n for n, m in models.MODELS.items() if self.mode in m.modes)
+            fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
+                   f"no registered model runs {self.mode!r} yet (identity-keeping ConsisID is not wired); "
+                   "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
+            raise bad("mode", self.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
         if self.memory not in MEMORY_PRESETS:
             raise bad("memory", self.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
                       "'auto' picks one from the GPU it finds")

@@ -48,6 +48,39 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert sum(h.count("<audio controls") for h in htmls) >= 6  # the mix and each track alone
         assert "tracks ['foley', 'ambience', 'music', 'dialogue', 'dialogue']" in texts
         assert "same clip back: True | verify: True" in texts and "target -23.0 got -23.0" in texts
+    if path.stem == "03_cameo":
+        texts = "".join(o.get("text", "") for o in outputs)
+        # every refusal, with its message
+        assert "no consent: cameo 'Ana': consent=False; a cameo puts a real person into generated video" in texts
+        assert "no face: cameo 'Ana': no face found in" in texts
+        assert "too small: " in texts and "its shorter side must be at least 256 px" in texts
+        assert "not an image: " in texts and "is not an image PIL can read" in texts
+        assert "a Take without consent: " in texts and "so it needs their consent" in texts
+        # the framing keeps the face findable at every size
+        assert texts.count("face found again: Face(") == 3 and "face found again: None" not in texts
+        # the consent travels with every cameo clip, into the sidecar
+        assert texts.count("cameo: Ana; consent given; photo sha256 ") == 4  # three clips and the sidecar
+        assert "photo sha256 matches: True | verify: True" in texts
+        assert "guidance: cameo composited into the previz first frame" in texts
+        assert "guidance: cameo Ana as VACE reference image" in texts
+        assert "models that run identity: []" in texts
+        assert any('class="sorakit-compare"' in h for h in htmls)
+        assert sum("image/png" in o.get("data", {}) for o in outputs) == 3  # face box, framings, composite
+    if path.stem == "04_storyboard":
+        texts = "".join(o.get("text", "") for o in outputs)
+        out = tmp_path / "sorakit-outputs" / "storyboard"
+        assert "complete -> sorakit-outputs/storyboard/film.mp4" in texts
+        assert (out / "film.mp4").is_file() and (out / "film.json").is_file() and (out / "shot_02_last.png").is_file()
+        assert any("<video controls" in h and "film · 3 shots" in h for h in htmls)  # the film plays
+        assert "shots start at (0.0, 1.5, 3.0625) s" in texts and "verify film.mp4: Verification(ok=True" in texts
+        assert "cameo: Ben; consent given" in texts
+        assert "across the crossfade at 1.50 s" in texts and "across the continue at 3.06 s" in texts
+        assert "second render: ['loaded', 'loaded', 'loaded']" in texts  # resume loads, never re-renders
+        assert "-> stopped in shot 2 of 3" in texts and "film.mp4 written: False" in texts
+        assert "shot 1 of 3: loaded    sorakit-outputs/storyboard-stopped/shot_01.mp4" in texts
+        assert "after changing shot 3's seed: ['loaded', 'loaded', 'rendering', 'rendered']" in texts
+        assert "join 0→1: look " in texts and "consistent: " in texts  # the verdict, either way
+        assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the cast, the consistency plot
     if path.stem == "02_physics":
         texts = "".join(o.get("text", "") for o in outputs)
         assert "hits the backboard" in texts  # the prompt help

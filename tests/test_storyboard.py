@@ -221,11 +221,17 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
     first = sorakit.Take(frames=16, fps=FPS, width=32, height=32, physics=sorakit.PhysicsConfig(scene="ramp"))
     second = sorakit.Take(model="tiny-wan-i2v-board", prompt="a red ball rolls on", frames=9, fps=FPS, width=32,
                           height=32, steps=2, memory="cpu", physics=sorakit.PhysicsConfig(scene=None))
-    film = Storyboard((Shot(first), Shot(second, join="continue"))).render(tmp_path)
-    still = tmp_path / "shot_01_last.png"
-    assert film.shots[1].take.first_frame == str(still) and film.shots[1].take.mode == "i2v"
+    board = Storyboard((Shot(first), Shot(second, join="continue")))
+    film = board.render(tmp_path)
+    sha = json.loads((tmp_path / "shot_01.json").read_text())["mp4_sha256"]
+    assert film.shots[1].take.first_frame == str(tmp_path / f"shot_02_start_{sha[:12]}.png")
+    assert film.shots[1].take.mode == "i2v"
     np.testing.assert_array_equal(np.asarray(seen[0]), film.shots[0].frames[-1])
     assert film.frames.shape[0] == 16 + 9
+    # a changed first shot is a new start for the second: both are rendered again
+    changed = Storyboard((Shot(first.replace(seed=5)), Shot(second, join="continue")))
+    assert [e.state for e in changed.render(tmp_path).log] == ["rendering", "rendered", "rendering", "rendered"]
+    assert len(list(tmp_path.glob("shot_02_start_*.png"))) == 1
 
 
 def test_the_film_reports_its_consistency_with_its_cast(tmp_path: Path,
@@ -241,3 +247,10 @@ def test_the_film_reports_its_consistency_with_its_cast(tmp_path: Path,
     assert len(report.shots) == 3 and len(report.look_similarity) == 2 and len(report.colour_drift) == 2
     assert [(m.name, m.shot) for m in report.cast] == [("Ana", 0), ("Ana", 1), ("Ana", 2)]
     assert report.verdict.startswith(("consistent", "inconsistent"))
+
+
+def test_a_film_longer_than_one_previz_take_can_have_a_music_bed(tiny_music: str) -> None:
+    long = tuple(Shot(sorakit.Take(frames=600, fps=FPS, width=W, height=H, seed=i)) for i in range(2))
+    Storyboard(long, music="a pad", music_model=tiny_music, music_backend="transformers").validate()
+    with pytest.raises(sorakit.InvalidInput, match=r"dialogue\[0\]: a line needs text and a start within the film"):
+        Storyboard(long, dialogue=(sorakit.DialogueLine("x", "late", 80.0),)).validate()

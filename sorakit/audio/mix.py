@@ -19,6 +19,7 @@ look-ahead limiter. Onsets never move: every gain change is a smooth curve multi
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -273,28 +274,43 @@ def _finite(x: float) -> float | None:
 
 def _check(tracks: list[Track] | tuple[Track, ...], duration: float, rate: int, loudness: float | None,
            ceiling: float, ducking: float) -> None:
-    if not (isinstance(duration, (int, float)) and math.isfinite(duration) and 0 <= duration <= 3600):
+    def number(x: object) -> bool:  # a real number, finite; numpy floats count, True does not
+        return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+    if not (number(duration) and 0 <= duration <= 3600):
         raise InvalidInput(f"duration={duration!r}: must be a number of seconds in [0, 3600]")
     if not (isinstance(rate, int) and 8000 <= rate <= 192_000):
         raise InvalidInput(f"rate={rate!r}: must be an integer sample rate in [8000, 192000]; 48000 suits video")
-    if loudness is not None and not (math.isfinite(loudness) and -70 < loudness <= 0):
+    if loudness is not None and not (number(loudness) and -70 < loudness <= 0):
         raise InvalidInput(f"loudness={loudness!r}: must be in (-70, 0] LUFS or None; -16 suits web video, "
                            f"-23 broadcast")
-    if not (math.isfinite(ceiling) and -20 <= ceiling <= 0):
+    if not (number(ceiling) and -20 <= ceiling <= 0):
         raise InvalidInput(f"ceiling={ceiling!r}: must be in [-20, 0] dBTP; -1 is the usual")
-    if not (math.isfinite(ducking) and 0 <= ducking <= 60):
+    if not (number(ducking) and 0 <= ducking <= 60):
         raise InvalidInput(f"ducking={ducking!r}: must be in [0, 60] dB; 10 keeps music audible under speech")
+    if not isinstance(tracks, (list, tuple)) or not all(isinstance(t, Track) for t in tracks):
+        raise InvalidInput(f"tracks: must be a list of Track, got {type(tracks).__name__}; "
+                           "write [Track('music', audio, 48000)]")
     for i, t in enumerate(tracks):
-        shape = np.shape(t.audio)
+        try:
+            audio = np.asarray(t.audio)
+        except ValueError as exc:  # rows of different lengths
+            raise InvalidInput(f"tracks[{i}] ({t.name}): audio is not an array ({exc}); pass float32 "
+                               "[channels, samples]") from exc
+        shape = audio.shape
         if not (len(shape) == 1 or (len(shape) == 2 and shape[0] in (1, 2))):
             raise InvalidInput(f"tracks[{i}] ({t.name}): audio must be [samples] or [1 or 2 channels, samples], "
                                f"got shape {list(shape)}")
+        if audio.dtype.kind not in "fiu":
+            raise InvalidInput(f"tracks[{i}] ({t.name}): audio has dtype {audio.dtype}; samples are real numbers: "
+                               "convert with np.asarray(audio, np.float32)")
         if not (isinstance(t.rate, int) and 1000 <= t.rate <= 384_000):
             raise InvalidInput(f"tracks[{i}] ({t.name}): rate={t.rate!r} must be an integer in [1000, 384000]")
-        for key in ("start", "gain_db", "fade_in", "fade_out"):
+        for key, rule in (("start", " in [-3600, 3600] s"), ("gain_db", " in [-120, 60] dB; 0 leaves the level"),
+                          ("fade_in", ", 0 or more, at most 3600 s"), ("fade_out", ", 0 or more, at most 3600 s")):
             value = getattr(t, key)
-            if not math.isfinite(value) or (key.startswith("fade") and value < 0):
-                raise InvalidInput(f"tracks[{i}] ({t.name}): {key}={value!r} must be a finite number"
-                                   + (", 0 or more" if key.startswith("fade") else ""))
-        if not np.isfinite(np.asarray(t.audio)).all():
+            lo, hi = (-120, 60) if key == "gain_db" else (0 if key.startswith("fade") else -3600, 3600)
+            if not (number(value) and lo <= value <= hi):
+                raise InvalidInput(f"tracks[{i}] ({t.name}): {key}={value!r} must be a finite number{rule}")
+        if not np.isfinite(audio).all():
             raise InvalidInput(f"tracks[{i}] ({t.name}): audio has NaN or infinite samples; check the model's output")
