@@ -53,6 +53,7 @@ class Track:
         fade_out: seconds of fade at its end.
         duck: lowered while any ``dialogue`` track plays.
         label: what it is (the spoken line, the prompt), for the sidecar and the plots.
+        source: what made it (a model id and library, a voice), for the sidecar.
     """
 
     name: str
@@ -64,6 +65,7 @@ class Track:
     fade_out: float = 0.0
     duck: bool = False
     label: str = ""
+    source: str = ""
 
     @property
     def duration(self) -> float:
@@ -79,6 +81,7 @@ class TrackInfo:
     end: float
     gain_db: float
     label: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def mix(tracks: list[Track] | tuple[Track, ...], duration: float, *, rate: int =
         if t.name == "dialogue" and hi > lo:
             speech[lo:hi] |= np.abs(x[:, lo - first:hi - first]).max(axis=0) > 0
         infos.append(TrackInfo(t.name, round(max(t.start, 0.0), 6), round(min(t.start + x.shape[1] / rate, duration), 6),
-                               t.gain_db, t.label))
+                               t.gain_db, t.label, t.source))
     duck_gain = _duck_curve(speech, rate, ducking) if speech.any() else None
     stems: dict[str, np.ndarray] = {}
     for t, x, first in placed:

@@ -141,9 +141,10 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
     parts: list[Track] = []
     lines: list[SpokenLine] = []
     if foley is not None and au.foley and np.any(foley):
-        parts.append(Track("foley", _match(foley, foley_rate), foley_rate, gain_db=au.foley_gain, label="physics"))
+        parts.append(Track("foley", _match(foley, foley_rate), foley_rate, gain_db=au.foley_gain, label="physics",
+                           source="sorakit.foley"))
     if joint is not None and np.any(joint[0]):
-        parts.append(Track("joint", _match(joint[0], joint[1]), joint[1], label=take.model))
+        parts.append(Track("joint", _match(joint[0], joint[1]), joint[1], label=take.model, source=take.model))
     progress = _progress(on_sound)
     if au.ambience:
         from sorakit.audio import audiocraft_gen
@@ -152,16 +153,19 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
                                               device=device, on_progress=progress("ambience"),
                                               should_stop=should_stop)
         parts.append(Track("ambience", _match(audio, rate), rate, gain_db=au.ambience_gain,
-                            fade_in=min(0.3, duration / 4), fade_out=min(0.5, duration / 4), label=au.ambience))
+                            fade_in=min(0.3, duration / 4), fade_out=min(0.5, duration / 4), label=au.ambience,
+                           source=f"{au.ambience_model} (audiocraft)"))
     if au.music:
-        if music_backend(take) == "audiocraft":
+        backend = music_backend(take)
+        if backend == "audiocraft":
             from sorakit.audio import audiocraft_gen as music
         else:
             from sorakit.audio import musicgen_hf as music  # type: ignore[no-redef]
         audio, rate = music.generate(au.music_model, au.music, duration, seed=take.seed, device=device,
                                      on_progress=progress("music"), should_stop=should_stop)
         parts.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
-                            fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music))
+                            fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music,
+                           source=f"{au.music_model} ({backend})"))
     if au.dialogue:
         from sorakit.audio import tts
 
@@ -173,7 +177,8 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
             lines.append(SpokenLine(line.speaker, line.text, line.voice or tts.DEFAULT_VOICE, line.start,
                                     round(end, 6)))
             parts.append(Track("dialogue", _match(audio, rate), rate, start=line.start, gain_db=au.dialogue_gain,
-                                fade_out=0.01, label=f"{line.speaker}: {line.text}"))
+                                fade_out=0.01, label=f"{line.speaker}: {line.text}",
+                                source=line.voice or tts.DEFAULT_VOICE))
             if on_sound is not None:
                 on_sound("dialogue", i + 1, len(au.dialogue))
     return parts, tuple(lines)

@@ -55,6 +55,10 @@ def test_every_track_is_in_the_mix(rendered: tuple[sorakit.Clip, Path]) -> None:
     assert clip.soundtrack is not None
     names = [t.name for t in clip.soundtrack.mix.tracks]
     assert names == ["foley", "ambience", "music", "dialogue", "dialogue"]
+    sources = [t.source for t in clip.soundtrack.mix.tracks]
+    assert sources[:3] == ["sorakit.foley", f"{clip.take.audio.ambience_model} (audiocraft)",
+                           f"{clip.take.audio.music_model} (transformers)"]
+    assert sources[3:] == [line.voice for line in clip.take.audio.dialogue]
     assert set(clip.stems) == {"foley", "ambience", "music", "dialogue"}
     assert all(np.abs(s).max() > 0 for s in clip.stems.values())
     assert clip.audio.shape == (2, 5 * RATE) and clip.sample_rate == RATE
