@@ -430,11 +430,15 @@ class Storyboard:
         lines: tuple[_soundtrack.SpokenLine, ...] = ()
         if status == "complete" and (self.music or self.dialogue):
             bed, lines = _soundtrack.tracks(self._bed_take(), duration)
+            for i, track in enumerate(bed):  # shots may speak even when the film itself has no lines
+                if track.name == "music":
+                    bed[i] = dataclasses.replace(track, duck=True)
             parts += bed
-        mixed = mix(parts, duration, loudness=self.loudness)
-        info = SoundtrackInfo(mixed.info, lines + tuple(
-            dataclasses.replace(line, start=round(line.start + s, 6), end=round(line.end + s, 6))
-            for c, s in zip(clips, starts) for line in (c.soundtrack.lines if c.soundtrack else ())))
+        shot_lines = tuple(dataclasses.replace(line, start=round(line.start + s, 6), end=round(line.end + s, 6))
+                           for c, s in zip(clips, starts) for line in (c.soundtrack.lines if c.soundtrack else ()))
+        # the music bed also ducks under the lines spoken inside the shots
+        mixed = mix(parts, duration, loudness=self.loudness, speech=tuple((x.start, x.end) for x in shot_lines))
+        info = SoundtrackInfo(mixed.info, lines + shot_lines)
         return Film(frames, fps, mixed.audio, mixed.rate, tuple(clips), tuple(starts), info, status, log=log)
 
     def _save(self, film: Film, out: Path) -> Path:

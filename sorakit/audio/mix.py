@@ -118,7 +118,8 @@ class Mix:
 
 
 def mix(tracks: list[Track] | tuple[Track, ...], duration: float, *, rate: int = RATE,
-        loudness: float | None = TARGET_LUFS, ceiling: float = CEILING_DBTP, ducking: float = 10.0) -> Mix:
+        loudness: float | None = TARGET_LUFS, ceiling: float = CEILING_DBTP, ducking: float = 10.0,
+        speech: tuple[tuple[float, float], ...] = ()) -> Mix:
     """Mixes ``tracks`` into one stereo soundtrack of exactly ``round(duration * rate)`` samples.
 
     Args:
@@ -130,11 +131,19 @@ def mix(tracks: list[Track] | tuple[Track, ...], duration: float, *, rate: int =
             gain or more than 9 dB of limiting on its loudest peak (sparse Foley often would).
         ceiling: the true-peak ceiling in dBTP.
         ducking: dB by which ``duck`` tracks drop while dialogue plays.
+        speech: more ``(start, end)`` seconds during which someone speaks, for ducking: dialogue
+            already inside another track (a storyboard's shots carry their own lines).
     """
     _check(tracks, duration, rate, loudness, ceiling, ducking)
     n = int(round(duration * rate))
     placed: list[tuple[Track, np.ndarray, int]] = []
-    speech = np.zeros(n, bool)
+    speaking = np.zeros(n, bool)
+    for i, span in enumerate(speech):
+        if not (isinstance(span, tuple) and len(span) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v)
+                                                                    for v in span)):
+            raise InvalidInput(f"speech[{i}]={span!r}: must be a (start, end) pair of seconds")
+        lo, hi = max(0, int(round(span[0] * rate))), min(n, int(round(span[1] * rate)))
+        speaking[lo:max(lo, hi)] = True
     infos = []
     for t in tracks:
         x = _place(t, rate)
@@ -142,10 +151,10 @@ def mix(tracks: list[Track] | tuple[Track, ...], duration: float, *, rate: int =
         placed.append((t, x, first))
         lo, hi = max(first, 0), min(first + x.shape[1], n)
         if t.name == "dialogue" and hi > lo:
-            speech[lo:hi] |= np.abs(x[:, lo - first:hi - first]).max(axis=0) > 0
+            speaking[lo:hi] |= np.abs(x[:, lo - first:hi - first]).max(axis=0) > 0
         infos.append(TrackInfo(t.name, round(max(t.start, 0.0), 6), round(min(t.start + x.shape[1] / rate, duration), 6),
                                t.gain_db, t.label, t.source))
-    duck_gain = _duck_curve(speech, rate, ducking) if speech.any() else None
+    duck_gain = _duck_curve(speaking, rate, ducking) if speaking.any() else None
     stems: dict[str, np.ndarray] = {}
     for t, x, first in placed:
         stem = stems.setdefault(t.name, np.zeros((2, n)))

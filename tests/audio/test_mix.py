@@ -134,3 +134,14 @@ def test_bad_mixes_are_refused_with_the_rule(kwargs: dict[str, object], message:
     with pytest.raises(sorakit.InvalidInput) as err:
         mix(tracks, duration, **args)  # type: ignore[arg-type]
     assert message in str(err.value)
+
+
+def test_speech_inside_another_track_ducks_the_music_too() -> None:
+    """A storyboard's shots carry their own lines inside the mixed shot sound: their times duck the bed."""
+    music = sine(330, 6, 0.1)
+    m = mix([Track("music", music, RATE, duck=True)], 6.0, loudness=None, ducking=12.0, speech=((2.0, 3.0),))
+    stem = m.stems["music"][0]
+    during, before = stem[int(2.2 * RATE):int(2.8 * RATE)], stem[int(0.5 * RATE):int(1.5 * RATE)]
+    assert 20 * np.log10(np.sqrt(np.mean(during ** 2)) / np.sqrt(np.mean(before ** 2))) == pytest.approx(-12.0, abs=0.2)
+    with pytest.raises(sorakit.InvalidInput, match=r"speech\[0\]=\(2.0,\): must be a \(start, end\) pair"):
+        mix([Track("music", music, RATE)], 6.0, speech=((2.0,),))  # type: ignore[arg-type]
