@@ -55,16 +55,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
     t, h, w, _ = frames.shape
     if h % 2 or w % 2:
         raise InvalidInput(f"frame size {w}x{h}: H.264 yuv420p needs even width and height; crop or pad one pixel")
-    layout = ""
-    if audio is not None:
-        audio = np.asarray(audio, np.float32)
-        layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
-        if not layout:
-            raise InvalidInput(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
-        if audio_codec not in AUDIO_CODECS:
-            raise InvalidInput(f"audio_codec={audio_codec!r}: use one of {', '.join(AUDIO_CODECS)}")
-        if audio_codec == "opus" and sample_rate != 48_000:
-            raise InvalidInput(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use audio_codec='aac'")
+    layout = "" if audio is None else _audio_layout(audio, sample_rate, audio_codec, "audio_codec")
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         for k, v in (metadata or {}).items():
             out.metadata[k] = v
@@ -83,13 +74,7 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
             out.mux(video.encode(frame))
         out.mux(video.encode())
         if audio is not None and sound is not None:
-            audio = np.clip(audio, -1.0, 1.0)
-            for start in range(0, audio.shape[1], AAC_FRAME):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),
-                                                   format="fltp", layout=layout)
-                chunk.sample_rate, chunk.pts = sample_rate, start
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode())
+            _mux_audio(out, sound, audio, sample_rate, layout)
 
 
 def read_mp4(path: str | os.PathLike[str]) -> tuple[np.ndarray, float, np.ndarray | None, int]:
@@ -134,14 +119,7 @@ def encode_audio(audio: np.ndarray, sample_rate: int, *, codec: str = "aac", bit
     >>> mime, data[4:8]
     ('audio/mp4', b'ftyp')
     """
-    audio = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
-    layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
-    if not layout:
-        raise InvalidInput(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
-    if codec not in AUDIO_CODECS:
-        raise InvalidInput(f"codec={codec!r}: use one of {', '.join(AUDIO_CODECS)}")
-    if codec == "opus" and sample_rate != 48_000:
-        raise InvalidInput(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use codec='aac'")
+    layout = _audio_layout(audio, sample_rate, codec, "codec")
     fmt, mime = ("mp4", "audio/mp4") if codec == "aac" else ("webm", "audio/webm")
     with tempfile.TemporaryDirectory() as tmp:  # +faststart rewrites the file, which a memory buffer can't
         path = os.path.join(tmp, f"sound.{fmt}")
@@ -155,12 +133,32 @@ def _write_audio(path: str, fmt: str, audio: np.ndarray, sample_rate: int, layou
         stream = out.add_stream(AUDIO_CODECS[codec], rate=sample_rate, layout=layout)
         assert isinstance(stream, av.audio.stream.AudioStream)
         stream.bit_rate = bitrate
-        for start in range(0, audio.shape[1], AAC_FRAME):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),
-                                               format="fltp", layout=layout)
-            chunk.sample_rate, chunk.pts = sample_rate, start
-            out.mux(stream.encode(chunk))
-        out.mux(stream.encode())
+        _mux_audio(out, stream, audio, sample_rate, layout)
+
+
+def _audio_layout(audio: np.ndarray, sample_rate: int, codec: str, key: str) -> str:
+    """``mono`` or ``stereo`` for ``audio`` (float32 [C, N]), after checking it and the codec."""
+    audio = np.asarray(audio)
+    layout = {1: "mono", 2: "stereo"}.get(audio.shape[0], "") if audio.ndim == 2 else ""
+    if not layout:
+        raise InvalidInput(f"audio must be float32 [1 or 2 channels, samples], got {list(audio.shape)}")
+    if codec not in AUDIO_CODECS:
+        raise InvalidInput(f"{key}={codec!r}: use one of {', '.join(AUDIO_CODECS)}")
+    if codec == "opus" and sample_rate != 48_000:
+        raise InvalidInput(f"sample_rate={sample_rate}: Opus runs at 48000 Hz; resample or use {key}='aac'")
+    return layout
+
+
+def _mux_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, audio: np.ndarray,
+               sample_rate: int, layout: str) -> None:
+    """Encodes ``audio`` (clipped to [-1, 1]) into ``stream`` in AAC-sized frames, timestamped by sample."""
+    audio = np.clip(np.asarray(audio, np.float32), -1.0, 1.0)
+    for start in range(0, audio.shape[1], AAC_FRAME):
+        chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, start:start + AAC_FRAME]),
+                                           format="fltp", layout=layout)
+        chunk.sample_rate, chunk.pts = sample_rate, start
+        out.mux(stream.encode(chunk))
+    out.mux(stream.encode())
 
 
 def audio_peak(path: str | os.PathLike[str]) -> float:
@@ -177,3 +175,17 @@ def audio_peak(path: str | os.PathLike[str]) -> float:
                 if data.size:
                     peak = max(peak, float(np.abs(data).max()))
     return peak
+
+
+def write_mp4_unclipped(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.ndarray,
+                        sample_rate: int, *, level: float, tries: int = 4, **options: object) -> float:
+    """``write_mp4``, then checks the encoded sound and encodes again, scaled down, while it decodes
+    above ``level`` (AAC can push a sharp transient over full scale). Returns the scale used."""
+    scale = 1.0
+    for attempt in range(tries):
+        write_mp4(path, frames, fps, audio * scale, sample_rate, **options)  # type: ignore[arg-type]
+        peak = audio_peak(path)
+        if peak <= level or attempt == tries - 1:
+            break
+        scale *= 0.98 * level / peak
+    return scale

@@ -130,16 +130,10 @@ class Clip:
                                f"take {take_hash(self.take)}"
                                + (f"; visible watermark {self.provenance.watermark!r}" if self.provenance.watermark
                                   else "")}
-        scale = 1.0
         try:  # absolute paths: ffmpeg reads a relative 'pipe:1.mp4' or 'file:x.mp4' as a protocol, not a file
-            with _media.atomic_path(mp4.absolute()) as tmp:
-                for _ in range(4):  # AAC can push a sharp transient over full scale: scale down until none clips
-                    _media.write_mp4(tmp, self.frames, self.fps, self.audio * scale, self.sample_rate, crf=crf,
-                                     metadata=meta)
-                    peak = _media.audio_peak(tmp)
-                    if peak <= CLIP_LEVEL:
-                        break
-                    scale *= 0.98 * CLIP_LEVEL / peak
+            with _media.atomic_path(mp4.absolute()) as tmp:  # AAC must not push a transient over full scale
+                scale = _media.write_mp4_unclipped(tmp, self.frames, self.fps, self.audio, self.sample_rate,
+                                                   level=CLIP_LEVEL, crf=crf, metadata=meta)
                 digest = _sha256(tmp)
             side = {**self.sidecar(), "mp4_sha256": digest}
             gain_db = round(20 * math.log10(scale), 3)

@@ -445,14 +445,9 @@ class Storyboard:
         path = out / f"{self.name}.mp4"
         meta = {"comment": f"{AI_LABEL} with sorakit {__version__}", "encoder": f"sorakit {__version__} (storyboard)",
                 "description": f"{len(film.shots)} shots; storyboard {self.name}"}
-        scale = 1.0
-        with _media.atomic_path(path) as tmp:
-            for _ in range(4):  # as Clip.save: never let the AAC encode clip
-                _media.write_mp4(tmp, film.frames, film.fps, film.audio * scale, film.sample_rate, metadata=meta)
-                peak = _media.audio_peak(tmp)
-                if peak <= CLIP_LEVEL:
-                    break
-                scale *= 0.98 * CLIP_LEVEL / peak
+        with _media.atomic_path(path) as tmp:  # as Clip.save: the AAC encode must not clip
+            scale = _media.write_mp4_unclipped(tmp, film.frames, film.fps, film.audio, film.sample_rate,
+                                               level=CLIP_LEVEL, metadata=meta)
             digest = _sha256(tmp)
         side = {"format": FILM_FORMAT, "label": AI_LABEL, "sorakit_version": __version__, "mp4_sha256": digest,
                 "storyboard": _serde.to_dict(self),
@@ -473,16 +468,16 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
 
 def _finished(path: Path, take: Take) -> bool:
     """True when ``path`` holds this very Take's clip, complete and matching its sidecar."""
-    from sorakit.clip import verify
+    from sorakit.clip import _read_sidecar, verify
 
     side = path.with_suffix(".json")
     if not (path.is_file() and side.is_file()):
         return False
     try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        meta = _read_sidecar(side)
+    except (OSError, InvalidInput):  # unreadable or not a sidecar: render the shot again
         return False
-    if not isinstance(meta, dict) or meta.get("take_sha256") != take_hash(take):
+    if meta.get("take_sha256") != take_hash(take):
         return False
     prov = meta.get("provenance")
     return isinstance(prov, dict) and prov.get("status") == "complete" and verify(path).ok
