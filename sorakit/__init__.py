@@ -7,6 +7,7 @@
 """
 
 from sorakit._version import __version__
+from sorakit.callbacks import Step
 from sorakit.cameo import Cameo
 from sorakit.clip import Clip, Provenance, Verification, load, verify
 from sorakit.errors import (BadPath, InvalidInput, NotFound, OutOfMemory, SorakitError, SoundtrackFailed, Stopped,
@@ -21,7 +22,7 @@ from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics
 
 __all__ = [
     "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
-    "generate", "Clip", "Provenance", "load", "verify", "Verification",
+    "generate", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",

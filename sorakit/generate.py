@@ -12,7 +12,7 @@ import numpy as np
 from sorakit import models
 from sorakit.audio import soundtrack
 from sorakit.cameo import Cameo
-from sorakit.backends._runtime import OnStep, ShouldStop, Step
+from sorakit.callbacks import OnSound, OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
 from sorakit.errors import InvalidInput, SoundtrackFailed, Stopped
 from sorakit.foley import SAMPLE_RATE, synthesize
@@ -25,7 +25,7 @@ __all__ = ["generate", "Step"]
 
 def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
              progress: bool | None = None, retry_lighter: bool = False,
-             on_sound: soundtrack.OnSound | None = None) -> Clip:
+             on_sound: OnSound | None = None) -> Clip:
     """Renders ``take`` into a Clip with whichever backend its model names.
 
     >>> import sorakit
@@ -52,6 +52,7 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
             video with the sound that was made (Foley, a video model's own sound).
     """
     take.validate()
+    take = take.resolved()  # the model card fills every knob left unset; the clip records the filled Take
     soundtrack.preflight(take)
     person = _cameo(take)  # the photo is checked (readable, big enough, a face) before any model loads
     spec = models.get(take.model)
@@ -80,7 +81,7 @@ def _cameo(take: Take) -> Cameo | None:
 
 
 def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray, int] | None,
-                on_sound: soundtrack.OnSound | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
+                on_sound: OnSound | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
     """The clip with its mixed soundtrack; a sound model's failure keeps the video (``SoundtrackFailed``)."""
     take = clip.take
     stopped = clip.provenance.status != "complete"
@@ -131,12 +132,12 @@ def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
 def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
     scene = take.scene()
     assert scene is not None  # validate() refuses a previz Take without a scene
-    sim = simulate(scene, frames=take.frames, fps=take.fps)
+    sim = simulate(scene, frames=take.n_frames, fps=take.rate)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=take.frames, desc=f"previz {scene.name}", unit="frame")
+        bar = tqdm(total=take.n_frames, desc=f"previz {scene.name}", unit="frame")
     start = time.perf_counter()
     stopped_at: list[int] = []
 
@@ -152,7 +153,7 @@ def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | Non
         return True
 
     try:
-        pv = render(sim, take.width, take.height, trail=take.physics.trail, on_frame=on_frame)
+        pv = render(sim, *take.size, trail=take.physics.trail, on_frame=on_frame)
     finally:
         if bar is not None:
             bar.close()
@@ -161,14 +162,14 @@ def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | Non
     if stopped_at:
         done = stopped_at[0]
         frames = frames[:done]
-        audio = audio[:, : int(round(done / take.fps * SAMPLE_RATE))]
-        status = f"stopped after step {done} of {take.frames}"
-    events = tuple(e for e in sim.events if e.time < frames.shape[0] / take.fps)
-    return Clip(np.ascontiguousarray(frames), take.fps, np.ascontiguousarray(audio), SAMPLE_RATE, take,
+        audio = audio[:, : int(round(done / take.rate * SAMPLE_RATE))]
+        status = f"stopped after step {done} of {take.n_frames}"
+    events = tuple(e for e in sim.events if e.time < frames.shape[0] / take.rate)
+    return Clip(np.ascontiguousarray(frames), take.rate, np.ascontiguousarray(audio), SAMPLE_RATE, take,
                 Provenance.now("previz", "previz", take.seed, status), events)
 
 
-def _image(path: str, width: int, height: int) -> Any:
+def load_image(path: str, width: int, height: int) -> Any:
     """The picture at ``path``, scaled to cover ``width`` x ``height`` and centre-cropped."""
     from PIL import Image, ImageOps
 
@@ -202,49 +203,18 @@ def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
 
 def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_step: OnStep | None,
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False) -> Clip:
-    from PIL import Image
-
     from sorakit.backends import _runtime, family
+    from sorakit.backends.contract import conditioning
 
     fam = family(spec.family)
-    inputs: dict[str, Any] = {}
-    guidance: list[str] = []
-    scene, sim, previz = take.scene(), None, None
-    strength = take.physics.strength
-    needs_previz = take.mode in ("v2v", "vace") or (take.mode in ("t2v", "i2v") and strength > 0) or (
-        take.mode == "i2v" and take.first_frame is None)
-    if scene is not None and needs_previz:
-        sim = simulate(scene, frames=take.frames, fps=take.fps)
-        previz = render(sim, take.width, take.height, trail=False)
-    if take.mode == "i2v" and take.first_frame is None and person is not None and previz is not None:
-        inputs["image"] = composite(previz.frames[0], person.image)
-        guidance.append("cameo composited into the previz first frame")
-    elif take.mode in ("i2v", "identity"):
-        if take.mode == "i2v" and take.first_frame:
-            inputs["image"] = _image(take.first_frame, take.width, take.height)
-        elif person is not None:  # the photo cropped and padded around the face to the Take's size
-            inputs["image"] = person.prepare(take.width, take.height)
-        else:  # validate() allowed it because a scene is set: start from the previz
-            assert previz is not None
-            inputs["image"] = Image.fromarray(previz.frames[0])
-            guidance.append("previz first frame")
-    if take.mode == "vace" and person is not None:
-        inputs["reference_images"] = [person.prepare(take.width, take.height)]
-        guidance.append(f"cameo {person.name} as VACE reference image")
-    if take.mode in ("v2v", "vace"):
-        assert previz is not None
-        inputs["video"] = [Image.fromarray(f) for f in previz.frames]
-        guidance.append(f"{'video-to-video' if take.mode == 'v2v' else 'VACE control'} from the previz "
-                        f"(strength {strength:g})")
-    elif take.mode in ("t2v", "i2v") and strength > 0 and previz is not None:
-        inputs["warp"] = previz
-        guidance.append(f"warped noise (strength {strength:g})")
-    result = _runtime.run(spec, fam, take, inputs, on_step=on_step, should_stop=should_stop,
+    cond = conditioning(take, person)
+    result = _runtime.run(spec, fam, take, cond, on_step=on_step, should_stop=should_stop,
                           progress=progress, retry_lighter=retry_lighter)
     if take.memory != "auto" and result.preset != take.memory:
         take = take.replace(memory=result.preset)  # a lighter preset was needed: record it
-    frames = result.frames
-    duration = frames.shape[0] / take.fps
+    frames = _runtime.to_uint8(result.frames)
+    duration = frames.shape[0] / take.rate
+    sim = cond.sim
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
     else:
@@ -254,8 +224,8 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     follows = take.mode in ("v2v", "vace")  # only then does the video hold to the simulation's timing
     events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
     consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
-    return Clip(frames, take.fps, audio, rate, take,
-                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(guidance), consent,
+    return Clip(frames, take.rate, audio, rate, take,
+                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(cond.notes), consent,
                                _runtime.revision(spec)), events)
 
 

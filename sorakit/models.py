@@ -1,8 +1,10 @@
 """The registry of generation backends and the rules a Take must meet for each.
 
 Each backend registers a ``ModelSpec``; ``Take.validate`` reads it, so a Take the
-model cannot run is refused before any weight loads. Only ``previz`` (no weights,
-CPU) ships in this version; diffusers families register themselves the same way.
+model cannot run is refused before any weight loads. ``previz`` (no weights, CPU) is
+registered here; each diffusers family module in ``sorakit.backends`` registers its own
+checkpoints, each with its model card's defaults (a ``Card``) so that a Take which leaves
+a knob unset runs as the model's authors intended.
 """
 
 from __future__ import annotations
@@ -12,6 +14,39 @@ from sorakit.errors import InvalidInput
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Card:
+    """A model's own defaults, from its model card or its authors' reference code.
+
+    A Take that leaves ``width``, ``height``, ``frames``, ``fps``, ``steps``, ``guidance_scale``
+    or ``negative_prompt`` unset (None) gets these values (``Take.resolved``). Each registry
+    entry names the source of every number in a comment beside it.
+
+    Attributes:
+        width, height, frames, fps: the size, length and rate the model was trained for.
+        steps, guidance_scale: the sampling schedule its card runs.
+        negative_prompt: the one its card or reference code uses ("" where none is given).
+        shift: the flow-matching scheduler's shift (None keeps the checkpoint's scheduler config).
+        knobs: family-specific call arguments as ``(name, value)`` pairs (LTX's
+            ``decode_timestep``, LTX-2's audio guidance), passed to the pipeline as they are.
+    """
+
+    width: int = 832
+    height: int = 480
+    frames: int = 81
+    fps: int = 16
+    steps: int = 30
+    guidance_scale: float = 5.0
+    negative_prompt: str = ""
+    shift: float | None = None
+    knobs: tuple[tuple[str, Any], ...] = ()
+
+    def knob(self, name: str, default: Any = None) -> Any:
+        """The family knob ``name``, or ``default`` when the card sets none."""
+        return dict(self.knobs).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -50,7 +85,7 @@ class ModelSpec:
         sizes: if set, the only ``(width, height)`` pairs the checkpoint runs at.
         frame_rule: ``(k, r)``: frames must equal ``k * n + r`` (``(4, 1)`` is the 4k+1 rule).
         max_frames, min_size, max_size: inclusive limits.
-        default_fps: the rate the model was trained at.
+        card: the model card's defaults (size, frames, fps, steps, guidance, negative prompt, shift).
         uses_prompt: whether the prompt is read (previz draws the scene and ignores it).
         joint_audio: the model itself makes sound with the video (LTX-2); it becomes one more track of the mix.
         arch: sizes for the memory and time estimate.
@@ -68,7 +103,7 @@ class ModelSpec:
     max_frames: int = 121
     min_size: int = 64
     max_size: int = 1280
-    default_fps: int = 16
+    card: Card = Card()
     uses_prompt: bool = True
     joint_audio: bool = False
     arch: Arch | None = None
@@ -88,8 +123,29 @@ def register(spec: ModelSpec) -> ModelSpec:
     """
     if spec.backend != "previz":
         check_ref("model_id", spec.model_id, example="Wan-AI/Wan2.1-T2V-1.3B-Diffusers")
+    k, r = spec.frame_rule
+    c = spec.card
+    if not (1 <= c.frames <= spec.max_frames and (k == 1 or c.frames % k == r % k)):
+        raise InvalidInput(f"card.frames={c.frames}: must meet {spec.name}'s own frame rule ({k}n+{r}, at most "
+                           f"{spec.max_frames}); fix the registry entry")
     MODELS[spec.name] = spec
     return spec
+
+
+def like(base: str, name: str, model_id: str, **changes: Any) -> ModelSpec:
+    """Registers ``model_id`` (a hub id or a local folder) under ``name`` with everything else from
+    the registered model ``base``: its family, modes, frame and size rules and card defaults.
+
+    >>> import tempfile
+    >>> like("wan2.1-t2v-1.3b", "my-wan", tempfile.mkdtemp()).card.fps
+    16
+
+    Args:
+        changes: any ``ModelSpec`` field to set differently (``modes=("t2v",)``, ``card=...``).
+    """
+    import dataclasses
+
+    return register(dataclasses.replace(get(base), name=name, model_id=model_id, **changes))
 
 
 def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -> None:
@@ -113,5 +169,7 @@ def get(name: str) -> ModelSpec:
     return MODELS[name]
 
 
+# The previz has no card: these are sorakit's own choices (5 s of 480p at 16 fps; steps and
+# guidance are not read).
 register(ModelSpec(name="previz", backend="previz", size_multiple=2, max_frames=16 * 60,
-                   min_size=32, max_size=1920, uses_prompt=False))
+                   min_size=32, max_size=1920, uses_prompt=False, card=Card()))

@@ -188,9 +188,11 @@ class Storyboard:
                 if who not in names:
                     raise InvalidInput(f"{where}.characters: {who!r} is not in the cast ({', '.join(names) or 'empty'})")
             t = shot.take
-            if (t.width, t.height, t.fps) != (first.width, first.height, first.fps):
-                raise InvalidInput(f"{where}.take: {t.width}x{t.height} at {t.fps} fps, but shot 0 is "
-                                   f"{first.width}x{first.height} at {first.fps} fps; one film has one size and rate")
+            (w, h), (w0, h0) = t.size, first.size  # a knob left unset is the shot's model's card value
+            if (w, h, t.rate) != (w0, h0, first.rate):
+                raise InvalidInput(f"{where}.take: {w}x{h} at {t.rate} fps, but shot 0 is {w0}x{h0} at "
+                                   f"{first.rate} fps; one film has one size and rate (set width, height and fps "
+                                   "on every shot)")
             if shot.join == "continue":
                 spec = models.get(self._resolved(i, t).model)
                 if "i2v" not in spec.modes:
@@ -314,11 +316,11 @@ class Storyboard:
     def _bed_take(self) -> Take:
         """A Take that carries the film-wide sound (music bed, dialogue) for the sound models."""
         first = self.shots[0].take
-        frames = max(1, int(round(self.duration * first.fps)))
+        frames = max(1, int(round(self.duration * first.rate)))
         lines = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in self.dialogue)
         audio = AudioConfig(foley=False, music=self.music, music_model=self.music_model, backend=self.music_backend,
                             dialogue=lines, loudness=self.loudness)
-        return Take(seed=first.seed, frames=frames, fps=first.fps, width=first.width, height=first.height,
+        return Take(seed=first.seed, frames=frames, fps=first.rate, width=first.size[0], height=first.size[1],
                     physics=dataclasses.replace(first.physics, strength=0.0), audio=audio)
 
     # -- rendering ------------------------------------------------------------------------------
@@ -373,7 +375,7 @@ class Storyboard:
                     still = _start_frame(out, i, clips[-1])  # re-rendered shot before it means a new start
                 take = self._resolved(i, previous or self.shots[0].take,
                                       first_frame=None if still is None else str(still))
-                if _finished(path, take):
+                if _finished(path, take.resolved()):  # a clip records its Take with the card filled in
                     clips.append(load(path))
                     note(ShotEvent(i, n, "loaded", str(path)))
                 else:
@@ -400,9 +402,9 @@ class Storyboard:
     def _join(self, clips: list[Clip], status: str, log: tuple[ShotEvent, ...]) -> Film:
         """The shots on one timeline: crossfades blended, sound from every shot plus the film's own."""
         first = self.shots[0].take
-        fps = first.fps
+        fps = first.rate
         if not clips:
-            empty = np.zeros((0, first.height, first.width, 3), np.uint8)
+            empty = np.zeros((0, first.size[1], first.size[0], 3), np.uint8)
             return Film(empty, fps, np.zeros((2, 0), np.float32), RATE, (), (), None, status, log=log)
         frame_counts = [c.frames.shape[0] for c in clips]
         starts = self._starts([k / fps for k in frame_counts])

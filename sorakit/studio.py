@@ -89,7 +89,7 @@ class Studio(w.VBox):  # type: ignore[misc]
     """One panel for one Take: knobs, Generate and Cancel, live progress and preview, the result with sound.
 
     >>> studio = Studio(Take(seed=7, frames=32))
-    >>> studio.seed.value, studio.take == Take(seed=7, frames=32)
+    >>> studio.seed.value, studio.take == Take(seed=7, frames=32).resolved()  # unset knobs show the card's
     (7, True)
 
     Args:
@@ -116,8 +116,9 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.seed = w.BoundedIntText(description="seed", min=0, max=2**32 - 1, style=label)
         self.lock = w.ToggleButton(description="lock", value=True, icon="lock", tooltip="keep the seed between takes")
         self.dice = w.Button(description="dice", icon="random", tooltip="draw a new seed")
-        self.steps = w.IntSlider(description="steps", min=1, max=100, style=label)
-        self.guidance_scale = w.FloatSlider(description="guidance", min=0.0, max=15.0, step=0.5, style=label)
+        # the ranges validate() allows, so a Take from the Gallery comes back unchanged
+        self.steps = w.IntSlider(description="steps", min=1, max=200, style=label)
+        self.guidance_scale = w.FloatSlider(description="guidance", min=0.0, max=30.0, step=0.5, style=label)
         self.frames = w.BoundedIntText(description="frames", min=1, max=960, style=label)
         self.fps = w.BoundedIntText(description="fps", min=1, max=120, style=label)
         self._sizes = dict(SIZES)  # this panel's sizes: a Take's own size is added here, not globally
@@ -144,6 +145,7 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.generate_button.on_click(lambda _: self.run())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.take = take
+        self.model.observe(lambda change: self.follow_model(change["new"]), names="value")
         super().__init__([
             self.prompt, self.negative_prompt,
             w.HBox([self.seed, self.lock, self.dice]),
@@ -186,10 +188,9 @@ class Studio(w.VBox):  # type: ignore[misc]
     @take.setter
     def take(self, take: Take) -> None:
         self._extra = take
-        size = f"{take.width}x{take.height}"
-        if size not in self._sizes:
-            self._sizes[size] = (take.width, take.height)
-            self.size.options = list(self._sizes)
+        take = take.resolved()  # knobs left unset show the model card's values
+        self._add_size(take.size)
+        size = "{}x{}".format(*take.size)
         scene = take.physics.scene
         name = "(none)" if scene is None else scene if isinstance(scene, str) else scene.name
         if name not in self.scene.options:
@@ -197,12 +198,36 @@ class Studio(w.VBox):  # type: ignore[misc]
         if take.model not in self.model.options:
             self.model.options = self._models(take.model)
         self.prompt.value, self.negative_prompt.value = take.prompt, take.negative_prompt
-        self.seed.value, self.steps.value = take.seed, min(take.steps, 100)
+        self.seed.value, self.steps.value = take.seed, take.steps
         self.guidance_scale.value, self.frames.value, self.fps.value = take.guidance_scale, take.frames, take.fps
-        self.size.value, self.model.value, self.mode.value = size, take.model, take.mode
+        self._following = True  # setting the model here keeps the Take's own knobs
+        try:
+            self.size.value, self.model.value, self.mode.value = size, take.model, take.mode
+        finally:
+            self._following = False
         self.memory.value, self.scene.value = take.memory, name
         self.strength.value, self.foley.value = take.physics.strength, take.audio.foley
         self.ambience.value, self.music.value = take.audio.ambience, take.audio.music
+
+    def _add_size(self, size: tuple[int, int]) -> None:
+        name = f"{size[0]}x{size[1]}"
+        if name not in self._sizes:
+            self._sizes[name] = size
+            self.size.options = list(self._sizes)
+
+    def follow_model(self, name: str) -> None:
+        """Fills size, frames, fps, steps, guidance and negative prompt from model ``name``'s card.
+
+        Called when the model dropdown changes (not when a whole Take is set), so picking a model
+        starts from what its authors run.
+        """
+        if getattr(self, "_following", False) or name not in models.MODELS:
+            return
+        card = models.MODELS[name].card
+        self._add_size((card.width, card.height))
+        self.size.value = f"{card.width}x{card.height}"
+        self.frames.value, self.fps.value, self.steps.value = card.frames, card.fps, card.steps
+        self.guidance_scale.value, self.negative_prompt.value = card.guidance_scale, card.negative_prompt
 
     # -- actions -----------------------------------------------------------------------------
     def roll(self) -> int:

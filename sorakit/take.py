@@ -16,6 +16,8 @@ from sorakit.physics.presets import PRESETS
 from sorakit.physics.scene import Scene
 
 MEMORY_PRESETS = ("auto", "cpu", "t4", "l4", "a100")
+# The knobs a Take may leave unset (None): its model's card fills them (``Take.resolved``).
+CARD_KNOBS = ("width", "height", "frames", "fps", "steps", "guidance_scale", "negative_prompt")
 
 
 @dataclass(frozen=True)
@@ -100,14 +102,14 @@ class Take:
     """
 
     prompt: str = ""
-    negative_prompt: str = ""
+    negative_prompt: str | None = None
     seed: int = 0
-    steps: int = 30
-    guidance_scale: float = 5.0
-    frames: int = 81
-    fps: int = 16
-    width: int = 832
-    height: int = 480
+    steps: int | None = None
+    guidance_scale: float | None = None
+    frames: int | None = None
+    fps: int | None = None
+    width: int | None = None
+    height: int | None = None
     model: str = "previz"
     mode: str = "t2v"
     first_frame: str | None = None
@@ -121,8 +123,41 @@ class Take:
 
     @property
     def duration(self) -> float:
-        """Length of the clip in seconds."""
-        return self.frames / self.fps
+        """Length of the clip in seconds (the model's card fills frames or fps left unset)."""
+        r = self.resolved()
+        return r.n_frames / r.rate
+
+    def resolved(self) -> Take:
+        """This Take with every knob it leaves unset (None) filled from its model's card.
+
+        What ``generate`` runs and records, so a saved clip's Take reruns exactly even after a
+        card default changes.
+
+        >>> t = Take(model="previz").resolved()
+        >>> (t.width, t.height, t.frames, t.fps)
+        (832, 480, 81, 16)
+        >>> Take(fps=24).resolved().fps
+        24
+        """
+        card = models.get(self.model).card
+        unset = {k: getattr(card, k) for k in CARD_KNOBS if getattr(self, k) is None}
+        return self.replace(**unset) if unset else self
+
+    # Typed views of a resolved Take's knobs, for code that runs it (a Take left unset reads its card).
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames if self.frames is not None else models.get(self.model).card.frames)
+
+    @property
+    def rate(self) -> int:
+        return int(self.fps if self.fps is not None else models.get(self.model).card.fps)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        card = models.get(self.model).card
+        return (int(self.width if self.width is not None else card.width),
+                int(self.height if self.height is not None else card.height))
 
     def replace(self, **changes: object) -> Take:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -175,27 +210,30 @@ class Take:
         """
         _check_types(self)
         spec = models.get(self.model)
+        t = self.resolved()  # the card fills what is unset; what is set is checked as given
+        steps, guidance, fps, frames = t.steps or 0, t.guidance_scale or 0.0, t.rate, t.n_frames
+        width, height = t.size
 
         def bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
             return InvalidInput(f"{key}={value!r}: {rule}; {fix}")
 
-        if not 0 <= self.seed < 2**32:
-            raise bad("seed", self.seed, "must be in [0, 4294967295]", "pick any seed in that range")
-        if not 1 <= self.steps <= 200:
-            raise bad("steps", self.steps, "must be in [1, 200]", "30 to 50 is typical")
-        if not (math.isfinite(self.guidance_scale) and 0.0 <= self.guidance_scale <= 30.0):
-            raise bad("guidance_scale", self.guidance_scale, "must be in [0, 30]", "3 to 7 is typical")
-        if not 1 <= self.fps <= 120:
-            raise bad("fps", self.fps, "must be in [1, 120]", f"{spec.name} is made for {spec.default_fps} fps")
-        if not 1 <= self.frames <= spec.max_frames:
-            raise bad("frames", self.frames, f"must be in [1, {spec.max_frames}] for {spec.name}",
+        if not 0 <= t.seed < 2**32:
+            raise bad("seed", t.seed, "must be in [0, 4294967295]", "pick any seed in that range")
+        if not 1 <= steps <= 200:
+            raise bad("steps", steps, "must be in [1, 200]", "30 to 50 is typical")
+        if not (math.isfinite(guidance) and 0.0 <= guidance <= 30.0):
+            raise bad("guidance_scale", guidance, "must be in [0, 30]", "3 to 7 is typical")
+        if not 1 <= fps <= 120:
+            raise bad("fps", fps, "must be in [1, 120]", f"{spec.name} is made for {spec.card.fps} fps")
+        if not 1 <= frames <= spec.max_frames:
+            raise bad("frames", frames, f"must be in [1, {spec.max_frames}] for {spec.name}",
                       "shorten the clip or split it into shots")
         k, r = spec.frame_rule
-        if k > 1 and self.frames % k != r % k:
-            lower = self.frames - ((self.frames - r) % k)
-            raise bad("frames", self.frames, f"{spec.name} needs {k}n+{r} frames",
+        if k > 1 and frames % k != r % k:
+            lower = frames - ((frames - r) % k)
+            raise bad("frames", frames, f"{spec.name} needs {k}n+{r} frames",
                       f"use {lower} or {lower + k}")
-        for key, v in (("width", self.width), ("height", self.height)):
+        for key, v in (("width", width), ("height", height)):
             if not spec.min_size <= v <= spec.max_size:
                 raise bad(key, v, f"must be in [{spec.min_size}, {spec.max_size}] for {spec.name}",
                           "832x480 is the usual 480p size")
@@ -203,40 +241,40 @@ class Take:
             if v % m:
                 down = v - v % m
                 raise bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
-        if spec.sizes and (self.width, self.height) not in spec.sizes:
+        if spec.sizes and (width, height) not in spec.sizes:
             allowed = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
-            raise bad("width, height", (self.width, self.height), f"{spec.name} runs only at {allowed}",
+            raise bad("width, height", (width, height), f"{spec.name} runs only at {allowed}",
                       f"use width={spec.sizes[0][0]}, height={spec.sizes[0][1]}")
-        if spec.uses_prompt and not self.prompt.strip():
-            raise bad("prompt", self.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
-        if self.mode not in spec.modes:
-            others = sorted(n for n, m in models.MODELS.items() if self.mode in m.modes)
+        if spec.uses_prompt and not t.prompt.strip():
+            raise bad("prompt", t.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
+        if t.mode not in spec.modes:
+            others = sorted(n for n, m in models.MODELS.items() if t.mode in m.modes)
             fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
-                   f"no registered model runs {self.mode!r} yet (identity-keeping ConsisID is not wired); "
+                   f"no registered model runs {t.mode!r} yet (identity-keeping ConsisID is not wired); "
                    "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
-            raise bad("mode", self.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
-        if self.memory not in MEMORY_PRESETS:
-            raise bad("memory", self.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
+            raise bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
+        if t.memory not in MEMORY_PRESETS:
+            raise bad("memory", t.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
                       "'auto' picks one from the GPU it finds")
-        if (self.mode == "i2v" and self.first_frame is None and self.cameo is None and self.physics.scene is None
+        if (t.mode == "i2v" and t.first_frame is None and t.cameo is None and t.physics.scene is None
                 and not first_frame_pending):
             raise bad("first_frame", None, "image-to-video needs a first frame",
                       "set first_frame (or cameo) to an image path, or physics.scene to start from its previz")
-        if self.mode in ("v2v", "vace") and self.physics.scene is None:
-            raise bad("physics.scene", None, f"mode {self.mode!r} starts from the physics previz",
+        if t.mode in ("v2v", "vace") and t.physics.scene is None:
+            raise bad("physics.scene", None, f"mode {t.mode!r} starts from the physics previz",
                       "set physics.scene, or use mode='t2v'")
-        if self.mode == "v2v" and not self.physics.strength > 0:
-            raise bad("physics.strength", self.physics.strength, "video-to-video needs a strength in (0, 1]",
+        if t.mode == "v2v" and not t.physics.strength > 0:
+            raise bad("physics.strength", t.physics.strength, "video-to-video needs a strength in (0, 1]",
                       "0.6 keeps the previz's motion and lets the model repaint it")
-        if self.cameo is not None and not self.cameo_consent:
-            raise bad("cameo", self.cameo, "a cameo puts a real person into generated video, so it needs their "
+        if t.cameo is not None and not t.cameo_consent:
+            raise bad("cameo", t.cameo, "a cameo puts a real person into generated video, so it needs their "
                       "consent", "make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True)) once they "
                       "agreed")
-        if self.mode == "identity" and self.cameo is None:
+        if t.mode == "identity" and t.cameo is None:
             raise bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
-        if len(self.prompt) > 4000 or len(self.negative_prompt) > 4000:
+        if len(t.prompt) > 4000 or len(t.negative_prompt or "") > 4000:
             raise InvalidInput("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
-        ph = self.physics
+        ph = t.physics
         if not (math.isfinite(ph.strength) and 0.0 <= ph.strength <= 1.0):
             raise bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")
         if isinstance(ph.scene, str) and ph.scene not in PRESETS:
@@ -250,7 +288,7 @@ class Take:
         if spec.backend != "previz" and ph.strength > 0 and ph.scene is None:
             raise bad("physics.strength", ph.strength, "physics guidance needs a scene",
                       "set physics.scene or strength=0")
-        au = self.audio
+        au = t.audio
         for key, ref in (("audio.ambience_model", au.ambience_model), ("audio.music_model", au.music_model)):
             models.check_ref(key, ref)
         if au.backend not in AUDIO_BACKENDS:
@@ -274,16 +312,19 @@ class Take:
             if len(line.text) > 1000:
                 raise bad(f"audio.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
                           "split it into several lines")
-            if not (math.isfinite(line.start) and 0.0 <= line.start < self.duration):
+            if not (math.isfinite(line.start) and 0.0 <= line.start < t.duration):
                 raise bad(f"audio.dialogue[{i}].start", line.start,
-                          f"must lie within the clip [0, {self.duration:g}) s", "move the line earlier")
+                          f"must lie within the clip [0, {t.duration:g}) s", "move the line earlier")
             if line.voice:
                 ref, _, speaker = line.voice.partition("#")
                 models.check_ref(f"audio.dialogue[{i}].voice", ref)
                 if "#" in line.voice and not (speaker.isdigit() and len(speaker) <= 6):
                     raise bad(f"audio.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
-                              "write e.g. 'kakao-enterprise/vits-vctk#12', or leave the voice empty")
-        for key, image in (("cameo", self.cameo), ("first_frame", self.first_frame)):
+                              "write e.g. '/content/my-vits#12' (a multi-speaker VITS folder), or leave it empty")
+                from sorakit.audio.tts import check_safetensors
+
+                check_safetensors(ref)  # a pickle-only voice is refused before any model loads
+        for key, image in (("cameo", t.cameo), ("first_frame", t.first_frame)):
             if image is None:
                 continue
             ext = os.path.splitext(image)[1].lower()
@@ -305,7 +346,7 @@ def physics_prompt(take: Take) -> str:
     scene = take.scene()
     if scene is None:
         return take.prompt
-    text = describe(scene, simulate(scene, frames=take.frames, fps=take.fps))
+    text = describe(scene, simulate(scene, frames=take.n_frames, fps=take.rate))
     return f"{take.prompt.rstrip()} {text}".strip()
 
 

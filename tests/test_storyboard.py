@@ -216,8 +216,8 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
     fam = family("wan")
     seen: list[object] = []
     original = fam.call
-    monkeypatch.setattr(fam, "call", lambda pipe, take, inputs, *a: (seen.append(inputs["image"]),
-                                                                     original(pipe, take, inputs, *a))[1])
+    monkeypatch.setattr(fam, "call", lambda pipe, take, cond, *a: (seen.append(cond.image),
+                                                                   original(pipe, take, cond, *a))[1])
     first = sorakit.Take(frames=16, fps=FPS, width=32, height=32, physics=sorakit.PhysicsConfig(scene="ramp"))
     second = sorakit.Take(model="tiny-wan-i2v-board", prompt="a red ball rolls on", frames=9, fps=FPS, width=32,
                           height=32, steps=2, memory="cpu", physics=sorakit.PhysicsConfig(scene=None))

@@ -77,7 +77,10 @@ def test_cancel_stops_within_one_step(tmp_path: Path) -> None:
 
 def test_errors_appear_in_the_panel(tmp_path: Path) -> None:
     studio = Studio(sorakit.Take(**SMALL), out_dir=tmp_path)
-    studio.model.value = "wan2.1-t2v-1.3b"
+    studio.model.value = "wan2.1-t2v-1.3b"  # the panel follows the model: its card's size, length and schedule
+    assert (studio.size.value, studio.frames.value, studio.fps.value, studio.steps.value) == ("832x480", 81, 16, 50)
+    assert studio.negative_prompt.value.startswith("Bright tones")
+    studio.frames.value = 24
     assert studio.run() is None
     assert "frames=24: wan2.1-t2v-1.3b needs 4n+1 frames; use 21 or 25" in studio.error.value
     assert studio.status.value == "failed" and not list(tmp_path.iterdir())

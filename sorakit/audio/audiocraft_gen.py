@@ -33,7 +33,8 @@ Three things this module does around audiocraft, each on purpose:
   ``torch.load`` weights-only whatever its caller passes; both are restored afterwards. A
   checkpoint that pickles anything but tensors and plain containers (for example an object whose
   ``__reduce__`` would run code) is refused with ``UnsafeCheckpoint`` before any of it runs. The
-  globals trusted beyond torch's defaults are named in ``TRUSTED_GLOBALS`` (none). torch >= 2.6
+  globals trusted beyond torch's defaults are named in ``TRUSTED_GLOBALS``: the ten an OmegaConf
+  config pickled into a checkpoint needs (reviewed there), nothing that can run code. torch >= 2.6
   is required: before 2.6, ``weights_only=True`` could still be made to run code (CVE-2025-32434).
 * **One window or many.** ``generate`` sets every generation parameter on each call (the model is
   cached and shared, so no call inherits another's settings), asks audiocraft for a whole number
@@ -85,9 +86,32 @@ AUDIOCRAFT_DEPS = ("einops>=0.7", "julius>=0.2", "omegaconf>=2.3", "num2words>=0
                    "huggingface_hub>=0.20", "transformers>=4.56")
 
 # Globals a checkpoint may pickle besides what torch's weights-only unpickler allows (tensors,
-# dicts, lists, strings, numbers). None for now: audiocraft's exports hold tensors and the
-# config as a YAML string. Add a class here only after reading what its unpickling does.
-TRUSTED_GLOBALS: tuple[Any, ...] = ()
+# dicts, lists, strings, numbers), by their import names. Reviewed: an audiocraft checkpoint
+# holds `best_state` (tensors), `xp.cfg`, `version` and `exported`; audiocraft's own export
+# (audiocraft/utils/export.py, every version to 1.3.0) writes `xp.cfg` as a YAML string, which
+# needs nothing here, and MusicGen's published state_dict.bin loads weights-only in outside code
+# (ml-explore/mlx-examples' musicgen). AudioGen's published checkpoint is reported to fail
+# weights-only (audiocraft PR #534, without the global's name); the only non-tensor object an
+# audiocraft checkpoint can hold is that config, so the one way it fails is `xp.cfg` pickled as an
+# OmegaConf DictConfig, and unpickling one needs exactly these ten (found by pickling a Hydra-style
+# config and asking torch.serialization.get_unsafe_globals_in_checkpoint). Each restores plain data:
+# OmegaConf's containers and nodes rebuild through __setstate__ from dicts of values, `typing.Any`
+# is a marker, and dict/list/int/defaultdict only build containers (a defaultdict's factory must
+# itself be allowed). Not yet checked against the real AudioGen file (no hub here): a refusal
+# still names any other global it meets.
+TRUSTED_GLOBALS: tuple[str, ...] = (
+    "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig", "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode", "typing.Any", "builtins.dict", "builtins.list",
+    "builtins.int", "collections.defaultdict")
+
+
+def _trusted() -> list[Any]:
+    """``TRUSTED_GLOBALS`` as the objects torch's ``safe_globals`` takes (imported on use)."""
+    out = []
+    for name in TRUSTED_GLOBALS:
+        module, _, attr = name.rpartition(".")
+        out.append(getattr(importlib.import_module(module), attr))
+    return out
 
 # The generation parameters set on every call, besides duration and extend_stride: audiocraft's
 # defaults for both MusicGen and AudioGen (top_k is capped at the model's codebook size).
@@ -285,12 +309,13 @@ def _read(file: Path | str, model: str) -> dict[str, Any]:
     import torch
 
     try:
-        try:
-            pkg = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            pkg = torch.load(file, map_location="cpu", weights_only=True)  # the old, non-zip format
+        with torch.serialization.safe_globals(_trusted()):
+            try:
+                pkg = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                pkg = torch.load(file, map_location="cpu", weights_only=True)  # the old, non-zip format
     except pickle.UnpicklingError as exc:
         raise _unsafe(model, exc) from None
     except RuntimeError as exc:
@@ -324,6 +349,8 @@ def _config(model: str, folder: Path | None) -> Any:
     else:
         file = folder / _FILES[0]
     cfg = _read(file, model).get("xp.cfg")
+    if OmegaConf.is_config(cfg):  # pickled as a DictConfig rather than YAML (see TRUSTED_GLOBALS)
+        cfg = OmegaConf.to_yaml(cfg)
     if not isinstance(cfg, str):
         raise InvalidInput(f"model={model!r}: its state_dict.bin has no 'xp.cfg' YAML string; export the model with "
                            "audiocraft.utils.export.export_lm")
@@ -363,7 +390,7 @@ def _weights_only() -> Iterator[None]:
     os.environ[_FORCE] = "1"
     os.environ.pop(_FORCE_NO, None)
     try:
-        with torch.serialization.safe_globals(list(TRUSTED_GLOBALS)):
+        with torch.serialization.safe_globals(_trusted()):
             yield
     finally:
         for key, value in saved.items():

@@ -20,18 +20,19 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sorakit.audio.loudness import integrated_loudness
 from sorakit.audio.mix import RATE, Mix, MixInfo, Track, mix
+from sorakit.callbacks import OnSound
 from sorakit.errors import InvalidInput
 from sorakit.take import Take
 
 REFERENCE_LUFS = -23.0  # every generated track is brought here before the Take's gains apply
 MAX_MATCH_DB = 30.0
 
-OnSound = Callable[[str, int, int], None]
 """``on_sound(track, done, total)``: progress of the sound models (tokens for music and ambience)."""
 
 
@@ -152,6 +153,7 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
         audio, rate = audiocraft_gen.generate(au.ambience_model, au.ambience, duration, seed=take.seed,
                                               device=device, on_progress=progress("ambience"),
                                               should_stop=should_stop)
+        _leave_gpu(audiocraft_gen._MODELS)
         parts.append(Track("ambience", _match(audio, rate), rate, gain_db=au.ambience_gain,
                             fade_in=min(0.3, duration / 4), fade_out=min(0.5, duration / 4), label=au.ambience,
                            source=f"{au.ambience_model} (audiocraft)"))
@@ -163,6 +165,7 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
             from sorakit.audio import musicgen_hf as music  # type: ignore[no-redef]
         audio, rate = music.generate(au.music_model, au.music, duration, seed=take.seed, device=device,
                                      on_progress=progress("music"), should_stop=should_stop)
+        _leave_gpu(music._MODELS if backend == "audiocraft" else music._CACHE)  # type: ignore[attr-defined]
         parts.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
                             fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music,
                            source=f"{au.music_model} ({backend})"))
@@ -181,7 +184,23 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
                                 source=line.voice or tts.DEFAULT_VOICE))
             if on_sound is not None:
                 on_sound("dialogue", i + 1, len(au.dialogue))
+        _leave_gpu(tts._CACHE)
     return parts, tuple(lines)
+
+
+def _leave_gpu(cache: dict[tuple[str, str], Any]) -> None:
+    """Drops the sound models a track loaded onto a GPU (cache keys are ``(model, device)``), so the
+    next video model gets the whole GPU; a model on the CPU stays cached."""
+    gone = [key for key in cache if not str(key[1]).startswith("cpu")]
+    for key in gone:
+        del cache[key]
+    if gone:
+        import gc
+
+        import torch
+
+        gc.collect()
+        torch.cuda.empty_cache()
 
 
 def _match(audio: np.ndarray, rate: int) -> np.ndarray:

@@ -1,15 +1,17 @@
 """Text to speech for dialogue, with VITS voices from transformers (no extra install).
 
 A voice is a VITS checkpoint: Meta's MMS-TTS voices (``facebook/mms-tts-eng`` and about 1,100
-other languages, one speaker each, reading plain characters) or multi-speaker VITS voices such as
-``kakao-enterprise/vits-vctk`` (109 speakers), picked with ``#speaker_id``. Weights load only
-from safetensors and no remote code runs. VITS samples noise for timing and timbre, so a seed
-makes a line reproducible and another seed gives another reading.
+other languages, one speaker each, reading plain characters) or a multi-speaker VITS checkpoint
+in transformers' format, a speaker picked with ``#speaker_id``. Weights load only from
+safetensors and no remote code runs: ``kakao-enterprise/vits-vctk`` (109 speakers) publishes only
+a pickled ``pytorch_model.bin``, so it is refused before anything loads, with the MMS voice named
+instead (transformers would otherwise fetch a converted copy from a conversion bot's pull request,
+which its owners never published; sorakit turns that off). VITS samples noise for timing and
+timbre, so a seed makes a line reproducible and another seed gives another reading.
 
-Voices such as ``kakao-enterprise/vits-vctk`` and ``kakao-enterprise/vits-ljs`` spell text as
-phonemes first: they need ``pip install phonemizer`` and the espeak-ng program
-(``apt install espeak-ng``). MMS-TTS voices need neither; MMS voices for non-Latin scripts
-romanize the text with ``pip install uroman``.
+Multi-speaker VITS voices trained on phonemes spell text as phonemes first: they need
+``pip install phonemizer`` and the espeak-ng program (``apt install espeak-ng``). MMS-TTS voices
+need neither; MMS voices for non-Latin scripts romanize the text with ``pip install uroman``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any
 import numpy as np
 
 DEFAULT_VOICE = "facebook/mms-tts-eng"
+
+# Voices whose repositories publish only pickled weights (pytorch_model.bin, no model.safetensors).
+PICKLE_ONLY = ("kakao-enterprise/vits-vctk",)
 
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
 _SPEAKER = re.compile(r"[0-9]+")
@@ -107,13 +112,50 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
     """
     if not isinstance(model, str) or not model.strip():
         raise InvalidInput(f"model={model!r}: a VITS checkpoint is a hub id or a folder; write e.g. {DEFAULT_VOICE!r}")
+    check_safetensors(model)
     torch, transformers = _deps()
     key = (model, _device(torch, device))
     if key not in _CACHE:
-        vits = transformers.VitsModel.from_pretrained(model, use_safetensors=True)
+        import os
+
+        saved = os.environ.get("DISABLE_SAFETENSORS_CONVERSION")
+        os.environ["DISABLE_SAFETENSORS_CONVERSION"] = "1"  # never a bot's converted copy of a pickle
+        try:
+            vits = transformers.VitsModel.from_pretrained(model, use_safetensors=True)
+        except OSError as exc:
+            if "safetensors" in str(exc) or "model.safetensors" in str(exc):
+                raise InvalidInput(_no_safetensors(model)) from exc
+            raise
+        finally:
+            if saved is None:
+                os.environ.pop("DISABLE_SAFETENSORS_CONVERSION", None)
+            else:
+                os.environ["DISABLE_SAFETENSORS_CONVERSION"] = saved
         tokenizer = transformers.VitsTokenizer.from_pretrained(model)
         _CACHE[key] = (vits.to(key[1]).eval(), tokenizer)
     return _CACHE[key]
+
+
+def _no_safetensors(model: str) -> str:
+    return (f"voice={model!r}: publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads "
+            f"voices only from safetensors, so that a checkpoint cannot run code; use {DEFAULT_VOICE!r} (or another "
+            "facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)")
+
+
+def check_safetensors(model: str) -> None:
+    """Refuses, before anything loads, a voice known to publish only pickled weights, or a local
+    folder without ``model.safetensors``.
+
+    >>> check_safetensors("kakao-enterprise/vits-vctk")
+    Traceback (most recent call last):
+    ...
+    sorakit.errors.InvalidInput: voice='kakao-enterprise/vits-vctk': publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads voices only from safetensors, so that a checkpoint cannot run code; use 'facebook/mms-tts-eng' (or another facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)
+    """
+    import os
+
+    if model in PICKLE_ONLY or (os.path.isdir(model) and not os.path.isfile(os.path.join(model, "model.safetensors"))
+                                and os.path.isfile(os.path.join(model, "pytorch_model.bin"))):
+        raise InvalidInput(_no_safetensors(model))
 
 
 def _check_text(text: str, voice: str, tokenizer: Any) -> Any:

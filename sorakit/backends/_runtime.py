@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sorakit.errors import InvalidInput, OutOfMemory
 
+import dataclasses
 import gc
 import hashlib
 import math
@@ -19,31 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from sorakit.backends.contract import Conditioning
+from sorakit.callbacks import OnStep, ShouldStop, Step
 from sorakit.models import ModelSpec
-
-
-class Step(NamedTuple):
-    """One step of a generation, as ``on_step`` receives it.
-
-    ``preview`` is a small uint8 ``[h, w, 3]`` image decoded from the latents without the VAE.
-    """
-
-    step: int
-    total: int
-    seconds_per_step: float
-    eta: float
-    preview: np.ndarray | None
-
-
-OnStep = Callable[[Step], None]
-ShouldStop = Callable[[], bool]
-
-
-
 
 def _torch() -> Any:
     try:
@@ -76,11 +59,16 @@ class Preset:
     fp8: bool
     vae_tiling: bool
     budget_gb: float
+    text_encoder_apart: bool = False
 
 
+# t4 keeps the text encoder apart: it loads alone, encodes the prompt and is freed before the
+# transformer is placed (Wan's umT5 alone is ~11 GB; a free Colab session has ~12.7 GB of RAM).
+# Its group offload streams layers without pinned host copies (use_stream=False), which would
+# otherwise hold every offloaded weight in page-locked RAM.
 PRESETS: dict[str, Preset] = {
     "cpu": Preset("cpu", "cpu", "float32", None, False, False, 0.0),
-    "t4": Preset("t4", "cuda", "float16", "group", True, True, 15.0),
+    "t4": Preset("t4", "cuda", "float16", "group", True, True, 15.0, text_encoder_apart=True),
     "l4": Preset("l4", "cuda", "bfloat16", "model", False, True, 22.0),
     "a100": Preset("a100", "cuda", "bfloat16", None, False, True, 40.0),
 }
@@ -101,10 +89,9 @@ def choose_preset(requested: str = "auto") -> Preset:
     name = "t4" if total < 20 else "l4" if total < 32 else "a100"
     preset = PRESETS[name]
     if preset.dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
-        preset = Preset(preset.name, preset.device, "float16", preset.offload, preset.fp8, preset.vae_tiling,
-                        preset.budget_gb)
+        preset = dataclasses.replace(preset, dtype="float16")
     if name == "a100":
-        preset = Preset(preset.name, preset.device, preset.dtype, None, False, True, round(total, 1))
+        preset = dataclasses.replace(preset, budget_gb=round(total, 1))
     return preset
 
 
@@ -126,14 +113,15 @@ class Estimate:
 
 
 def estimate(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int, preset: Preset,
-             cfg: bool = True) -> Estimate:
+             passes: int = 2) -> Estimate:
     """A first-order estimate from parameter counts and the token count.
 
     Memory: weights that sit on the GPU at the peak (all of them without offload, the largest
     model with model offload, a few layers with group offload; float8 halves the transformer)
     plus activations, about 24 bytes per token per hidden unit for the widest layer, plus the
     VAE decode. Time: ``2 · params · tokens`` plus attention ``4 · tokens² · hidden · layers``
-    FLOPs per forward pass, two passes with classifier-free guidance.
+    FLOPs per forward pass, times ``passes`` forward passes a step (the family's
+    ``passes_per_step``: 2 with classifier-free guidance, up to 4 for LTX-2's guidance).
     """
     arch = spec.arch
     if arch is None:
@@ -150,36 +138,40 @@ def estimate(spec: ModelSpec, *, width: int, height: int, frames: int, steps: in
         weights = max(transformer_gb, text_gb) + vae_gb
     else:  # group offload keeps a few layers resident
         weights = transformer_gb * 4 / arch.layers + vae_gb
+    if preset.text_encoder_apart:  # loaded alone, encodes, and is freed before the transformer runs
+        weights = {None: weights - text_gb, "model": transformer_gb + vae_gb}.get(preset.offload, weights)
     activations = tokens * arch.hidden * 24 * bytes_per / 1e9
     pixels = frames * width * height
     vae_decode = (2.5 if preset.vae_tiling else pixels * 128 * bytes_per * 3 / 1e9)
     peak = weights + max(activations, vae_decode) + 0.8
+    if preset.text_encoder_apart:
+        peak = max(peak, text_gb + 0.8)  # the prompt is encoded before, not beside, the denoiser
     flops = 2 * arch.transformer * 1e9 * tokens + 4 * tokens**2 * arch.hidden * arch.layers
-    per_step = flops * (2 if cfg else 1) / (_THROUGHPUT.get(preset.name, 200.0) * 1e12)
+    per_step = flops * passes / (_THROUGHPUT.get(preset.name, 200.0) * 1e12)
     if preset.offload == "group":
         per_step += transformer_gb / 12.0  # streamed over PCIe (~12 GB/s) every step
     seconds = per_step * steps + 10.0
     fits = preset.device == "cpu" or peak <= preset.budget_gb
     advice = ""
     if not fits:
-        advice = suggest(spec, width=width, height=height, frames=frames, steps=steps, preset=preset, cfg=cfg)
+        advice = suggest(spec, width=width, height=height, frames=frames, steps=steps, preset=preset, passes=passes)
     return Estimate(round(peak, 1), round(seconds, 1), round(per_step, 2), tokens, fits, advice)
 
 
 def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int, preset: Preset,
-            cfg: bool = True) -> str:
+            passes: int = 2) -> str:
     """Names a lighter preset, or a smaller size or shorter clip, that the estimate says fits."""
     order = ["a100", "l4", "t4"]
     for lighter in order[order.index(preset.name) + 1:] if preset.name in order else []:
         alt = PRESETS[lighter]
-        alt = Preset(alt.name, alt.device, preset.dtype, alt.offload, alt.fp8, alt.vae_tiling, preset.budget_gb)
-        if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt, cfg=cfg).fits:
+        alt = dataclasses.replace(alt, dtype=preset.dtype, budget_gb=preset.budget_gb)
+        if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt, passes=passes).fits:
             return f"memory='{lighter}' (its offloading) should fit in {preset.budget_gb:g} GB"
     k, r = spec.frame_rule
     f = frames
     while f > r + k:
         f = max(r + k, (f - r) // 2 // k * k + r if k > 1 else f // 2)
-        if estimate(spec, width=width, height=height, frames=f, steps=steps, preset=preset, cfg=cfg).fits:
+        if estimate(spec, width=width, height=height, frames=f, steps=steps, preset=preset, passes=passes).fits:
             return f"frames={f} should fit in {preset.budget_gb:g} GB"
         if f == r + k:
             break
@@ -212,7 +204,11 @@ def _free() -> None:
 
 
 def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any:
-    """The pipeline for (model, mode, preset), loaded once; modes that share a checkpoint share weights."""
+    """The pipeline for (model, mode, preset), loaded once; modes that share a checkpoint share weights.
+
+    A derived mode is built from the base pipeline's own components (``derive``), so no
+    component changes dtype or device when another mode loads.
+    """
     key = (spec.model_id, mode, preset.name)
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -223,16 +219,52 @@ def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any
     cls = getattr(diffusers, fam.PIPELINES[mode])
     base_mode = fam.base_mode(spec, mode)
     if base_mode != mode:
-        base = pipeline(spec, fam, base_mode, preset)
-        pipe = cls.from_pipe(base)
+        pipe = derive(cls, pipeline(spec, fam, base_mode, preset))
     else:
         # Weights only as safetensors, and never remote code: a hub id (at its revision) or a local folder.
-        where = {} if os.path.isdir(spec.model_id) else {"revision": spec.revision}
-        pipe = cls.from_pretrained(spec.model_id, dtype=dtype, use_safetensors=True, **where)
+        where: dict[str, Any] = {} if os.path.isdir(spec.model_id) else {"revision": spec.revision}
+        if preset.text_encoder_apart:  # loaded on its own for each new prompt (prompt_embeddings)
+            where.update({name: None for name in _TEXT_PARTS})
+        # Components the family keeps in float32 (Wan's VAE, per diffusers' Wan docs) get their own dtype.
+        dtypes = {"default": dtype, **{name: torch.float32 for name in fam.FLOAT32}} if fam.FLOAT32 else dtype
+        pipe = cls.from_pretrained(spec.model_id, dtype=dtypes, use_safetensors=True, **where)
+        _set_shift(pipe, spec.card.shift)
         _place(pipe, preset)
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
     return pipe
+
+
+_TEXT_PARTS = ("text_encoder", "text_encoder_2")
+
+
+def derive(cls: Any, base: Any) -> Any:
+    """A pipeline of class ``cls`` over ``base``'s own components and config, nothing copied or cast.
+
+    diffusers' ``from_pipe`` ends with ``pipeline.to(dtype)``, float32 unless told otherwise, and
+    the components are shared: it would cast the cached base pipeline's weights too (and a
+    float32 VAE beside a bfloat16 transformer cannot survive any single dtype).
+    """
+    expected, optional = cls._get_signature_keys(cls)
+    parts = {name: component for name, component in base.components.items() if name in expected}
+    for name in expected:
+        parts.setdefault(name, None)
+    parts.update({k: base.config[k] for k in optional if k in base.config})
+    pipe = cls(**parts)
+    name_or_path = base.config.get("_name_or_path")
+    if name_or_path is not None:
+        pipe.register_to_config(_name_or_path=name_or_path)
+    return pipe
+
+
+def _set_shift(pipe: Any, shift: float | None) -> None:
+    """Sets the flow-matching shift the card asks for on the pipeline's scheduler (``flow_shift`` or ``shift``)."""
+    if shift is None:
+        return
+    config = pipe.scheduler.config
+    key = "flow_shift" if "flow_shift" in config else "shift" if "shift" in config else None
+    if key is not None and config[key] != shift:
+        pipe.scheduler = type(pipe.scheduler).from_config(config, **{key: shift})
 
 
 def revision(spec: ModelSpec) -> str:
@@ -278,8 +310,10 @@ def _place(pipe: Any, preset: Preset) -> None:
     if preset.offload == "model":
         pipe.enable_model_cpu_offload()
     elif preset.offload == "group":
+        # No CUDA streams: with use_stream=True diffusers pins a page-locked host copy of every
+        # offloaded weight, which a Colab session's ~12.7 GB of RAM cannot hold beside the model.
         pipe.enable_group_offload(onload_device=torch.device("cuda"), offload_device=torch.device("cpu"),
-                                  offload_type="leaf_level", use_stream=True)
+                                  offload_type="leaf_level", use_stream=False)
     else:
         pipe.to("cuda")
     vae = getattr(pipe, "vae", None)
@@ -288,44 +322,85 @@ def _place(pipe: Any, preset: Preset) -> None:
 
 
 def prompt_embeddings(spec: ModelSpec, fam: ModuleType, pipe: Any, prompt: str, negative: str,
-                      cfg: bool) -> dict[str, Any]:
-    """Prompt embeddings as pipeline keyword arguments, computed once per (model, prompt, negative, cfg)."""
+                      cfg: bool, preset: Preset) -> dict[str, Any]:
+    """Prompt embeddings as pipeline keyword arguments, computed once per (model, prompt, negative, cfg).
+
+    Under a preset that keeps the text encoder apart (t4), the encoder loads alone onto the GPU,
+    encodes, and is freed before the denoiser runs; the embeddings stay cached.
+    """
     key = (spec.model_id, prompt, negative, cfg)
     if key not in _EMBEDS:
         torch = _torch()
-        with torch.no_grad():
-            _EMBEDS[key] = fam.encode_prompt(pipe, prompt, negative, cfg)
+        encoder = _text_encoder(spec, fam, pipe, preset) if preset.text_encoder_apart else pipe
+        try:
+            with torch.no_grad():
+                _EMBEDS[key] = fam.encode_prompt(encoder, prompt, negative, cfg)
+        finally:
+            if encoder is not pipe:
+                del encoder
+                _free()
     return _EMBEDS[key]
+
+
+def _text_encoder(spec: ModelSpec, fam: ModuleType, pipe: Any, preset: Preset) -> Any:
+    """The pipeline class loaded with only its text encoder(s) and tokenizer(s), on the preset's device."""
+    torch = _torch()
+    where: dict[str, Any] = {} if os.path.isdir(spec.model_id) else {"revision": spec.revision}
+    skip = {name: None for name, part in pipe.components.items() if part is not None and name not in _TEXT_PARTS
+            and not name.startswith("tokenizer") and name != "scheduler"}
+    if preset.device != "cpu":  # straight onto the GPU, not through host RAM (~11 GB for Wan's umT5)
+        where["device_map"] = preset.device
+    encoder = type(pipe).from_pretrained(spec.model_id, dtype=getattr(torch, preset.dtype), use_safetensors=True,
+                                         **skip, **where)
+    return encoder
 
 
 # -- preview ---------------------------------------------------------------------------------------
 def fit_preview(model_id: str, fam: ModuleType, pipe: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Fits ``rgb ≈ W · latent + b`` for this checkpoint's VAE by encoding a few test pictures.
+    """Fits ``rgb ≈ W · latent + b`` for this checkpoint's VAE by encoding a few test clips.
 
-    The pictures are colour fields and gradients; their VAE latents (as the transformer sees
-    them) are regressed on the pictures box-filtered to the latent grid. Done once per model.
+    The clips are still pictures (colour fields, gradients and a checker of colours), each
+    ``1 + temporal`` frames long, so the last latent frame is a regular (non-causal) one, as
+    the middle frame the preview shows is. Pictures are eight latent pixels a side, so the
+    regression has far more equations than a 128-channel latent has unknowns; a small ridge
+    keeps it stable. Done once per model.
     """
     if model_id in _PREVIEW:
         return _PREVIEW[model_id]
-    size = 64
+    spatial, temporal = _compression(pipe)
+    size = 8 * spatial
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
     rng = np.random.default_rng(0)
     pictures = []
-    for _ in range(6):
+    for i in range(12):
         c0, c1, c2 = rng.uniform(0, 1, (3, 3))
         img = c0 * (1 - xx[..., None]) + c1 * xx[..., None]
         img = img * (1 - yy[..., None]) + c2 * yy[..., None]
+        if i % 3 == 2:  # blocks of random colour, one latent pixel each
+            blocks = rng.uniform(0, 1, (8, 8, 3)).repeat(spatial, 0).repeat(spatial, 1)
+            img = 0.5 * img + 0.5 * blocks
         pictures.append(img)
     images = (np.stack(pictures) * 255).round().astype(np.uint8)
-    # One picture per call: some VAEs (HunyuanVideo 1.5's) mis-broadcast a batch of single frames.
-    latents = np.concatenate([fam.encode_images(pipe, images[i:i + 1]) for i in range(len(images))])  # [N, C, h, w]
+    clips = np.repeat(images[:, None], temporal + 1, axis=1)  # [N, 1 + temporal, H, W, 3]
+    # One clip per call: some VAEs (HunyuanVideo 1.5's) mis-broadcast a batch.
+    latents = np.concatenate([fam.encode_video(pipe, clips[i:i + 1])[:, :, -1] for i in range(len(clips))])
     n, c, h, w = latents.shape
     pooled = images.reshape(n, h, size // h, w, size // w, 3).mean(axis=(2, 4)) / 255.0
     x = np.concatenate([latents.transpose(0, 2, 3, 1).reshape(-1, c), np.ones((n * h * w, 1))], axis=1)
     y = pooled.reshape(-1, 3)
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    ridge = 1e-3 * np.trace(x.T @ x) / x.shape[1]
+    reg = np.eye(x.shape[1]) * ridge
+    reg[-1, -1] = 0.0  # the bias is not shrunk
+    coef = np.linalg.solve(x.T @ x + reg, x.T @ y)
     _PREVIEW[model_id] = (coef[:-1].astype(np.float32), coef[-1].astype(np.float32))
     return _PREVIEW[model_id]
+
+
+def _compression(pipe: Any) -> tuple[int, int]:
+    """The VAE's (spatial, temporal) compression, under whichever names the pipeline uses."""
+    spatial = getattr(pipe, "vae_scale_factor_spatial", None) or getattr(pipe, "vae_spatial_compression_ratio", 8)
+    temporal = getattr(pipe, "vae_scale_factor_temporal", None) or getattr(pipe, "vae_temporal_compression_ratio", 4)
+    return int(spatial or 8), int(temporal or 4)
 
 
 def project(latent: np.ndarray, weights: tuple[np.ndarray, np.ndarray], *, max_side: int = 256) -> np.ndarray:
@@ -342,7 +417,7 @@ def project(latent: np.ndarray, weights: tuple[np.ndarray, np.ndarray], *, max_s
 # -- running ---------------------------------------------------------------------------------------
 @dataclass
 class Run:
-    """What a finished (or stopped) pipeline call produced."""
+    """What a finished (or stopped) pipeline call produced; ``frames`` are the pipeline's float output."""
 
     frames: np.ndarray
     audio: np.ndarray | None
@@ -355,9 +430,9 @@ class Run:
 LIGHTER = {"a100": "l4", "l4": "t4"}  # the next preset that needs less GPU memory
 
 
-def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, on_step: OnStep | None = None,
+def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_step: OnStep | None = None,
         should_stop: ShouldStop | None = None, progress: bool = True, retry_lighter: bool = False) -> Run:
-    """Runs ``take`` on its family's pipeline with progress, preview, stop and OOM recovery.
+    """Runs ``take`` (resolved) on its family's pipeline with progress, preview, stop and OOM recovery.
 
     On a CUDA out-of-memory error the memory is freed and the failed pipeline dropped from the
     cache; with ``retry_lighter`` the run starts again under the next lighter preset (a100 → l4 →
@@ -366,23 +441,20 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
     torch = _torch()
     preset = choose_preset(take.memory)
     cfg = fam.uses_cfg(take)
-    est = estimate(spec, width=take.width, height=take.height, frames=take.frames, steps=take.steps,
-                   preset=preset, cfg=cfg)
+    passes = fam.passes_per_step(take)
+    width, height = take.size
+    est = estimate(spec, width=width, height=height, frames=take.n_frames, steps=fam.steps_for(take),
+                   preset=preset, passes=passes)
     if not est.fits:
-        warnings.warn(f"{spec.name} at {take.width}x{take.height}, {take.frames} frames, {take.steps} steps "
+        warnings.warn(f"{spec.name} at {width}x{height}, {take.n_frames} frames, {take.steps} steps "
                       f"needs about {est.peak_gb} GB under preset '{preset.name}' "
                       f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning, stacklevel=3)
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
-        embeds = prompt_embeddings(spec, fam, pipe, take.prompt, take.negative_prompt, cfg)
-        previz = inputs.pop("warp", None)
-        if previz is not None:
-            from sorakit.guidance.warp import warp_noise
-
-            c, f, h, w, temporal = fam.latent_grid(pipe, take)
-            noise = warp_noise(previz.flow, previz.body_ids, latent_frames=f, latent_height=h, latent_width=w,
-                               channels=c, temporal=temporal, seed=take.seed, strength=take.physics.strength)
-            inputs["latents"] = fam.pack_noise(pipe, noise, take)
+        embeds = prompt_embeddings(spec, fam, pipe, take.prompt, take.negative_prompt or "", cfg, preset)
+        latents = None
+        if cond.motion is not None:
+            latents = fam.pack_noise(pipe, warped_noise(fam, pipe, take, cond), take, cond)
         total = fam.steps_for(take)
         state = {"done": 0, "stopped": False, "start": time.perf_counter()}
         bar = None
@@ -391,7 +463,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
 
             bar = tqdm(total=total, desc=spec.name, unit="step")
 
-        def on_step_end(step: int, latents: Any) -> None:
+        def on_step_end(step: int, step_latents: Any) -> None:
             state["done"] = step
             elapsed = time.perf_counter() - state["start"]
             per = elapsed / step
@@ -399,9 +471,9 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
                 bar.update(1)
             if on_step is not None:
                 preview = None
-                if latents is not None:
+                if step_latents is not None:
                     weights = fit_preview(spec.model_id, fam, pipe)
-                    lat = fam.latents_for_preview(pipe, latents, take)  # [C, F, h, w] numpy
+                    lat = fam.latents_for_preview(pipe, step_latents, take)  # [C, F, h, w] numpy
                     preview = project(lat[:, lat.shape[1] // 2], weights)
                 on_step(Step(step, total, per, per * (total - step), preview))
             if should_stop is not None and step < total and should_stop():
@@ -410,7 +482,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
 
         generator = torch.Generator(device="cpu").manual_seed(take.seed)
         try:
-            frames, audio, rate = fam.call(pipe, take, inputs, embeds, generator, on_step_end)
+            out = fam.call(pipe, take, cond, embeds, generator, on_step_end, latents)
         finally:
             if bar is not None:
                 bar.close()
@@ -421,28 +493,56 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, inputs: dict[str, Any], *, 
         if retry_lighter and lighter is not None:
             warnings.warn(f"{spec.name} ran out of GPU memory under preset '{preset.name}'; "
                           f"retrying under '{lighter}'", ResourceWarning, stacklevel=3)
-            return run(spec, fam, take.replace(memory=lighter), inputs, on_step=on_step, should_stop=should_stop,
+            return run(spec, fam, take.replace(memory=lighter), cond, on_step=on_step, should_stop=should_stop,
                        progress=progress, retry_lighter=True)
-        advice = suggest(spec, width=take.width, height=take.height, frames=take.frames, steps=take.steps,
-                         preset=preset, cfg=cfg)
-        raise OutOfMemory(f"{spec.name} ran out of GPU memory at {take.width}x{take.height}, {take.frames} frames "
+        advice = suggest(spec, width=width, height=height, frames=take.n_frames, steps=fam.steps_for(take),
+                         preset=preset, passes=passes)
+        raise OutOfMemory(f"{spec.name} ran out of GPU memory at {width}x{height}, {take.n_frames} frames "
                           f"under preset '{preset.name}' (estimated peak {est.peak_gb} GB). The memory was freed; "
                           f"try {advice}.") from exc
-    return Run(frames, audio, rate, int(state["done"]), bool(state["stopped"]), preset.name)
+    return Run(out.frames, out.audio, out.sample_rate, int(state["done"]), bool(state["stopped"]), preset.name)
 
 
-def pixels(vae: Any, images: np.ndarray) -> Any:
-    """uint8 ``[N, H, W, 3]`` pictures as a one-frame video tensor ``[N, 3, 1, H, W]`` in [-1, 1] for ``vae``."""
+def warped_noise(fam: ModuleType, pipe: Any, take: Any, cond: Conditioning) -> np.ndarray:
+    """The previz-warped initial noise ``[C, F, h, w]`` on the grid the pipeline generates at.
+
+    A family that works at another size than the Take's (HunyuanVideo 1.5 image-to-video picks
+    a size bucket) gets the simulation rendered again at that size, so the motion lines up.
+    """
+    from sorakit.guidance.warp import warp_noise
+
+    assert cond.motion is not None
+    previz = cond.motion
+    w, h = fam.working_size(pipe, take)
+    if (w, h) != take.size and cond.sim is not None:
+        from sorakit.previz import render
+
+        previz = render(cond.sim, w, h, trail=False)
+    c, f, lh, lw, temporal = fam.latent_grid(pipe, take)
+    return warp_noise(previz.flow, previz.body_ids, latent_frames=f, latent_height=lh, latent_width=lw,
+                      channels=c, temporal=temporal, seed=take.seed, strength=cond.strength)
+
+
+def execution_device(module: Any) -> Any:
+    """The device a module's inputs must be on: under offload hooks that is the hook's onload
+    device, not where the weights rest (diffusers' own ``get_module_execution_device``)."""
+    from diffusers.utils.torch_utils import get_module_execution_device
+
+    return get_module_execution_device(module)
+
+
+def pixels(vae: Any, video: np.ndarray) -> Any:
+    """uint8 ``[N, T, H, W, 3]`` clips as a video tensor ``[N, 3, T, H, W]`` in [-1, 1] for ``vae``."""
     torch = _torch()
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)[:, :, None].float() / 127.5 - 1.0
-    return x.to(device=vae.device, dtype=vae.dtype)
+    x = torch.from_numpy(np.array(video, dtype=np.uint8)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0  # a writable copy
+    return x.to(device=execution_device(vae), dtype=vae.dtype)
 
 
-def encode_mode(vae: Any, images: np.ndarray) -> Any:
-    """The VAE's latent mode (no sampling, no gradient) of uint8 ``[N, H, W, 3]`` pictures: ``[N, C, 1, h, w]``."""
+def encode_mode(vae: Any, video: np.ndarray) -> Any:
+    """The VAE's latent mode (no sampling, no gradient) of uint8 ``[N, T, H, W, 3]`` clips: ``[N, C, F, h, w]``."""
     torch = _torch()
     with torch.no_grad():
-        return vae.encode(pixels(vae, images)).latent_dist.mode()
+        return vae.encode(pixels(vae, video)).latent_dist.mode()
 
 
 def step_callback(on_step_end: Callable[[int, Any], None]) -> Callable[..., dict[str, Any]]:
@@ -455,10 +555,17 @@ def step_callback(on_step_end: Callable[[int, Any], None]) -> Callable[..., dict
     return callback
 
 
-def to_uint8(video: Any) -> np.ndarray:
-    """A pipeline's ``output_type="np"`` frames (float in [0, 1], [1, T, H, W, 3]) as uint8 [T, H, W, 3]."""
-    arr = np.asarray(video)
+def float_frames(video: Any) -> np.ndarray:
+    """A pipeline's ``output_type="np"`` frames ([1, T, H, W, 3] or [T, H, W, 3]) as float32 [T, H, W, 3]."""
+    arr = np.asarray(video, dtype=np.float32)
     if arr.ndim == 5:
         arr = arr[0]
+    return arr
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] as uint8 [T, H, W, 3]."""
+    arr = float_frames(frames)
     out: np.ndarray = (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
     return out
+

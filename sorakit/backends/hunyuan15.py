@@ -1,10 +1,11 @@
 """HunyuanVideo 1.5 over diffusers: text- and image-to-video.
 
-Self-contained (STYLE rule 10). Quirks: no ``guidance_scale`` argument (a ``guider`` object
-carries it, renewed before each run because it keeps state between calls) and no step
-callback, so progress, the preview and stopping come from wrapping ``scheduler.step`` for the
-length of one call; image-to-video picks its own size from the picture's aspect ratio,
-so its frames are resized to the Take's size afterwards.
+Self-contained (STYLE rule 10). Quirks (read in diffusers 0.42.1's source): no
+``guidance_scale`` argument (a ``guider`` object carries it, renewed before each run because
+it keeps state between calls) and no step callback, so progress, the preview and stopping
+come from wrapping ``scheduler.step`` for the length of one call; image-to-video picks its own
+size bucket from the picture's aspect ratio (832x480 becomes 816x480), so warped noise is made
+on that bucket's grid (``working_size``) and the frames are resized to the Take's size after.
 """
 
 from __future__ import annotations
@@ -14,17 +15,29 @@ from typing import Any
 
 import numpy as np
 
-from sorakit.models import Arch, ModelSpec, register
+from sorakit.backends.contract import Conditioning, Output
+from sorakit.models import Arch, Card, ModelSpec, register
 
 PIPELINES = {"t2v": "HunyuanVideo15Pipeline", "i2v": "HunyuanVideo15ImageToVideoPipeline"}
+FLOAT32: tuple[str, ...] = ()  # bfloat16 (HunyuanVideo-1.5 README's diffusers snippet; diffusers' docs)
 
 _RULES = dict(backend="diffusers", family="hunyuan15", size_multiple=16, frame_rule=(4, 1), max_frames=121,
-              min_size=256, max_size=1280, default_fps=24)
-_ARCH = Arch(8.3, 7.6 + 0.4, 0.3, 2048, 54, spatial=16, patch=(1, 1, 1))
-register(ModelSpec(name="hunyuanvideo1.5-480p-t2v", model_id="hunyuanvideo-community/HunyuanVideo-1.5-480p_t2v",
-                   modes=("t2v",), arch=_ARCH, **_RULES))  # type: ignore[arg-type]
-register(ModelSpec(name="hunyuanvideo1.5-480p-i2v", model_id="hunyuanvideo-community/HunyuanVideo-1.5-480p_i2v",
-                   modes=("i2v",), arch=_ARCH, **_RULES))  # type: ignore[arg-type]
+              min_size=256, max_size=1280)
+_ARCH = Arch(8.3, 7.6 + 0.4, 1.26, 2048, 54, spatial=16, patch=(1, 1, 1))  # VAE: AutoencoderKLHunyuanVideo15() is 1.26 B
+# 480p: 848x480 (the 16:9 bucket calculate_default_height_width gives at the transformer's target_size),
+# 121 frames (the pipelines' default; HunyuanVideo-1.5 generate.py --video_length), 24 fps (generate.py
+# writes fps=24), 50 steps, guidance 6 (its README's "Optimal Inference Configurations"; the shipped
+# guider), flow shift 5 for 480p (same table; the shipped scheduler), empty negative prompt (README CLI).
+# Repo ids with "-Diffusers-", as Tencent's README names them (the pipeline docstring's ids do not exist).
+_CARD = Card(width=848, height=480, frames=121, fps=24, steps=50, guidance_scale=6.0, shift=5.0)
+register(ModelSpec(name="hunyuanvideo1.5-480p-t2v",
+                   model_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-480p_t2v",
+                   modes=("t2v",), arch=_ARCH, card=_CARD, **_RULES))  # type: ignore[arg-type]
+register(ModelSpec(name="hunyuanvideo1.5-480p-i2v",
+                   model_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-480p_i2v",
+                   modes=("i2v",), arch=_ARCH, card=_CARD, **_RULES))  # type: ignore[arg-type]
+
+MAX_SEQUENCE_LENGTH = 1000  # encode_prompt's own default, which the pipelines' __call__ uses
 
 
 def base_mode(spec: ModelSpec, mode: str) -> str:
@@ -33,6 +46,10 @@ def base_mode(spec: ModelSpec, mode: str) -> str:
 
 def uses_cfg(take: Any) -> bool:
     return bool(take.guidance_scale > 1.0)
+
+
+def passes_per_step(take: Any) -> int:
+    return 2 if uses_cfg(take) else 1
 
 
 def steps_for(take: Any) -> int:
@@ -49,12 +66,12 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
     return out
 
 
-def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
-    """uint8 ``[N, H, W, 3]`` to transformer-space latents ``[N, C, h, w]`` (VAE mode times its scaling factor)."""
+def encode_video(pipe: Any, video: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, T, H, W, 3]`` to transformer-space latents ``[N, C, F, h, w]`` (VAE mode times its scaling factor)."""
     from sorakit.backends._runtime import encode_mode
 
-    z = encode_mode(pipe.vae, images) * pipe.vae.config.scaling_factor
-    return z[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
+    z = encode_mode(pipe.vae, video) * pipe.vae.config.scaling_factor
+    return z.float().cpu().numpy()  # type: ignore[no-any-return]
 
 
 def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
@@ -62,24 +79,36 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
     return latents[0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+def working_size(pipe: Any, take: Any) -> tuple[int, int]:
+    """Text-to-video runs at the Take's size; image-to-video at the bucket it picks for that aspect ratio."""
+    width, height = take.size
+    if take.mode != "i2v":
+        return int(width), int(height)
+    h, w = pipe.video_processor.calculate_default_height_width(height=height, width=width,
+                                                               target_size=pipe.target_size)
+    return int(w), int(h)
+
+
 def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
-    """The initial noise's grid for ``take``: ``(channels, latent frames, height, width, temporal factor)``."""
+    """The initial noise's grid on the working size: ``(channels, latent frames, height, width, temporal factor)``."""
     t, s = pipe.vae_scale_factor_temporal, pipe.vae_scale_factor_spatial
-    return pipe.vae.config.latent_channels, (take.frames - 1) // t + 1, take.height // s, take.width // s, t
+    w, h = working_size(pipe, take)
+    return pipe.vae.config.latent_channels, (take.n_frames - 1) // t + 1, h // s, w // s, t
 
 
-def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
-    """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument ``[1, C, F, h, w]``."""
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> Any:
+    """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument ``[1, C, F, h, w]`` (the picture
+    is a separate condition it concatenates itself)."""
     import torch
 
     return torch.from_numpy(noise)[None]
 
 
-def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
+def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
+         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
     from PIL import Image
 
-    from sorakit.backends._runtime import to_uint8
+    from sorakit.backends._runtime import float_frames
 
     pipe.guider = pipe.guider.new(guidance_scale=take.guidance_scale)
     scheduler = pipe.scheduler
@@ -92,20 +121,21 @@ def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], g
         on_step_end(done[0], out[0] if isinstance(out, tuple) else out.prev_sample)
         return out
 
-    call_args: dict[str, Any] = dict(num_frames=take.frames, num_inference_steps=take.steps, generator=generator,
+    width, height = take.size
+    call_args: dict[str, Any] = dict(num_frames=take.n_frames, num_inference_steps=take.steps, generator=generator,
                                      output_type="np", **embeds)
-    if "latents" in inputs:  # warped noise from the physics previz
-        call_args["latents"] = inputs["latents"]
+    if latents is not None:  # warped noise from the physics previz
+        call_args["latents"] = latents
     if take.mode == "i2v":
-        call_args["image"] = inputs["image"]
+        call_args["image"] = cond.image
     else:
-        call_args.update(height=take.height, width=take.width)
+        call_args.update(height=height, width=width)
     scheduler.step = step
     try:
-        frames = to_uint8(pipe(**call_args).frames)
+        frames = float_frames(pipe(**call_args).frames)
     finally:
         del scheduler.step  # the class's own method shows through again
-    if frames.shape[1:3] != (take.height, take.width):  # image-to-video chose its own bucket
-        frames = np.stack([np.asarray(Image.fromarray(f).resize((take.width, take.height), Image.Resampling.LANCZOS))
-                           for f in frames])
-    return frames, None, 0
+    if frames.shape[1:3] != (height, width):  # image-to-video chose its own bucket
+        frames = np.stack([np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(f[..., c]), mode="F").resize(
+            (width, height), Image.Resampling.BILINEAR)) for c in range(3)], axis=-1) for f in frames])
+    return Output(frames, None, 0)

@@ -51,7 +51,7 @@ def _tokenizer(length: int) -> Any:
                                                 unk_token="<unk>", model_max_length=length)
 
 
-def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
+def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "1.0") -> pathlib.Path:
     """Builds one tiny random CogVideoX pipeline and saves it to ``folder``.
 
     Deterministic: every component is seeded with ``torch.manual_seed(0)``. The folder loads
@@ -61,6 +61,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     Args:
         folder: where to save the pipeline (created if missing).
         mode: ``"t2v"``, ``"i2v"`` or ``"v2v"``; ``"v2v"`` saves the same weights as ``"t2v"``.
+        version: ``"1.0"``, or ``"1.5"`` for CogVideoX 1.5's layout: two latent frames per temporal
+            patch (``patch_size_t=2``) and rotary position embeddings, as in THUDM/CogVideoX1.5-5B.
 
     Returns:
         The folder, as a ``pathlib.Path``.
@@ -82,11 +84,14 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     transformers: Any = importlib.import_module("transformers")  # strictly typed
 
     i2v = mode == "i2v"
+    v15 = version == "1.5"
+    if version not in ("1.0", "1.5"):
+        raise InvalidInput(f"version={version!r}: a tiny CogVideoX is built as '1.0' or '1.5'")
     torch.manual_seed(0)
     transformer = diffusers.CogVideoXTransformer3DModel(
         # heads * head_dim = 32 = the T5 width; RoPE needs head_dim % 16 == 0
-        num_attention_heads=2 if i2v else 4,
-        attention_head_dim=16 if i2v else 8,
+        num_attention_heads=2 if i2v or v15 else 4,
+        attention_head_dim=16 if i2v or v15 else 8,
         in_channels=8 if i2v else 4,  # i2v concatenates the image latents on channels
         out_channels=4,
         time_embed_dim=2,
@@ -96,9 +101,10 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
         sample_height=2,
         sample_frames=9,  # latent (9 - 1) / 4 + 1 = 3
         patch_size=2,
+        patch_size_t=2 if v15 else None,
         temporal_compression_ratio=4,
         max_text_seq_length=TEXT_LENGTH,
-        use_rotary_positional_embeddings=i2v,
+        use_rotary_positional_embeddings=i2v or v15,
         use_learned_positional_embeddings=i2v,
     )
     torch.manual_seed(0)

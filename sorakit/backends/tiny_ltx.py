@@ -69,6 +69,9 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
         decoder_spatio_temporal_scaling=(True, True, False, False), decoder_inject_noise=(False,) * 5,
         upsample_residual=(False,) * 4, upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1,
         patch_size_t=1, encoder_causal=True, decoder_causal=False)
+    with torch.no_grad():  # per-channel latent statistics as real checkpoints have, not the identity, so that
+        vae.latents_mean.copy_(torch.linspace(-0.3, 0.3, 8))  # latents normalised twice, or not at all,
+        vae.latents_std.copy_(torch.linspace(0.6, 1.4, 8))  # show in a test
     tok = tokenizer()
     torch.manual_seed(0)
     text_encoder = transformers.T5EncoderModel(transformers.T5Config(

@@ -97,7 +97,11 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
         spatio_temporal_scaling=(True, True), decoder_spatio_temporal_scaling=(True, True),
         decoder_inject_noise=(False, False, False), downsample_type=("spatiotemporal", "spatiotemporal"),
         upsample_type=("spatiotemporal", "spatiotemporal"), upsample_residual=(False, False), upsample_factor=(1, 1),
-        timestep_conditioning=False, patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False)
+        timestep_conditioning=False, patch_size=1, patch_size_t=1, encoder_causal=True, decoder_causal=False,
+        scaling_factor=0.8)
+    with torch.no_grad():  # per-channel latent statistics as real checkpoints have, not the identity, so that
+        vae.latents_mean.copy_(torch.linspace(-0.3, 0.3, 4))  # latents normalised twice, or not at all,
+        vae.latents_std.copy_(torch.linspace(0.6, 1.4, 4))  # show in a test
     torch.manual_seed(0)
     audio_vae = diffusers.AutoencoderKLLTX2Audio(
         base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,

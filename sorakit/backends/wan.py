@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from sorakit.models import Arch, ModelSpec, register
+from dataclasses import replace
+
+from sorakit.backends.contract import Conditioning, Output
+from sorakit.models import Arch, Card, ModelSpec, register
 
 PIPELINES = {
     "t2v": "WanPipeline",
@@ -22,18 +25,45 @@ PIPELINES = {
 }
 
 _RULES = dict(backend="diffusers", family="wan", size_multiple=16, frame_rule=(4, 1), max_frames=81,
-              min_size=128, max_size=1280, default_fps=16)
+              min_size=128, max_size=1280)
+
+# Wan's own negative prompt (Wan-Video/Wan2.1 wan/configs/shared_config.py, sample_neg_prompt), in
+# the English the diffusers EXAMPLE_DOC_STRINGs and the Wan README's diffusers snippet use.
+NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, "
+            "overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, "
+            "poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still "
+            "picture, messy background, three legs, many people in the background, walking backwards")
+# Wan 2.1 at 480p: 832x480, 81 frames at 16 fps (shared_config.py sample_fps=16; SUPPORTED_SIZES), 50 steps and
+# guidance 5.0 (pipeline_wan.py __call__ defaults and the card's example), flow shift 3.0 for 480p
+# (pipeline_wan.py EXAMPLE_DOC_STRING: "5.0 for 720P, 3.0 for 480P"; the shipped scheduler config).
+_CARD_480 = Card(width=832, height=480, frames=81, fps=16, steps=50, guidance_scale=5.0, negative_prompt=NEGATIVE,
+                 shift=3.0)
 register(ModelSpec(name="wan2.1-t2v-1.3b", model_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", modes=("t2v", "v2v"),
-                   arch=Arch(1.42, 5.7, 0.13, 1536, 30), **_RULES))  # type: ignore[arg-type]
+                   arch=Arch(1.42, 5.7, 0.13, 1536, 30), card=_CARD_480, **_RULES))  # type: ignore[arg-type]
+# 14B at 720p: 1280x720 (pipeline_wan.py EXAMPLE_DOC_STRING height=720, width=1280), shift 5.0 for 720p (same).
 register(ModelSpec(name="wan2.1-t2v-14b", model_id="Wan-AI/Wan2.1-T2V-14B-Diffusers", modes=("t2v", "v2v"),
-                   arch=Arch(14.0, 5.7, 0.13, 5120, 40), **_RULES))  # type: ignore[arg-type]
+                   arch=Arch(14.0, 5.7, 0.13, 5120, 40),
+                   card=replace(_CARD_480, width=1280, height=720, shift=5.0), **_RULES))  # type: ignore[arg-type]
+# I2V 480P: max area 480*832 (pipeline_wan_i2v.py EXAMPLE_DOC_STRING), 50 steps (its __call__ default; Wan's
+# generate.py uses 40), shift 3.0 (generate.py for i2v at 832*480).
 register(ModelSpec(name="wan2.1-i2v-14b-480p", model_id="Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", modes=("i2v",),
-                   arch=Arch(14.0, 5.7 + 0.6, 0.13, 5120, 40), **_RULES))  # type: ignore[arg-type]
+                   arch=Arch(14.0, 5.7 + 0.6, 0.13, 5120, 40), card=_CARD_480, **_RULES))  # type: ignore[arg-type]
+# VACE 1.3B: 480p only (Wan SUPPORTED_SIZES 'vace-1.3B'), 30 steps and shift 3.0 (pipeline_wan_vace.py
+# EXAMPLE_DOC_STRING; Wan's own generate.py uses 50 steps and shift 16).
 register(ModelSpec(name="wan2.1-vace-1.3b", model_id="Wan-AI/Wan2.1-VACE-1.3B-diffusers", modes=("vace",),
-                   arch=Arch(1.6, 5.7, 0.13, 1536, 30), **_RULES))  # type: ignore[arg-type]
+                   arch=Arch(1.6, 5.7, 0.13, 1536, 30), card=replace(_CARD_480, steps=30),
+                   **_RULES))  # type: ignore[arg-type]
+# Wan 2.2 TI2V 5B: 1280x704, 121 frames at 24 fps, 50 steps, guidance 5.0, shift 5.0
+# (Wan-Video/Wan2.2 wan/configs/wan_ti2v_5B.py: frame_num, sample_fps, sample_steps, sample_guide_scale, sample_shift).
 register(ModelSpec(name="wan2.2-ti2v-5b", model_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
                    modes=("t2v", "i2v", "v2v"), arch=Arch(5.0, 5.7, 0.7, 3072, 30, spatial=16),
-                   **{**_RULES, "size_multiple": 32, "max_frames": 121, "default_fps": 24}))  # type: ignore[arg-type]
+                   card=Card(width=1280, height=704, frames=121, fps=24, steps=50, guidance_scale=5.0,
+                             negative_prompt=NEGATIVE, shift=5.0),
+                   **{**_RULES, "size_multiple": 32, "max_frames": 121}))  # type: ignore[arg-type]
+
+# diffusers' Wan docs: "Set the AutoencoderKLWan dtype to torch.float32 for better decoding quality"; every
+# Wan EXAMPLE_DOC_STRING loads the VAE (and I2V's CLIP image encoder) in float32.
+FLOAT32 = ("vae", "image_encoder")
 
 
 def base_mode(spec: ModelSpec, mode: str) -> str:
@@ -43,6 +73,11 @@ def base_mode(spec: ModelSpec, mode: str) -> str:
 
 def uses_cfg(take: Any) -> bool:
     return bool(take.guidance_scale > 1.0)
+
+
+def passes_per_step(take: Any) -> int:
+    """One transformer pass, two with classifier-free guidance (conditional and unconditional)."""
+    return 2 if uses_cfg(take) else 1
 
 
 def steps_for(take: Any) -> int:
@@ -70,12 +105,11 @@ def _normalize(pipe: Any, z: Any) -> Any:
     return (z - mean) / std
 
 
-def encode_images(pipe: Any, images: np.ndarray) -> np.ndarray:
-    """uint8 ``[N, H, W, 3]`` pictures to transformer-space latents ``[N, C, h, w]`` (one frame each)."""
+def encode_video(pipe: Any, video: np.ndarray) -> np.ndarray:
+    """uint8 ``[N, T, H, W, 3]`` to transformer-space latents ``[N, C, F, h, w]``."""
     from sorakit.backends._runtime import encode_mode
 
-    z = encode_mode(pipe.vae, images)
-    return _normalize(pipe, z)[:, :, 0].float().cpu().numpy()  # type: ignore[no-any-return]
+    return _normalize(pipe, encode_mode(pipe.vae, video)).float().cpu().numpy()  # type: ignore[no-any-return]
 
 
 def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
@@ -83,41 +117,55 @@ def latents_for_preview(pipe: Any, latents: Any, take: Any) -> np.ndarray:
     return latents[0].float().cpu().numpy()  # type: ignore[no-any-return]
 
 
+def working_size(pipe: Any, take: Any) -> tuple[int, int]:
+    return take.size  # type: ignore[no-any-return]
+
+
 def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
     """The initial noise's grid for ``take``: ``(channels, latent frames, height, width, temporal factor)``."""
     t, s = pipe.vae_scale_factor_temporal, pipe.vae_scale_factor_spatial
-    return pipe.vae.config.z_dim, (take.frames - 1) // t + 1, take.height // s, take.width // s, t
+    w, h = take.size
+    return pipe.vae.config.z_dim, (take.n_frames - 1) // t + 1, h // s, w // s, t
 
 
-def pack_noise(pipe: Any, noise: np.ndarray, take: Any) -> Any:
-    """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument ``[1, C, F, h, w]``."""
+def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> Any:
+    """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument ``[1, C, F, h, w]``.
+
+    Wan's image-to-video keeps the picture in a separate condition (concatenated channels, or
+    for Wan 2.2 the first latent frame it overwrites itself), so the noise goes in as it is.
+    """
     import torch
 
     return torch.from_numpy(noise)[None]
 
 
-def call(pipe: Any, take: Any, inputs: dict[str, Any], embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None]) -> tuple[np.ndarray, None, int]:
-    """Runs the pipeline for ``take.mode`` and returns uint8 frames (Wan makes no sound)."""
-    from sorakit.backends._runtime import step_callback, to_uint8
+def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
+         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+    """Runs the pipeline for ``take.mode`` and returns its float frames (Wan makes no sound)."""
+    from PIL import Image
 
-    args: dict[str, Any] = dict(height=take.height, width=take.width, num_inference_steps=take.steps,
+    from sorakit.backends._runtime import float_frames, step_callback
+
+    width, height = take.size
+    args: dict[str, Any] = dict(height=height, width=width, num_inference_steps=take.steps,
                                 guidance_scale=take.guidance_scale, generator=generator, output_type="np",
-                                callback_on_step_end=step_callback(on_step_end), callback_on_step_end_tensor_inputs=["latents"],
-                                **embeds)
+                                callback_on_step_end=step_callback(on_step_end),
+                                callback_on_step_end_tensor_inputs=["latents"], **embeds)
     if take.mode in ("t2v", "i2v", "vace"):
-        args["num_frames"] = take.frames
-    if "latents" in inputs:  # warped noise from the physics previz
-        args["latents"] = inputs["latents"]
+        args["num_frames"] = take.n_frames
+    if latents is not None:  # warped noise from the physics previz
+        args["latents"] = latents
     if take.mode == "i2v":
-        args["image"] = inputs["image"]
+        args["image"] = cond.image
     elif take.mode == "v2v":
-        args["video"] = inputs["video"]
-        args["strength"] = take.physics.strength
+        assert cond.video is not None
+        args["video"] = [Image.fromarray(f) for f in cond.video]
+        args["strength"] = cond.strength
     elif take.mode == "vace":
-        args["video"] = inputs["video"]
-        args["conditioning_scale"] = max(take.physics.strength, 0.05)
-        if "reference_images" in inputs:  # a cameo: the person to keep in the video
-            args["reference_images"] = inputs["reference_images"]
+        assert cond.video is not None
+        args["video"] = [Image.fromarray(f) for f in cond.video]
+        args["conditioning_scale"] = max(cond.strength, 0.05)
+        if cond.reference_images:  # a cameo: the person to keep in the video
+            args["reference_images"] = list(cond.reference_images)
     out = pipe(**args)
-    return to_uint8(out.frames), None, 0
+    return Output(float_frames(out.frames), None, 0)

@@ -214,7 +214,25 @@ def test_checkpoint_with_code_is_refused_unrun(tmp_path: Path, folders: dict[str
         ag.load(str(folder), device="cpu")
     assert not marker.exists()
     assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1" and "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ
-    assert ag.TRUSTED_GLOBALS == ()
+    assert all(name.split(".")[0] in ("omegaconf", "typing", "builtins", "collections") for name in ag.TRUSTED_GLOBALS)
+
+
+def test_a_config_pickled_as_omegaconf_loads_weights_only(tmp_path: Path, folders: dict[str, str]) -> None:
+    """AudioGen's published checkpoint is reported to fail weights-only loading (audiocraft PR #534):
+    an ``xp.cfg`` pickled as an OmegaConf DictConfig needs exactly the reviewed TRUSTED_GLOBALS."""
+    from omegaconf import OmegaConf
+
+    folder = tmp_path / "dictconfig"
+    shutil.copytree(folders["audiogen"], folder)
+    pkg = torch.load(folder / "state_dict.bin", weights_only=True)
+    pkg["xp.cfg"] = OmegaConf.create(pkg["xp.cfg"])
+    torch.save(pkg, folder / "state_dict.bin")
+    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(folder / "state_dict.bin"))
+    assert needed and needed <= set(ag.TRUSTED_GLOBALS)
+    ag.clear_cache()
+    audio, rate = ag.generate(str(folder), "rain", 0.5, seed=0, device="cpu")
+    expected, _ = ag.generate(folders["audiogen"], "rain", 0.5, seed=0, device="cpu")
+    np.testing.assert_array_equal(audio, expected)
 
 
 # -- xformers stand-in ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 import sorakit
 from sorakit import _media
 from sorakit.audio import integrated_loudness, true_peak
+from sorakit.audio import soundtrack
 from sorakit.audio.soundtrack import music_backend, preflight
 
 RATE = 48_000
@@ -168,3 +169,18 @@ def test_stopping_while_the_music_renders_keeps_the_video_and_its_foley(tiny: di
     assert clip.provenance.status.startswith("video complete; sound MusicGen stopped after step")
     assert clip.soundtrack is not None and [t.name for t in clip.soundtrack.mix.tracks] == ["foley"]
     assert asked[0][0] == "music" and asked[-1][1] < asked[-1][2]
+
+
+def test_sound_models_leave_the_gpu_after_their_track(tiny: dict[str, str]) -> None:
+    """After each track, a sound model cached on a GPU is dropped (the next video model needs the GPU);
+    one on the CPU stays cached. A GPU entry is planted in each cache, as a model loaded there would be."""
+    from sorakit.audio import audiocraft_gen, musicgen_hf, tts
+
+    planted = object()
+    caches = (audiocraft_gen._MODELS, musicgen_hf._CACHE, tts._CACHE)
+    for cache in caches:
+        cache[("planted", "cuda:0")] = planted  # type: ignore[index]
+    soundtrack.tracks(full_take(tiny), 5.0, device="cpu")
+    for cache in caches:
+        assert ("planted", "cuda:0") not in cache
+        assert any(key[1] == "cpu" for key in cache)  # what ran on the CPU is still cached

@@ -138,3 +138,23 @@ def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r"pip install 'sorakit\[audio\]'"):
         tts.load(tts.DEFAULT_VOICE)
+
+
+def test_a_voice_without_safetensors_is_refused_before_anything_loads(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """kakao-enterprise/vits-vctk publishes only pytorch_model.bin: refused by validate(), naming a voice
+    that has safetensors; so is a local folder holding only a pickle."""
+    import sorakit
+    from sorakit.audio import tts
+
+    line = sorakit.DialogueLine("Ana", "Hello there", 0.2, voice="kakao-enterprise/vits-vctk#12")
+    take = sorakit.Take(frames=16, audio=sorakit.AudioConfig(dialogue=(line,)))
+    with pytest.raises(sorakit.InvalidInput, match="only as a pickle.*use 'facebook/mms-tts-eng'"):
+        take.validate()
+    pickled = tmp_path / "pickled-voice"
+    pickled.mkdir()
+    (pickled / "config.json").write_text("{}")
+    (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
+    monkeypatch.setattr(tts, "_deps", lambda: pytest.fail("nothing may load"))
+    with pytest.raises(sorakit.InvalidInput, match="only as a pickle"):
+        tts.load(str(pickled))

@@ -37,6 +37,7 @@ class Case:
     sizes: tuple[tuple[int, int], ...] = ()
     fps: int = 16
     joint_audio: bool = False
+    version: str = ""  # a tiny builder's layout variant ("1.5": CogVideoX 1.5's two-frame temporal patches)
 
 
 CASES = [
@@ -45,6 +46,7 @@ CASES = [
     Case("wan", "vace", ("vace",)),
     Case("cogvideox", "t2v", ("t2v", "v2v"), frame_rule=(8, 1), fps=8),
     Case("cogvideox", "i2v", ("i2v",), frame_rule=(8, 1), sizes=((16, 16),), fps=8),
+    Case("cogvideox", "t2v", ("t2v", "v2v"), frames=17, frame_rule=(16, 1), fps=16, version="1.5"),
     Case("hunyuan15", "t2v", ("t2v",)),
     Case("hunyuan15", "i2v", ("i2v",)),
     Case("ltx", "t2v", ("t2v", "i2v", "v2v"), width=32, height=32, frame_rule=(8, 1), size_multiple=32, fps=25),
@@ -52,10 +54,11 @@ CASES = [
          joint_audio=True),
 ]
 RUNS = [(case, mode) for case in CASES for mode in case.modes]
+IDS = [f"{c.family}{c.version}-{m}" for c, m in RUNS]
 
 
 def _name(case: Case) -> str:
-    return f"tiny-{case.family}-{case.build_mode}"
+    return f"tiny-{case.family}{case.version}-{case.build_mode}"
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +66,13 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, 
     names = {}
     for case in CASES:
         tiny = importlib.import_module(f"sorakit.backends.tiny_{case.family}")
-        folder = tiny.build(tmp_path_factory.mktemp(_name(case)), case.build_mode)
+        folder = tiny.build(tmp_path_factory.mktemp(_name(case)), case.build_mode,
+                            **({"version": case.version} if case.version else {}))
+        card = models.Card(width=case.width, height=case.height, frames=case.frames, fps=case.fps, steps=2,
+                           guidance_scale=5.0)
         spec = models.ModelSpec(name=_name(case), backend="diffusers", family=case.family, model_id=str(folder),
                                 modes=case.modes, size_multiple=case.size_multiple, sizes=case.sizes,
-                                frame_rule=case.frame_rule, max_frames=33, min_size=16, default_fps=case.fps,
+                                frame_rule=case.frame_rule, max_frames=33, min_size=16, card=card,
                                 joint_audio=case.joint_audio)
         models.register(spec)
         names[case] = spec.name
@@ -95,7 +101,7 @@ def make_take(case: Case, name: str, mode: str, picture: str, **kw: object) -> s
     return sorakit.Take(**base)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("case, mode", RUNS, ids=[f"{c.family}-{m}" for c, m in RUNS])
+@pytest.mark.parametrize("case, mode", RUNS, ids=IDS)
 def test_mode_end_to_end(registered: dict[Case, str], picture: str, case: Case, mode: str) -> None:
     take = make_take(case, registered[case], mode, picture)
     steps: list[_runtime.Step] = []
@@ -111,7 +117,7 @@ def test_mode_end_to_end(registered: dict[Case, str], picture: str, case: Case, 
     np.testing.assert_array_equal(again.audio, clip.audio)
 
 
-@pytest.mark.parametrize("case", CASES[::1], ids=[f"{c.family}-{c.build_mode}" for c in CASES])
+@pytest.mark.parametrize("case", CASES[::1], ids=[f"{c.family}{c.version}-{c.build_mode}" for c in CASES])
 def test_should_stop_within_one_step(registered: dict[Case, str], picture: str, case: Case) -> None:
     mode = case.modes[0]
     seen: list[int] = []
@@ -123,7 +129,7 @@ def test_should_stop_within_one_step(registered: dict[Case, str], picture: str, 
     assert sorakit.generate(take, progress=False).provenance.status == "complete"  # still reusable
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.family}-{c.build_mode}" for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.family}{c.version}-{c.build_mode}" for c in CASES])
 def test_family_rule_refused_before_loading(registered: dict[Case, str], picture: str, case: Case) -> None:
     take = make_take(case, registered[case], case.modes[0], picture)
     k, r = case.frame_rule
@@ -136,7 +142,7 @@ def test_family_rule_refused_before_loading(registered: dict[Case, str], picture
 V2V = [case for case in CASES if "v2v" in case.modes]
 
 
-@pytest.mark.parametrize("case", V2V, ids=[c.family for c in V2V])
+@pytest.mark.parametrize("case", V2V, ids=[c.family + c.version for c in V2V])
 def test_v2v_from_the_previz_runs_strength_of_the_steps_and_keeps_foley(registered: dict[Case, str], picture: str,
                                                                         case: Case) -> None:
     take = make_take(case, registered[case], "v2v", picture, steps=4, frames=33,
@@ -186,14 +192,16 @@ def test_every_registered_model_has_its_pipelines_and_rules(name: str, picture: 
     spec = models.get(name)
     fam = family(spec.family)
     assert spec.model_id and spec.arch is not None
-    width, height = spec.sizes[0] if spec.sizes else (832, 480)
     k, r = spec.frame_rule
     for mode in spec.modes:
         assert hasattr(diffusers, fam.PIPELINES[mode]), (name, mode)
-        take = sorakit.Take(model=name, prompt="a ball", mode=mode, frames=4 * k + r, fps=spec.default_fps,
-                            width=width, height=height, first_frame=picture if mode == "i2v" else None,
+        take = sorakit.Take(model=name, prompt="a ball", mode=mode, first_frame=picture if mode == "i2v" else None,
                             physics=sorakit.PhysicsConfig(scene="ramp", strength=0.6))
-        take.validate()
+        take.validate()  # the card's own size, frames and fps meet the model's rules
+        card = take.resolved()
+        assert (card.width, card.height, card.frames, card.fps) == (
+            spec.card.width, spec.card.height, spec.card.frames, spec.card.fps)
+        assert card.steps == spec.card.steps and card.negative_prompt == spec.card.negative_prompt
         if k > 1:
             with pytest.raises(ValueError, match=rf"frames={4 * k + r + 1}: {name} needs {k}n\+{r} frames"):
                 take.replace(frames=4 * k + r + 1).validate()
@@ -202,7 +210,7 @@ def test_every_registered_model_has_its_pipelines_and_rules(name: str, picture: 
 GUIDED = [(case, mode) for case, mode in RUNS if mode in ("t2v", "i2v")]
 
 
-@pytest.mark.parametrize("case, mode", GUIDED, ids=[f"{c.family}-{m}" for c, m in GUIDED])
+@pytest.mark.parametrize("case, mode", GUIDED, ids=[f"{c.family}{c.version}-{m}" for c, m in GUIDED])
 def test_physics_strength_warps_the_initial_noise(registered: dict[Case, str], picture: str, case: Case,
                                                   mode: str) -> None:
     """strength > 0 on a text- or image-to-video mode starts from noise carried along the previz's motion."""
@@ -258,9 +266,9 @@ def test_the_prepared_cameo_reaches_the_pipeline(registered: dict[Case, str], pi
     seen: dict[str, object] = {}
     original = fam.call
 
-    def spy(pipe: object, take: object, inputs: dict[str, object], *args: object) -> object:
-        seen.update(inputs)
-        return original(pipe, take, inputs, *args)
+    def spy(pipe: object, take: object, cond: object, *args: object) -> object:
+        seen.update(image=cond.image, reference_images=cond.reference_images)  # type: ignore[attr-defined]
+        return original(pipe, take, cond, *args)
 
     monkeypatch.setattr(fam, "call", spy)
     take = make_take(case, registered[case], mode, picture, first_frame=None,
