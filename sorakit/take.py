@@ -93,6 +93,11 @@ class Take:
     A cameo (``cameo`` photo, ``cameo_name``, ``cameo_consent``) is set with ``with_cameo``.
     ``watermark`` burns a visible "AI-generated" label into every frame.
 
+    ``width``, ``height``, ``frames``, ``fps``, ``steps``, ``guidance_scale`` and
+    ``negative_prompt`` may be left None: the model's card fills them (``resolved()``), so each
+    model runs as its authors intended and plays at its own frame rate. A value you set is used
+    as given. The clip records the resolved Take.
+
     >>> take = Take(prompt="a missed basketball shot", seed=7, frames=33)
     >>> take.validate()
     >>> Take.from_json(take.to_json()) == take

@@ -80,7 +80,19 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert "-> stopped in shot 2 of 3" in texts and "film.mp4 written: False" in texts
         assert "shot 1 of 3: loaded    sorakit-outputs/storyboard-stopped/shot_01.mp4" in texts
         assert "after changing shot 3's seed: ['loaded', 'loaded', 'rendering', 'rendered']" in texts
-        assert "join 0→1: look " in texts and "consistent: " in texts  # the verdict, either way
+        # the verdict printed is the one the printed measures give (consistency's own rule)
+        import re
+
+        from sorakit.consistency import _verdict
+
+        joins = re.findall(r"join (\d)→\d: look (-?[\d.]+), colour ΔE00 ([\d.]+), exposure ([+-][\d.]+) stops", texts)
+        assert len(joins) == 2
+        verdict = next(line for line in texts.splitlines() if line.startswith(("consistent", "inconsistent")))
+        look, colour, stops = (tuple(float(j[k]) for j in joins) for k in (1, 2, 3))
+        assert all(-1.0 <= x <= 1.0 for x in look) and all(x >= 0 for x in colour)
+        found = re.findall(r"(\w+) in shot (\d+): similarity (-?[\d.]+) \((found|not found)\)", texts)
+        assert found and verdict.split(":")[0] == ("inconsistent" if any(f[3] == "not found" for f in found) else
+                                                   _verdict(look, colour, stops, [], 3).split(":")[0])
         assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the cast, the consistency plot
     if path.stem == "02_physics":
         texts = "".join(o.get("text", "") for o in outputs)

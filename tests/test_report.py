@@ -292,3 +292,19 @@ def test_scene_argument_overrides_the_take() -> None:
     assert np.isfinite(r.body("ball").track).all()
     with pytest.raises(KeyError, match="crate"):
         r.body("domino0")
+
+
+def test_a_ball_passing_through_a_thin_wall_between_two_frames() -> None:
+    """Fast enough that no frame shows it overlapping the glass: only the tunnel check can see it."""
+    glass = Scene.room("glass_room").add(sorakit.Segment("glass", 4.0, 0.0, 4.0, 3.0, thickness=0.05),
+                                         sorakit.Ball("ball", 1.2, 2.0, 0.1, "rubber", vx=6.0, vy=1.0))
+    sim = simulate(glass, frames=FRAMES, fps=FPS)
+    path = ballistic(np.array([1.2, 2.0]), np.array([6.0, 1.0]), -9.81, FRAMES + 1, floor=0.1)
+    x = path[:, 0]
+    crossing = int(np.flatnonzero(x > 4.0)[0])
+    assert crossing < 20 and np.all(np.abs(x[:30] - 4.0) > 0.1 + 0.025 + 0.03)  # never touching in any frame
+    r = report(clip_of(edited(sim, "ball", path), glass))
+    p = assert_flagged(r, "penetration", "ball", crossing)
+    assert r.body("ball").penetrations[0].against == "glass"
+    assert not r.problems_of("teleport"), r.verdict  # a smooth flight: the tunnel is the only fault there
+    assert p.frame == crossing

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -254,3 +255,63 @@ def test_a_film_longer_than_one_previz_take_can_have_a_music_bed(tiny_music: str
     Storyboard(long, music="a pad", music_model=tiny_music, music_backend="transformers").validate()
     with pytest.raises(sorakit.InvalidInput, match=r"dialogue\[0\]: a line needs text and a start within the film"):
         Storyboard(long, dialogue=(sorakit.DialogueLine("x", "late", 80.0),)).validate()
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+def test_each_shot_s_own_sound_is_in_the_film(tmp_path: Path) -> None:
+    """Each shot's Foley lies in the film at the shot's start: the film's sound over a shot correlates
+    with that shot's own sound (and not with another shot's)."""
+    film = Storyboard(three_shots()).render(tmp_path)
+    mono = film.audio.mean(axis=0)
+    rate = film.sample_rate
+    for i, (clip, start) in enumerate(zip(film.shots, film.starts)):
+        own = clip.audio.mean(axis=0)
+        assert clip.sample_rate == rate and np.abs(own).max() > 0.05, i  # the shot has sound of its own
+        at, n = int(round(start * rate)), own.size - 480  # leave out the 5 ms fade where shots meet
+        assert _correlation(mono[at + 240:at + n], own[240:n]) > 0.9, i
+        if i:
+            before = film.shots[i - 1].audio.mean(axis=0)
+            m = min(n, before.size) - 240
+            assert abs(_correlation(mono[at + 240:at + m], before[240:m])) < 0.5, i
+
+
+def test_the_music_bed_ducks_under_lines_spoken_inside_shots(tmp_path: Path, tiny_music: str,
+                                                             tmp_path_factory: pytest.TempPathFactory,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line spoken inside shot 2 (its own Take's dialogue, not the film's) ducks the film's music bed."""
+    from sorakit import storyboard
+    from sorakit.audio import tiny_tts
+
+    real_mix = storyboard.mix
+
+    voices = str(tiny_tts.build(tmp_path_factory.mktemp("voices"), speakers=1))
+    shots = list(three_shots())
+    line = sorakit.DialogueLine("ref", "a ball bounces off the rim", 0.1, voices + "#0")
+    shots[1] = Shot(shots[1].take.replace(audio=sorakit.AudioConfig(dialogue=(line,))))
+    mixes: list[Any] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real_mix(*args, **kwargs)
+        mixes.append(out)
+        return out
+
+    monkeypatch.setattr(storyboard, "mix", spy)
+    film = Storyboard(tuple(shots), music="a warm synth pad", music_model=tiny_music,
+                      music_backend="transformers").render(tmp_path)
+    assert film.soundtrack is not None
+    spoken = [x for x in film.soundtrack.lines if x.text == line.text]
+    assert len(spoken) == 1 and spoken[0].start == pytest.approx(film.starts[1] + 0.1)
+    music = mixes[-1].stems["music"].mean(axis=0)
+    rate = mixes[-1].rate
+
+    def level(a: float, b: float) -> float:
+        seg = music[int(a * rate):int(b * rate)]
+        return 20 * np.log10(np.sqrt(np.mean(seg ** 2)) + 1e-12)
+
+    during = level(spoken[0].start + 0.1, min(spoken[0].end, film.starts[2]) - 0.05)
+    before = level(0.2, film.starts[1] - 0.2)
+    assert before - during > 6.0, (before, during)

@@ -323,12 +323,13 @@ def _place(pipe: Any, preset: Preset) -> None:
 
 def prompt_embeddings(spec: ModelSpec, fam: ModuleType, pipe: Any, prompt: str, negative: str,
                       cfg: bool, preset: Preset) -> dict[str, Any]:
-    """Prompt embeddings as pipeline keyword arguments, computed once per (model, prompt, negative, cfg).
+    """Prompt embeddings as pipeline keyword arguments, computed once per (model, pipeline class, prompt,
+    negative, cfg): each class encodes as its own ``__call__`` would (LTX's condition pipeline differs).
 
     Under a preset that keeps the text encoder apart (t4), the encoder loads alone onto the GPU,
     encodes, and is freed before the denoiser runs; the embeddings stay cached.
     """
-    key = (spec.model_id, prompt, negative, cfg)
+    key = (spec.model_id, type(pipe).__name__, prompt, negative, cfg)
     if key not in _EMBEDS:
         torch = _torch()
         encoder = _text_encoder(spec, fam, pipe, preset) if preset.text_encoder_apart else pipe

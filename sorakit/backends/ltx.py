@@ -42,7 +42,10 @@ register(ModelSpec(name="ltx-video-0.9.5", model_id="Lightricks/LTX-Video-0.9.5"
                                          knobs=(("decode_timestep", 0.05), ("decode_noise_scale", 0.025))),
                    **_RULES))  # type: ignore[arg-type]
 
-MAX_SEQUENCE_LENGTH = 128  # LTXPipeline's default; embeddings are shared by all three classes
+MAX_SEQUENCE_LENGTH = 128  # what LTXPipeline's and LTXImageToVideoPipeline's __call__ encode to
+# LTXConditionPipeline's __call__ encodes to 256 tokens, and with the attention mask passed to T5
+# (the other two pass none), so its embeddings differ and are encoded by it, at its own length.
+CONDITION_SEQUENCE_LENGTH = 256
 
 
 def base_mode(spec: ModelSpec, mode: str) -> str:
@@ -66,6 +69,8 @@ def steps_for(take: Any) -> int:
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool, *,
                   max_sequence_length: int = MAX_SEQUENCE_LENGTH) -> dict[str, Any]:
     """Embeddings with their attention masks, as the pipelines' keyword arguments (LTX-2 shares this)."""
+    if type(pipe).__name__ == "LTXConditionPipeline":
+        max_sequence_length = CONDITION_SEQUENCE_LENGTH
     pe, pm, ne, nm = pipe.encode_prompt(prompt, negative_prompt=negative, do_classifier_free_guidance=cfg,
                                         max_sequence_length=max_sequence_length, device=pipe._execution_device)
     return {"prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,

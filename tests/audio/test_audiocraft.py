@@ -74,8 +74,13 @@ def test_tiny_exports_load_through_get_pretrained(folders: dict[str, str], monke
     assert ag.load(folders[kind], device="cpu") is gen and len(calls) == 1  # cached per (model, device)
 
 
-def test_default_device_is_cuda_when_there_is_one() -> None:
-    assert ag._device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+def test_default_device_is_cuda_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert ag._device(None) == "cuda" and ag._device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ag._device(None) == "cpu"
+    with pytest.raises(InvalidInput, match="no CUDA GPU was found"):
+        ag._device("cuda")
 
 
 def test_bad_names_and_folders_are_refused(tmp_path: Path, folders: dict[str, str]) -> None:

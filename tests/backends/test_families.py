@@ -130,13 +130,18 @@ def test_should_stop_within_one_step(registered: dict[Case, str], picture: str, 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.family}{c.version}-{c.build_mode}" for c in CASES])
-def test_family_rule_refused_before_loading(registered: dict[Case, str], picture: str, case: Case) -> None:
+def test_family_rule_refused_before_loading(registered: dict[Case, str], picture: str, case: Case,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     take = make_take(case, registered[case], case.modes[0], picture)
+    loads: list[object] = []
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a, **k: loads.append(a))
+    monkeypatch.setattr(_runtime, "prompt_embeddings", lambda *a, **k: loads.append(a))
     k, r = case.frame_rule
     with pytest.raises(ValueError, match=rf"frames={case.frames + 1}: {registered[case]} needs {k}n\+{r} frames"):
         sorakit.generate(take.replace(frames=case.frames + 1))
     with pytest.raises(ValueError, match="mode='identity'"):
         sorakit.generate(take.replace(mode="identity"))
+    assert loads == []  # refused before anything loaded
 
 
 V2V = [case for case in CASES if "v2v" in case.modes]

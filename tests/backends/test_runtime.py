@@ -14,11 +14,27 @@ from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family, tiny_wan  # noqa: E402
 
 
-def test_auto_preset_on_a_machine_without_cuda_is_cpu() -> None:
-    assert not torch.cuda.is_available()
+def test_auto_preset_follows_the_gpu_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU: cpu, and a GPU preset is refused; 15 GB (a T4): t4 in float16; 24 GB: l4; 80 GB: a100 with
+    the GPU's own size as its budget; no bf16 (a T4, a V100): float16 whatever the size."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _runtime.choose_preset("auto").name == "cpu"
     with pytest.raises(ValueError, match="memory='t4': this preset needs a CUDA GPU and none was found"):
         _runtime.choose_preset("t4")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for gib, bf16, name, dtype in ((15, False, "t4", "float16"), (24, True, "l4", "bfloat16"),
+                                   (24, False, "l4", "float16"), (80, True, "a100", "bfloat16")):
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i, g=gib: SimpleNamespace(
+            total_memory=g * 2**30))
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda b=bf16: b)
+        preset = _runtime.choose_preset("auto")
+        assert (preset.name, preset.dtype) == (name, dtype), gib
+        if name == "a100":
+            assert preset.budget_gb == 80.0 and preset.offload is None
+        if name == "t4":
+            assert preset.text_encoder_apart and preset.offload == "group"
 
 
 def test_estimate_grows_with_the_work_and_presets_trade_memory_for_time() -> None:
@@ -85,13 +101,29 @@ def test_out_of_memory_is_caught_freed_and_explained(tiny: str, monkeypatch: pyt
 
 
 def test_generate_warns_before_a_run_that_will_not_fit(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    small = _runtime.Preset("cpu", "cpu", "float32", None, False, False, 0.0)
+    """The real estimate for the real 1.3B architecture on a 4 GB GPU preset: the warning names its peak and
+    what would fit, and it comes before anything loads."""
+    import warnings
+
+    small = _runtime.Preset("small", "cuda", "float16", None, False, False, 4.0)
     monkeypatch.setattr(_runtime, "choose_preset", lambda requested: small)
-    monkeypatch.setattr(_runtime, "estimate", lambda spec, **kw: _runtime.Estimate(99.0, 1.0, 0.1, 1, False,
-                                                                                  "frames=5 should fit"))
-    take = sorakit.Take(prompt="a red ball", model=tiny, steps=1, frames=9, width=16, height=16, memory="cpu")
-    with pytest.warns(ResourceWarning, match="needs about 99.0 GB under preset 'cpu'.*frames=5 should fit"):
+    warned_at_load: list[int] = []
+
+    def pipeline(*args: object, **kwargs: object) -> object:
+        warned_at_load.append(len(caught))
+        raise RuntimeError("stopped at the load")
+
+    monkeypatch.setattr(_runtime, "pipeline", pipeline)
+    take = sorakit.Take(prompt="a red ball", model=tiny, steps=3, frames=33, width=832, height=480, memory="cpu")
+    expected = _runtime.estimate(models.get(tiny), width=832, height=480, frames=33, steps=3, preset=small)
+    assert not expected.fits and expected.peak_gb > 4.0 and expected.advice
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(RuntimeError, match="stopped at the load"):
+        warnings.simplefilter("always")
         sorakit.generate(take, progress=False)
+    warned = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(warned) == 1 and warned_at_load == [len(caught)]  # warned once, before the load
+    text = str(warned[0].message)
+    assert f"needs about {expected.peak_gb} GB under preset 'small' (4 GB): {expected.advice}" in text
 
 
 def test_importing_sorakit_does_not_import_torch_even_with_backends_registered() -> None:
