@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sorakit import preset, simulate
-from sorakit.foley import synthesize
+from sorakit.foley import _modes, synthesize
 from sorakit.physics import Simulation
 from sorakit.previz import render
 
@@ -31,6 +31,7 @@ SECONDS, FPS, WIDTH, HEIGHT = 5, 16, 832, 480
 
 
 def sorakit_previz(scene_name: str) -> None:
+    _modes.cache_clear()  # each run starts cold, as a demo does
     sim = simulate(preset(scene_name), frames=SECONDS * FPS, fps=FPS)
     render(sim, WIDTH, HEIGHT, trail=True)
     synthesize(sim.events, sim.scene, sim.duration)

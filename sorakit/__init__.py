@@ -10,8 +10,8 @@ from sorakit._version import __version__
 from sorakit.callbacks import Step
 from sorakit.cameo import Cameo
 from sorakit.clip import Clip, Provenance, Verification, load, verify
-from sorakit.errors import (BadPath, InvalidInput, NotFound, OutOfMemory, SorakitError, SoundtrackFailed, Stopped,
-                            UnsafeCheckpoint)
+from sorakit.errors import (BadPath, InvalidInput, MissingPackage, NotFound, OutOfMemory, SorakitError,
+                            SoundtrackFailed, Stopped, UnsafeCheckpoint)
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.generate import generate
@@ -30,6 +30,7 @@ __all__ = [
     "Cameo", "Storyboard", "Shot", "Character", "Film",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
     "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint", "NotFound", "BadPath",
+    "MissingPackage",
     "__version__",
 ]
 
@@ -37,10 +38,38 @@ _WIDGETS = {"Studio": "sorakit.studio", "Gallery": "sorakit.studio", "SweepGrid"
             "sweep": "sorakit.studio", "SceneEditor": "sorakit.notebook"}
 
 
-def __getattr__(name: str) -> object:
-    """The widget layer loads on first use, so ``import sorakit`` stays free of ipywidgets."""
-    if name in _WIDGETS:
-        import importlib
+def _register_views() -> None:
+    """In IPython, a Clip or Film left as a cell's value shows as a video: the view layer is registered
+    as their HTML formatter here, so the data classes know nothing of how they are shown."""
+    import sys
 
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    from sorakit.display import clip_html, film_html
+
+    html = shell.display_formatter.formatters["text/html"]
+    html.for_type(Clip, clip_html)
+    html.for_type(Film, film_html)
+
+
+_register_views()
+
+from sorakit import backends as _backends  # noqa: E402,F401  (registers every family's models; imports no torch)
+
+# Submodules reachable as attributes after a bare ``import sorakit`` (``sorakit.report.report(clip)``),
+# imported on first use.
+_SUBMODULES = ("report", "consistency", "models", "guidance", "previz", "foley", "audio", "backends", "cli")
+
+
+def __getattr__(name: str) -> object:
+    """The widget layer loads on first use, so ``import sorakit`` stays free of ipywidgets; so do the
+    submodules in ``_SUBMODULES``."""
+    import importlib
+
+    if name in _WIDGETS:
         return getattr(importlib.import_module(_WIDGETS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"sorakit.{name}")
     raise AttributeError(f"module 'sorakit' has no attribute {name!r}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from sorakit.errors import InvalidInput
 
+import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -29,12 +32,82 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
+        _fsync_mode(Path(tmp), final)
         os.replace(tmp, final)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_pair(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> Iterator[tuple[Path, Path]]:
+    """Yields two temporary paths beside ``first`` and ``second``; when the block succeeds both are
+    synced and renamed into place, else neither final name changes.
+
+    Every write happens before the first rename. Should the second rename fail, the old
+    ``first`` (kept by a hard link, or a copy) is put back; a process killed between the two
+    renames leaves a new ``first`` beside the old ``second``, which their hashes tell apart.
+    """
+    finals = [Path(first), Path(second)]
+    temps: list[Path] = []
+    backup: Path | None = None
+    try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps[0], temps[1]
+        for tmp_path, final in zip(temps, finals):
+            _fsync_mode(tmp_path, final)
+        if finals[0].exists():
+            fd, name = tempfile.mkstemp(prefix=f".{finals[0].name}.", suffix=".old.part", dir=finals[0].parent)
+            os.close(fd)
+            backup = Path(name)
+            backup.unlink()
+            try:
+                os.link(finals[0], backup)
+            except OSError:
+                shutil.copy2(finals[0], backup)
+        os.replace(temps[0], finals[0])
+        try:
+            os.replace(temps[1], finals[1])
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, finals[0])
+            else:
+                finals[0].unlink(missing_ok=True)
+            raise
+    finally:
+        for leftover in [*temps, *([backup] if backup is not None else [])]:
+            leftover.unlink(missing_ok=True)
+
+
+def _fsync_mode(path: Path, final: Path) -> None:
+    """Flushes ``path`` to disk and gives it ``final``'s mode when it replaces a file, else the mode a
+    new file gets here (0666 less the umask): ``mkstemp`` makes 0600 files, which would hide a
+    saved clip from the user's other programs."""
+    try:
+        mode = final.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.chmod(path, mode)
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
@@ -161,31 +234,50 @@ def _mux_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioS
     out.mux(stream.encode())
 
 
-def audio_peak(path: str | os.PathLike[str]) -> float:
-    """The largest magnitude of the decoded audio in ``path`` (0.0 when it has no audio).
-
-    Lossy codecs add a little to sharp transients: a mix limited to -1 dBTP can decode above
-    full scale, where a player clips it. ``Clip.save`` checks with this and scales down if so.
-    """
-    peak = 0.0
+def decoded_audio(path: str | os.PathLike[str]) -> tuple[np.ndarray, int] | None:
+    """The decoded sound of ``path`` as float32 ``[channels, samples]`` with its rate, or None without sound."""
+    chunks: list[np.ndarray] = []
+    rate = 0
     with av.open(str(path)) as inp:
-        if inp.streams.audio:
-            for f in inp.decode(audio=0):
-                data = f.to_ndarray()
-                if data.size:
-                    peak = max(peak, float(np.abs(data).max()))
-    return peak
+        if not inp.streams.audio:
+            return None
+        for f in inp.decode(audio=0):
+            data = f.to_ndarray()
+            rate = f.sample_rate
+            if data.ndim == 2 and data.shape[0] == 1 and len(f.layout.channels) > 1:  # packed: interleaved
+                data = data.reshape(-1, len(f.layout.channels)).T
+            chunks.append(data.astype(np.float32))
+    return (np.concatenate(chunks, axis=1), rate) if chunks else None
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the encoded file plays: the scale applied before encoding, and the decoded sound's
+    true peak (dBTP) and integrated loudness (LUFS), measured on the decoded samples."""
+
+    scale: float
+    true_peak: float
+    loudness: float
 
 
 def write_mp4_unclipped(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.ndarray,
-                        sample_rate: int, *, level: float, tries: int = 4, **options: object) -> float:
-    """``write_mp4``, then checks the encoded sound and encodes again, scaled down, while it decodes
-    above ``level`` (AAC can push a sharp transient over full scale). Returns the scale used."""
-    scale = 1.0
+                        sample_rate: int, *, ceiling_db: float = -1.0, tries: int = 4,
+                        **options: object) -> Delivered:
+    """``write_mp4``, then decodes the sound and encodes again, scaled down, while its true peak is
+    above ``ceiling_db`` dBTP (AAC adds to sharp transients: a mix limited to -1 dBTP decodes above
+    it). What the file delivers is measured on its decoded samples."""
+    from sorakit.audio.loudness import integrated_loudness, true_peak
+
+    scale, peak, loudness = 1.0, -math.inf, -math.inf
     for attempt in range(tries):
         write_mp4(path, frames, fps, audio * scale, sample_rate, **options)  # type: ignore[arg-type]
-        peak = audio_peak(path)
-        if peak <= level or attempt == tries - 1:
+        decoded = decoded_audio(path)
+        if decoded is None or not decoded[0].size:
             break
-        scale *= 0.98 * level / peak
-    return scale
+        peak = true_peak(decoded[0], decoded[1])
+        loudness = integrated_loudness(decoded[0], decoded[1])
+        if peak <= ceiling_db or attempt == tries - 1:
+            break
+        scale *= 10 ** ((ceiling_db - 0.1 - peak) / 20)  # 0.1 dB under, for what the codec adds again
+    return Delivered(scale, round(peak, 2) if math.isfinite(peak) else peak,
+                     round(loudness, 2) if math.isfinite(loudness) else loudness)

@@ -334,3 +334,35 @@ def _frame(photo: Image.Image, face: Face, width: int, height: int, face_height:
     fill = fill.filter(ImageFilter.GaussianBlur(max(2.0, max(width, height) / 40)))
     fill.paste(part, (u0, v0))
     return fill
+
+
+def load_image(path: str, width: int, height: int) -> Any:
+    """The picture at ``path``, scaled to cover ``width`` x ``height`` and centre-cropped."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        return ImageOps.fit(im.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+
+
+def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
+    """The cameo picture pasted into a previz frame: ``height`` of the frame tall, standing on its right.
+
+    A picture with transparency is pasted through its alpha; an opaque one as a framed inset.
+
+    >>> import tempfile, os
+    >>> from PIL import Image
+    >>> path = os.path.join(tempfile.mkdtemp(), "me.png")
+    >>> Image.new("RGB", (40, 60), "red").save(path)
+    >>> composite(np.zeros((48, 64, 3), np.uint8), path).getpixel((50, 40))
+    (255, 0, 0)
+    """
+    from PIL import Image
+
+    base = Image.fromarray(frame).convert("RGB")
+    with Image.open(cameo) as im:
+        person = im.convert("RGBA")
+    h = max(1, int(base.height * height))
+    w = max(1, round(person.width * h / person.height))
+    person = person.resize((w, h), Image.Resampling.LANCZOS)
+    base.paste(person, (max(0, base.width - w - base.width // 20), base.height - h), mask=person)
+    return base

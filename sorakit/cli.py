@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import html
 import io
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sorakit._version import __version__
 
@@ -30,16 +32,77 @@ video,img{{max-width:100%}} pre{{background:#f5f5f5;padding:1em;overflow:auto}}<
 """
 
 
-def demo(scene: str, out: Path, *, seed: int, seconds: float, width: int, height: int, fps: int) -> dict[str, Path]:
-    """Renders the demo and writes ``<scene>.mp4``, ``.json``, ``.html`` and two PNGs into ``out``."""
+def plan(scene: str, out: Path, *, seed: int, seconds: float, width: int, height: int, fps: int) -> Any:
+    """Everything the demo can check before it renders: the Take's values, the memory the previz
+    needs, and the output folder. Returns the Take to render.
+
+    Raises:
+        SorakitError or BadPath: one line saying what to change.
+    """
+    import math
+
+    import sorakit
+    from sorakit.errors import BadPath, InvalidInput
+    from sorakit.previz import check_memory
+
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidInput(f"--seconds {seconds!r}: must be a length above 0; try --seconds 5")
+    if not 1 <= fps <= 120:
+        raise InvalidInput(f"--fps {fps}: must be in [1, 120]; 16 is the previz's own")
+    frames = round(seconds * fps) if seconds * fps < 1e9 else 10**9
+    take = sorakit.Take(prompt=f"physics previz: {scene}", seed=seed, frames=max(1, frames), fps=fps, width=width,
+                        height=height, physics=sorakit.PhysicsConfig(scene=scene))
+    try:
+        take.validate()
+    except InvalidInput as exc:
+        if "frames=" in str(exc):
+            spec = sorakit.models.get("previz")
+            raise InvalidInput(f"--seconds {seconds:g} at {fps} fps is {frames} frames; the previz draws 1 to "
+                               f"{spec.max_frames} ({spec.max_frames / fps:g} s at this rate)") from exc
+        raise
+    check_memory(take.n_frames, width, height, fps)
+    _check_out(out)
+    return take
+
+
+def _check_out(out: Path) -> None:
+    """The output folder is a folder, or can be made under the nearest folder that exists, and a file
+    can be written there (tried: permissions, a read-only file system, a full disk all show)."""
+    import tempfile
+
+    from sorakit.errors import BadPath
+
+    try:
+        if "\0" in str(out):
+            raise ValueError("a NUL character")
+        in_the_way = out.exists() and not out.is_dir()
+        where = out.absolute()
+        while not where.exists() and where != where.parent:
+            where = where.parent
+    except (ValueError, OSError) as exc:  # a NUL in the name, a name too long for the file system
+        raise BadPath(f"--out {str(out)!r}: no folder can have this name ({exc}); use a plain name such as "
+                      "./sorakit-demo") from None
+    if in_the_way:
+        raise BadPath(f"--out {str(out)!r}: a file is in the way; name a folder (it is made if missing)")
+    if not where.is_dir():
+        raise BadPath(f"--out {str(out)!r}: {where} is not a folder; name a folder (it is made if missing)")
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        raise BadPath(f"--out {str(out)!r}: nothing can be written in {where} ({exc.strerror}); pick a folder you "
+                      "can write, such as ./sorakit-demo") from None
+
+
+def demo(take: Any, out: Path) -> dict[str, Path]:
+    """Renders ``take`` (a previz Take from ``plan``) and writes ``<scene>.mp4``, ``.json``, ``.html`` and
+    two PNGs into ``out``."""
     from PIL import Image
 
     import sorakit
     from sorakit import _media
 
-    take = sorakit.Take(prompt=f"physics previz: {scene}", seed=seed, frames=max(1, round(seconds * fps)),
-                        fps=fps, width=width, height=height, physics=sorakit.PhysicsConfig(scene=scene))
-    take.validate()
+    scene = take.physics.scene
     clip = sorakit.generate(take, progress=True)
     mp4 = clip.save(out / f"{scene}.mp4")
     paths = {"video": mp4, "sidecar": mp4.with_suffix(".json")}
@@ -51,8 +114,9 @@ def demo(scene: str, out: Path, *, seed: int, seconds: float, width: int, height
         with _media.atomic_path(path) as tmp:
             tmp.write_bytes(data)
     page = out / f"{scene}.html"
+    width, height = take.size
     caption = (f"{clip.provenance.label} previz · {len(clip.events)} collision events with Foley · "
-               f"{clip.duration:.2f} s at {fps} fps · {width}×{height}")
+               f"{clip.duration:.2f} s at {take.rate} fps · {width}×{height}")
     with _media.atomic_path(page) as tmp:
         tmp.write_text(page_html(mp4.name, take.to_json(), caption, strip.name, wave.name), encoding="utf-8")
     paths.update(filmstrip=strip, waveform=wave, page=page)
@@ -60,6 +124,7 @@ def demo(scene: str, out: Path, *, seed: int, seconds: float, width: int, height
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sorakit.errors import SorakitError
     from sorakit.physics.presets import PRESETS
 
     parser = argparse.ArgumentParser(prog="sorakit", description="Short AI videos with synchronized sound.")
@@ -77,9 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     try:
-        paths = demo(args.scene, args.out, seed=args.seed, seconds=args.seconds, width=args.width,
-                     height=args.height, fps=args.fps)
-    except ValueError as exc:
+        take = plan(args.scene, args.out, seed=args.seed, seconds=args.seconds, width=args.width,
+                    height=args.height, fps=args.fps)
+        paths = demo(take, args.out)
+    except (SorakitError, OSError) as exc:  # one line saying what to change, never a traceback
         print(f"sorakit demo: {exc}", file=sys.stderr)
         return 2
     for kind, path in paths.items():

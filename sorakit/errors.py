@@ -44,6 +44,7 @@ class Stopped(SorakitError, RuntimeError):
     def __init__(self, what: str, done: int, total: int) -> None:
         super().__init__(f"{what} stopped after step {done} of {total}: should_stop() returned True; "
                          "a sound model cannot return part of a generation, so no audio came back")
+        self.what = what
         self.done = done
         self.total = total
 
@@ -56,3 +57,7 @@ class BadPath(InvalidInput, OSError):
     """A path no file can be written to or read from (a NUL, a name too long for the file system, a folder where
     the file must go, a file where a folder must be): the message gives the path, the rule and the fix. It is an
     ``OSError`` too, as the failed write or read would have been."""
+
+
+class MissingPackage(SorakitError, ImportError):
+    """A package a feature needs is missing or broken; the message gives the command that installs it."""

@@ -7,6 +7,7 @@ constant-power pan from the contact's position in the view.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -28,6 +29,19 @@ def impact_gain(impulse: float) -> float:
 def impact(profile_a: SoundProfile, profile_b: SoundProfile, gain: float, sample_rate: int,
            rng: np.random.Generator) -> np.ndarray:
     """One mono impact sound starting at its first sample, ``[n]`` float32."""
+    out = _modes(profile_a, profile_b, sample_rate).copy()  # the ringing of both materials, the same each hit
+    n = out.size
+    click = min(n, int(0.004 * sample_rate))
+    envelope = np.exp(-np.arange(click, dtype=np.float64) / sample_rate / 0.0008)
+    for profile in (profile_a, profile_b):  # and a broadband click, new each hit
+        out[:click] += 0.5 * profile.click * rng.standard_normal(click) * envelope
+    peak = np.abs(out).max() or 1.0
+    return (out * (gain / peak)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=64)
+def _modes(profile_a: SoundProfile, profile_b: SoundProfile, sample_rate: int) -> np.ndarray:
+    """The modes of both materials summed (damped sinusoids), long enough to decay to -87 dB; read-only."""
     longest = max(d for p in (profile_a, profile_b) for _, d, _ in p.modes)
     n = int(min(longest * 10.0, 3.0) * sample_rate) + 1  # to -87 dB: no audible cut-off
     t = np.arange(n, dtype=np.float64) / sample_rate
@@ -37,10 +51,8 @@ def impact(profile_a: SoundProfile, profile_b: SoundProfile, gain: float, sample
         for freq, decay, amp in profile.modes:
             if freq < sample_rate / 2:
                 out += 0.5 * amp / total * np.exp(-t / decay) * np.sin(2 * np.pi * freq * t)
-        click = min(n, int(0.004 * sample_rate))
-        out[:click] += 0.5 * profile.click * rng.standard_normal(click) * np.exp(-t[:click] / 0.0008)
-    peak = np.abs(out).max() or 1.0
-    return (out * (gain / peak)).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def synthesize(events: tuple[Event, ...] | list[Event], scene: Scene, duration: float, *,

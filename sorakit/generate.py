@@ -17,7 +17,7 @@ from sorakit.clip import Clip, Provenance
 from sorakit.errors import InvalidInput, SoundtrackFailed, Stopped
 from sorakit.foley import SAMPLE_RATE, synthesize
 from sorakit.physics.simulate import Simulation, simulate
-from sorakit.previz import render
+from sorakit.previz import check_memory, render
 from sorakit.take import Take
 
 __all__ = ["generate", "Step"]
@@ -104,7 +104,7 @@ def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray
     except Stopped as exc:  # stopped while a sound model ran: keep the video with the sound made without models
         built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
         clip = dataclasses.replace(clip, provenance=dataclasses.replace(
-            clip.provenance, status=f"video complete; sound {exc}".split(":")[0]))
+            clip.provenance, status=f"video complete; sound {exc.what} stopped after step {exc.done} of {exc.total}"))
     except Exception as exc:
         basic = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
         kept = _replace_sound(clip, basic)
@@ -132,6 +132,7 @@ def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
 def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
     scene = take.scene()
     assert scene is not None  # validate() refuses a previz Take without a scene
+    check_memory(take.n_frames, *take.size, take.rate)  # before anything renders
     sim = simulate(scene, frames=take.n_frames, fps=take.rate)
     bar = None
     if progress:
@@ -167,38 +168,6 @@ def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | Non
     events = tuple(e for e in sim.events if e.time < frames.shape[0] / take.rate)
     return Clip(np.ascontiguousarray(frames), take.rate, np.ascontiguousarray(audio), SAMPLE_RATE, take,
                 Provenance.now("previz", "previz", take.seed, status), events)
-
-
-def load_image(path: str, width: int, height: int) -> Any:
-    """The picture at ``path``, scaled to cover ``width`` x ``height`` and centre-cropped."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        return ImageOps.fit(im.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
-
-
-def composite(frame: np.ndarray, cameo: str, *, height: float = 0.6) -> Any:
-    """The cameo picture pasted into a previz frame: ``height`` of the frame tall, standing on its right.
-
-    A picture with transparency is pasted through its alpha; an opaque one as a framed inset.
-
-    >>> import tempfile, os
-    >>> from PIL import Image
-    >>> path = os.path.join(tempfile.mkdtemp(), "me.png")
-    >>> Image.new("RGB", (40, 60), "red").save(path)
-    >>> composite(np.zeros((48, 64, 3), np.uint8), path).getpixel((50, 40))
-    (255, 0, 0)
-    """
-    from PIL import Image
-
-    base = Image.fromarray(frame).convert("RGB")
-    with Image.open(cameo) as im:
-        person = im.convert("RGBA")
-    h = max(1, int(base.height * height))
-    w = max(1, round(person.width * h / person.height))
-    person = person.resize((w, h), Image.Resampling.LANCZOS)
-    base.paste(person, (max(0, base.width - w - base.width // 20), base.height - h), mask=person)
-    return base
 
 
 def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_step: OnStep | None,

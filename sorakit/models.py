@@ -148,6 +148,31 @@ def like(base: str, name: str, model_id: str, **changes: Any) -> ModelSpec:
     return register(dataclasses.replace(get(base), name=name, model_id=model_id, **changes))
 
 
+# Voices whose repositories publish only pickled weights (pytorch_model.bin, no model.safetensors).
+PICKLE_ONLY = ("kakao-enterprise/vits-vctk",)
+
+
+def no_safetensors(model: str) -> str:
+    """Why a pickle-only voice is refused, and which voice to use instead."""
+    return (f"voice={model!r}: publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads "
+            f"voices only from safetensors, so that a checkpoint cannot run code; use 'facebook/mms-tts-eng' (or another "
+            "facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)")
+
+
+def check_safetensors(model: str) -> None:
+    """Refuses, before anything loads, a voice known to publish only pickled weights, or a local
+    folder without ``model.safetensors``.
+
+    >>> check_safetensors("kakao-enterprise/vits-vctk")
+    Traceback (most recent call last):
+    ...
+    sorakit.errors.InvalidInput: voice='kakao-enterprise/vits-vctk': publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads voices only from safetensors, so that a checkpoint cannot run code; use 'facebook/mms-tts-eng' (or another facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)
+    """
+    if model in PICKLE_ONLY or (os.path.isdir(model) and not os.path.isfile(os.path.join(model, "model.safetensors"))
+                                and os.path.isfile(os.path.join(model, "pytorch_model.bin"))):
+        raise InvalidInput(no_safetensors(model))
+
+
 def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -> None:
     """Refuses a model reference that is neither a hub id (``owner/name``) nor an existing local folder.
 
@@ -162,8 +187,7 @@ def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -
 
 
 def get(name: str) -> ModelSpec:
-    import sorakit.backends  # noqa: F401  (registers the diffusers families; imports no torch)
-
+    """The registered model ``name`` (``import sorakit`` registers every family's models)."""
     if name not in MODELS:
         raise InvalidInput(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
     return MODELS[name]

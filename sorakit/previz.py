@@ -101,14 +101,66 @@ def _background(scene: Scene, view: _View, width: int, height: int) -> np.ndarra
     top, bottom = _rgb(scene.sky[0]), _rgb(scene.sky[1])
     t = (np.arange(height, dtype=np.float32) + 0.5)[:, None] / height
     canvas = np.broadcast_to((top * (1 - t) + bottom * t)[:, None, :], (height, width, 3)).copy()
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     for s in scene.segments:
         (ax, bx), (ay, by) = view.to_px(np.array([s.x1, s.x2]), np.array([s.y1, s.y2]))
-        sdf = _segment_sdf(xs, ys, (float(ax), float(ay)), (float(bx), float(by)),
-                           max(s.thickness * view.scale / 2, 0.5))
+        radius = max(s.thickness * view.scale / 2, 0.5)
+        # Only the segment's bounding window (coverage is exactly 0 beyond radius + 1 px).
+        x0, x1 = max(0, int(np.floor(min(ax, bx) - radius - 2))), min(width, int(np.ceil(max(ax, bx) + radius + 2)))
+        y0, y1 = max(0, int(np.floor(min(ay, by) - radius - 2))), min(height, int(np.ceil(max(ay, by) + radius + 2)))
+        if x0 >= x1 or y0 >= y1:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32) + 0.5
+        sdf = _segment_sdf(xs, ys, (float(ax), float(ay)), (float(bx), float(by)), radius)
         coverage, color = _fill(sdf, _rgb(s.color), _rgb(s.color) * 0.7)
-        _blend(canvas, slice(None), slice(None), coverage, color)
+        _blend(canvas, slice(y0, y1), slice(x0, x1), coverage, color)
     return canvas
+
+
+# Bytes a render holds per pixel of the clip (uint8 RGB frames, float32 flow, int16 body ids), and per
+# pixel of one frame while it is drawn (float64 canvases and masks), plus a fixed allowance.
+_BYTES_PER_PIXEL, _BYTES_PER_FRAME_PIXEL, _BASE = 3 + 8 + 2, 96, 300 * 2**20
+
+
+def memory_needed(frames: int, width: int, height: int) -> int:
+    """Bytes of host memory a previz render of this size holds at its peak.
+
+    >>> round(memory_needed(960, 1920, 1920) / 1e9)  # 60 s of 1920x1920 at 16 fps
+    47
+    """
+    return frames * width * height * _BYTES_PER_PIXEL + width * height * _BYTES_PER_FRAME_PIXEL + _BASE
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (Linux's MemAvailable), or None where it cannot say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(frames: int, width: int, height: int, fps: int, *, available: int | None = None) -> None:
+    """Refuses, before anything renders, a previz that would not fit in memory, naming what would.
+
+    Raises:
+        OutOfMemory: with the longest clip at this size, and the largest size for this length, that fit.
+    """
+    from sorakit.errors import OutOfMemory
+
+    free = available_memory() if available is None else available
+    need = memory_needed(frames, width, height)
+    if free is None or need <= 0.8 * free:
+        return
+    budget = 0.8 * free - width * height * _BYTES_PER_FRAME_PIXEL - _BASE
+    most = max(0, int(budget // (width * height * _BYTES_PER_PIXEL)))
+    scale = max(0.0, budget / (frames * width * height * (_BYTES_PER_PIXEL + 1))) ** 0.5
+    w, h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+    raise OutOfMemory(f"a {width}x{height} previz of {frames} frames needs about {need / 1e9:.1f} GB of memory and "
+                      f"{free / 1e9:.1f} GB is free; render at most {most} frames ({most / fps:.1f} s) at this size, "
+                      f"or {w}x{h} for the whole clip")
 
 
 def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
@@ -136,9 +188,25 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
     ids = np.zeros((T, height, width), np.int16)
     names = scene.dynamic_names
     shapes: list[Ball | Box] = [*scene.balls, *scene.boxes]
+    # Only the windows the bodies (and trails) are drawn in change from frame to frame: the float
+    # canvas keeps the background elsewhere, each frame starts from the background in uint8, and
+    # only those windows are put back (from the float background) and converted again.
+    plain = np.clip(background * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    canvas = background.copy()
+    drawn: list[tuple[slice, slice]] = []
+
+    # each body's last drawing: (pose now and next, window, coverage, colour, covered pixels, their motion)
+    drawn_as: dict[int, tuple[tuple[float, ...], tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray]] = {}
+
+    def blend(ys: slice, xs: slice, coverage: np.ndarray, color: np.ndarray) -> None:
+        drawn.append((ys, xs))
+        _blend(canvas, ys, xs, coverage, color)
 
     for t in range(T):
-        canvas = background.copy()
+        for ys, xs in drawn:  # last frame's windows back to the background
+            canvas[ys, xs] = background[ys, xs]
+        drawn.clear()
         if trail:
             for ball in scene.balls:
                 path = sim.positions[ball.name]
@@ -156,46 +224,57 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
                         continue
                     ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
                     coverage = np.clip(0.5 - (np.hypot(xs - cx, ys - cy) - r), 0, 1)
-                    _blend(canvas, *win, coverage * 0.28 * (1 - k / (TRAIL_LENGTH + 1)), _rgb(ball.color))
+                    blend(*win, coverage * 0.28 * (1 - k / (TRAIL_LENGTH + 1)), _rgb(ball.color))
         for index, body in enumerate(shapes, start=1):
             name = body.name
             (wx, wy), angle = sim.positions[name][t], float(sim.angles[name][t])
-            cx, cy = view.to_px(wx, wy)
-            if isinstance(body, Ball):
-                reach = body.radius * view.scale
-            else:
-                reach = 0.5 * float(np.hypot(body.width, body.height)) * view.scale
-            win = _window(float(cx), float(cy), reach + 2, width, height)
-            if win is None:
-                continue
-            ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
-            # Pixel centre -> body-local metres (undo translation, then rotation).
-            qx, qy = view.to_world(xs, ys)
-            qx, qy = qx - wx, qy - wy
-            c, s = np.cos(angle), np.sin(angle)
-            lx, ly = c * qx + s * qy, -s * qx + c * qy
-            fill = _rgb(body.color)
-            if isinstance(body, Ball):
-                r = body.radius
-                sdf = (np.hypot(lx, ly) - r) * view.scale
-                # Two seams through the centre make the spin visible.
-                seam = np.minimum(np.abs(lx), np.abs(ly)) * view.scale - max(0.6, 0.04 * r * view.scale)
-                seam_cov = np.clip(0.5 - seam, 0, 1)[..., None]
-                fill = fill * (1 - 0.45 * seam_cov)
-                # A soft light from the upper left (fixed in the world) keeps flat shading readable.
-                fill = fill * (1.0 + 0.12 * np.clip((qy - qx) / r, -1, 1)[..., None])
-            else:
-                sdf = _box_sdf(lx, ly, body.width / 2, body.height / 2) * view.scale
-            coverage, color = _fill(sdf, np.clip(fill, 0, 1), _rgb(body.color) * 0.6)
-            _blend(canvas, *win, coverage, color)
-            # Exact rigid motion of every covered pixel to frame t + 1.
             (nx, ny), nangle = sim.positions[name][t + 1], float(sim.angles[name][t + 1])
-            cn, sn = np.cos(nangle), np.sin(nangle)
-            px, py = view.to_px(nx + cn * lx - sn * ly, ny + sn * lx + cn * ly)
-            mine = coverage >= 0.5
+            pose = (float(wx), float(wy), angle, float(nx), float(ny), nangle)
+            kept = drawn_as.get(index)
+            if kept is not None and kept[0] == pose:  # at rest as in the frame before: the same pixels
+                _, win, coverage, color, mine, motion = kept
+            else:
+                cx, cy = view.to_px(wx, wy)
+                if isinstance(body, Ball):
+                    reach = body.radius * view.scale
+                else:
+                    reach = 0.5 * float(np.hypot(body.width, body.height)) * view.scale
+                window = _window(float(cx), float(cy), reach + 2, width, height)
+                if window is None:
+                    drawn_as.pop(index, None)
+                    continue
+                win = window
+                ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
+                # Pixel centre -> body-local metres (undo translation, then rotation).
+                qx, qy = view.to_world(xs, ys)
+                qx, qy = qx - wx, qy - wy
+                c, s = np.cos(angle), np.sin(angle)
+                lx, ly = c * qx + s * qy, -s * qx + c * qy
+                fill = _rgb(body.color)
+                if isinstance(body, Ball):
+                    r = body.radius
+                    sdf = (np.hypot(lx, ly) - r) * view.scale
+                    # Two seams through the centre make the spin visible.
+                    seam = np.minimum(np.abs(lx), np.abs(ly)) * view.scale - max(0.6, 0.04 * r * view.scale)
+                    seam_cov = np.clip(0.5 - seam, 0, 1)[..., None]
+                    fill = fill * (1 - 0.45 * seam_cov)
+                    # A soft light from the upper left (fixed in the world) keeps flat shading readable.
+                    fill = fill * (1.0 + 0.12 * np.clip((qy - qx) / r, -1, 1)[..., None])
+                else:
+                    sdf = _box_sdf(lx, ly, body.width / 2, body.height / 2) * view.scale
+                coverage, color = _fill(sdf, np.clip(fill, 0, 1), _rgb(body.color) * 0.6)
+                # Exact rigid motion of every covered pixel to frame t + 1.
+                cn, sn = np.cos(nangle), np.sin(nangle)
+                px, py = view.to_px(nx + cn * lx - sn * ly, ny + sn * lx + cn * ly)
+                mine = coverage >= 0.5
+                motion = np.stack([px - xs, py - ys], axis=-1)[mine]
+                drawn_as[index] = (pose, win, coverage, color, mine, motion)
+            blend(*win, coverage, color)
             ids[t][win][mine] = index
-            flow[t][win][mine] = np.stack([px - xs, py - ys], axis=-1)[mine]
-        frames[t] = np.clip(canvas * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            flow[t][win][mine] = motion
+        frames[t] = plain
+        for ys, xs in drawn:
+            frames[t, ys, xs] = np.clip(canvas[ys, xs] * 255.0 + 0.5, 0, 255).astype(np.uint8)
         if on_frame is not None and on_frame(t + 1, T, frames[t]) is False:
             return Previz(frames[:t + 1], flow[:t + 1], ids[:t + 1], names)
     return Previz(frames, flow, ids, names)

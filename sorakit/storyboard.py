@@ -37,12 +37,12 @@ from sorakit.audio import soundtrack as _soundtrack
 from sorakit.audio.mix import RATE, Track, mix
 from sorakit.audio.soundtrack import SoundtrackInfo
 from sorakit.cameo import Cameo
-from sorakit.clip import AI_LABEL, CLIP_LEVEL, Clip, _sha256, load, take_hash
+from sorakit.clip import Clip, load
+from sorakit.sidecar import AI_LABEL, FILM_FORMAT, take_hash, write
 from sorakit.consistency import ConsistencyReport
 from sorakit.errors import InvalidInput
 from sorakit.take import AudioConfig, DialogueLine, Take
 
-FILM_FORMAT = "sorakit.film/1"
 JOINS = ("cut", "crossfade", "continue", "match")
 EDGE = 0.005  # s of fade at every cut, so the sound never clicks where shots meet
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -124,11 +124,6 @@ class Film:
 
         cast: dict[str, Any] = {c.name: c.image for c in self.cast if c.image is not None}
         return consistency(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
-
-    def _repr_html_(self) -> str:
-        from sorakit.display import film_html
-
-        return film_html(self)
 
 
 @dataclass(frozen=True)
@@ -444,25 +439,19 @@ class Storyboard:
         return Film(frames, fps, mixed.audio, mixed.rate, tuple(clips), tuple(starts), info, status, log=log)
 
     def _save(self, film: Film, out: Path) -> Path:
-        path = out / f"{self.name}.mp4"
-        meta = {"comment": f"{AI_LABEL} with sorakit {__version__}", "encoder": f"sorakit {__version__} (storyboard)",
-                "description": f"{len(film.shots)} shots; storyboard {self.name}"}
-        with _media.atomic_path(path) as tmp:  # as Clip.save: the AAC encode must not clip
-            scale = _media.write_mp4_unclipped(tmp, film.frames, film.fps, film.audio, film.sample_rate,
-                                               level=CLIP_LEVEL, metadata=meta)
-            digest = _sha256(tmp)
-        side = {"format": FILM_FORMAT, "label": AI_LABEL, "sorakit_version": __version__, "mp4_sha256": digest,
-                "storyboard": _serde.to_dict(self),
-                "shots": [{"path": f"shot_{i + 1:02d}.mp4", "start": s, "take_sha256": take_hash(c.take),
-                           "model_id": c.provenance.model_id, "seed": c.take.seed, "cameo": c.provenance.cameo}
-                          for i, (c, s) in enumerate(zip(film.shots, film.starts))],
-                "video": {"frames": int(film.frames.shape[0]), "fps": film.fps},
-                "audio": {"sample_rate": film.sample_rate, "samples": int(film.audio.shape[1]),
-                          "encoded_gain_db": round(20 * math.log10(scale), 3)},
-                "soundtrack": _serde.to_dict(film.soundtrack)}
-        with _media.atomic_path(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(side, indent=2, ensure_ascii=False), encoding="utf-8")
-        return path
+        def side(sha: str) -> dict[str, object]:
+            return {"format": FILM_FORMAT, "label": AI_LABEL, "sorakit_version": __version__, "mp4_sha256": sha,
+                    "storyboard": _serde.to_dict(self),
+                    "shots": [{"path": f"shot_{i + 1:02d}.mp4", "start": s, "take_sha256": take_hash(c.take),
+                               "model_id": c.provenance.model_id, "seed": c.take.seed, "cameo": c.provenance.cameo}
+                              for i, (c, s) in enumerate(zip(film.shots, film.starts))],
+                    "video": {"frames": int(film.frames.shape[0]), "fps": film.fps},
+                    "audio": {"sample_rate": film.sample_rate, "samples": int(film.audio.shape[1])},
+                    "soundtrack": _serde.to_dict(film.soundtrack)}
+
+        return write(out / f"{self.name}.mp4", film.frames, film.fps, film.audio, film.sample_rate,
+                     made_by="storyboard", description=f"{len(film.shots)} shots; storyboard {self.name}",
+                     sidecar=side, who="Storyboard.render")
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
@@ -470,13 +459,13 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
 
 def _finished(path: Path, take: Take) -> bool:
     """True when ``path`` holds this very Take's clip, complete and matching its sidecar."""
-    from sorakit.clip import _read_sidecar, verify
+    from sorakit.sidecar import read, verify
 
     side = path.with_suffix(".json")
     if not (path.is_file() and side.is_file()):
         return False
     try:
-        meta = _read_sidecar(side)
+        meta = read(side)
     except (OSError, InvalidInput):  # unreadable or not a sidecar: render the shot again
         return False
     if meta.get("take_sha256") != take_hash(take):

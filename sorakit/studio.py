@@ -14,6 +14,8 @@ from sorakit.errors import InvalidInput, SoundtrackFailed
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
+import html
 import io
 import random
 import sys
@@ -306,6 +308,20 @@ class Studio(w.VBox):  # type: ignore[misc]
                             f"{html.escape(str(exc))}</pre>")
 
 
+def _shown(message: Any, action: Callable[[], object]) -> Callable[[object], None]:
+    """A button callback that runs ``action`` and shows any error in ``message`` (an HTML widget):
+    ipywidgets drops what a callback raises, so without this a failed click shows nothing."""
+
+    def on_click(_: object) -> None:
+        try:
+            action()
+        except Exception as exc:
+            message.value = (f'<pre style="color:#b00020;white-space:pre-wrap">{html.escape(type(exc).__name__)}: '
+                             f"{html.escape(str(exc))}</pre>")
+
+    return on_click
+
+
 class Gallery(w.VBox):  # type: ignore[misc]
     """Every saved take in a folder: thumbnails with their knobs; view, compare two, reuse in a Studio, delete.
 
@@ -326,10 +342,10 @@ class Gallery(w.VBox):  # type: ignore[misc]
         self.thumbs = w.HBox(layout={"flex_flow": "row wrap"})
         self.viewer = w.HTML("")
         self.message = w.HTML("")
-        self.view_button.on_click(lambda _: self.view())
-        self.compare_button.on_click(lambda _: self.compare())
-        self.use_button.on_click(lambda _: self.use())
-        self.delete_button.on_click(lambda _: self.delete())
+        self.view_button.on_click(_shown(self.message, self.view))
+        self.compare_button.on_click(_shown(self.message, self.compare))
+        self.use_button.on_click(_shown(self.message, self.use))
+        self.delete_button.on_click(_shown(self.message, self.delete))
         super().__init__([self.thumbs, w.HBox([self.pick, self.view_button, self.use_button, self.delete_button]),
                           w.HBox([self.other, self.compare_button]), self.message, self.viewer])
         self.refresh()
@@ -340,24 +356,42 @@ class Gallery(w.VBox):  # type: ignore[misc]
             return []
         return sorted((p for p in self.out_dir.glob("*.mp4") if p.with_suffix(".json").is_file()), reverse=True)
 
-    def refresh(self) -> None:
-        import json
+    def _takes(self) -> tuple[list[tuple[Path, Take]], int]:
+        """The clips whose sidecar holds a readable Take, and how many others were passed over (a
+        storyboard's film, a damaged or foreign sidecar)."""
+        from sorakit.sidecar import SIDECAR_FORMAT, read
+        from sorakit.errors import InvalidInput
 
-        paths = self.paths()
-        options = [(p.stem, str(p)) for p in paths]
+        found, other = [], 0
+        for p in self.paths():
+            try:
+                meta = read(p.with_suffix(".json"))
+                if meta.get("format") != SIDECAR_FORMAT:
+                    raise InvalidInput("not a clip's sidecar")
+                found.append((p, Take.from_dict(meta.get("take"))))
+            except (InvalidInput, OSError):
+                other += 1
+        return found, other
+
+    def refresh(self) -> None:
+        takes, other = self._takes()
+        options = [(p.stem, str(p)) for p, _ in takes]
         self.pick.options, self.other.options = options, options
         tiles = []
-        for p in paths[:24]:
-            meta = json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))
-            t = meta["take"]
-            scene = t["physics"]["scene"]
-            scene_name = scene if isinstance(scene, str) or scene is None else scene.get("name", "scene")
-            caption = (f"<b>{p.stem}</b><br>{t['model']} · seed {t['seed']} · {t['steps']} steps · "
-                       f"cfg {t['guidance_scale']}<br>{scene_name} · physics {t['physics']['strength']}")
-            tiles.append(w.VBox([w.Image(value=_thumbnail(p), format="png", layout={"width": "160px"}),
+        for p, t in takes[:24]:
+            scene = t.physics.scene
+            scene_name = scene if isinstance(scene, str) or scene is None else scene.name
+            caption = (f"<b>{html.escape(p.stem)}</b><br>{html.escape(t.model)} · seed {t.seed} · {t.steps} steps · "
+                       f"cfg {t.guidance_scale}<br>{html.escape(str(scene_name))} · physics {t.physics.strength}")
+            try:
+                thumb = _thumbnail(p)
+            except Exception:  # a damaged mp4 still gets its tile, without a picture
+                thumb = b""
+            tiles.append(w.VBox([w.Image(value=thumb, format="png", layout={"width": "160px"}),
                                  w.HTML(f'<div style="font-size:11px;width:160px">{caption}</div>')]))
         self.thumbs.children = tiles
-        self.message.value = f"{len(paths)} takes in {self.out_dir}"
+        skipped = f" ({other} other files passed over: films, damaged or foreign sidecars)" if other else ""
+        self.message.value = f"{len(takes)} takes in {html.escape(str(self.out_dir))}{skipped}"
 
     def view(self) -> None:
         if self.pick.value:
@@ -471,7 +505,7 @@ class SweepGrid(w.VBox):  # type: ignore[misc]
             for j, clip in enumerate(row):
                 b = w.Button(description=f"keep seed {clip.take.seed}, {knob}={values[j]}",
                              layout={"width": "auto"})
-                b.on_click(lambda _, c=clip: self.keep(c))
+                b.on_click(_shown(self.message, functools.partial(self.keep, clip)))
                 buttons.append(b)
         self.children = (self.table, w.HBox(buttons, layout={"flex_flow": "row wrap"}), self.message)
 

@@ -193,6 +193,14 @@ class Take:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"Take JSON does not parse: {exc}") from exc
+        except RecursionError as exc:  # nested deeper than Python's stack: no Take is
+            raise InvalidInput("Take JSON is nested too deeply to be a Take; write it as sorakit.Take.to_json "
+                               "does") from exc
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise InvalidInput(f"Take JSON holds a value no Take has ({exc}); write it as sorakit.Take.to_json "
+                               "does") from exc
+        except TypeError as exc:
+            raise InvalidInput(f"Take JSON must be text (str), not {type(text).__name__}") from exc
         return cls.from_dict(data)
 
     # -- rules --------------------------------------------------------------------------------
@@ -216,127 +224,169 @@ class Take:
         _check_types(self)
         spec = models.get(self.model)
         t = self.resolved()  # the card fills what is unset; what is set is checked as given
-        steps, guidance, fps, frames = t.steps or 0, t.guidance_scale or 0.0, t.rate, t.n_frames
-        width, height = t.size
+        _check_schedule(t, spec)
+        _check_shape(t, spec)
+        _check_mode(t, spec, first_frame_pending)
+        _check_text(t)
+        _check_physics(t, spec)
+        _check_audio(t)
+        _check_pictures(t)
 
-        def bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
-            return InvalidInput(f"{key}={value!r}: {rule}; {fix}")
 
-        if not 0 <= t.seed < 2**32:
-            raise bad("seed", t.seed, "must be in [0, 4294967295]", "pick any seed in that range")
-        if not 1 <= steps <= 200:
-            raise bad("steps", steps, "must be in [1, 200]", "30 to 50 is typical")
-        if not (math.isfinite(guidance) and 0.0 <= guidance <= 30.0):
-            raise bad("guidance_scale", guidance, "must be in [0, 30]", "3 to 7 is typical")
-        if not 1 <= fps <= 120:
-            raise bad("fps", fps, "must be in [1, 120]", f"{spec.name} is made for {spec.card.fps} fps")
-        if not 1 <= frames <= spec.max_frames:
-            raise bad("frames", frames, f"must be in [1, {spec.max_frames}] for {spec.name}",
-                      "shorten the clip or split it into shots")
-        k, r = spec.frame_rule
-        if k > 1 and frames % k != r % k:
-            lower = frames - ((frames - r) % k)
-            raise bad("frames", frames, f"{spec.name} needs {k}n+{r} frames",
-                      f"use {lower} or {lower + k}")
-        for key, v in (("width", width), ("height", height)):
-            if not spec.min_size <= v <= spec.max_size:
-                raise bad(key, v, f"must be in [{spec.min_size}, {spec.max_size}] for {spec.name}",
-                          "832x480 is the usual 480p size")
-            m = spec.size_multiple
-            if v % m:
-                down = v - v % m
-                raise bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
-        if spec.sizes and (width, height) not in spec.sizes:
-            allowed = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
-            raise bad("width, height", (width, height), f"{spec.name} runs only at {allowed}",
-                      f"use width={spec.sizes[0][0]}, height={spec.sizes[0][1]}")
-        if spec.uses_prompt and not t.prompt.strip():
-            raise bad("prompt", t.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
-        if t.mode not in spec.modes:
-            others = sorted(n for n, m in models.MODELS.items() if t.mode in m.modes)
-            fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
-                   f"no registered model runs {t.mode!r} yet (identity-keeping ConsisID is not wired); "
-                   "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
-            raise bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
-        if t.memory not in MEMORY_PRESETS:
-            raise bad("memory", t.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
-                      "'auto' picks one from the GPU it finds")
-        if (t.mode == "i2v" and t.first_frame is None and t.cameo is None and t.physics.scene is None
-                and not first_frame_pending):
-            raise bad("first_frame", None, "image-to-video needs a first frame",
-                      "set first_frame (or cameo) to an image path, or physics.scene to start from its previz")
-        if t.mode in ("v2v", "vace") and t.physics.scene is None:
-            raise bad("physics.scene", None, f"mode {t.mode!r} starts from the physics previz",
-                      "set physics.scene, or use mode='t2v'")
-        if t.mode == "v2v" and not t.physics.strength > 0:
-            raise bad("physics.strength", t.physics.strength, "video-to-video needs a strength in (0, 1]",
-                      "0.6 keeps the previz's motion and lets the model repaint it")
-        if t.cameo is not None and not t.cameo_consent:
-            raise bad("cameo", t.cameo, "a cameo puts a real person into generated video, so it needs their "
-                      "consent", "make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True)) once they "
-                      "agreed")
-        if t.mode == "identity" and t.cameo is None:
-            raise bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
-        if len(t.prompt) > 4000 or len(t.negative_prompt or "") > 4000:
-            raise InvalidInput("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
-        ph = t.physics
-        if not (math.isfinite(ph.strength) and 0.0 <= ph.strength <= 1.0):
-            raise bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")
-        if isinstance(ph.scene, str) and ph.scene not in PRESETS:
-            raise bad("physics.scene", ph.scene, f"is not a preset ({', '.join(PRESETS)})",
-                      "pick a preset or pass a sorakit.Scene")
-        if isinstance(ph.scene, Scene):
-            ph.scene.validate(path="physics.scene")
-        if spec.backend == "previz" and ph.scene is None:
-            raise bad("physics.scene", None, "the previz backend draws a physics scene",
-                      f"set one of {', '.join(PRESETS)}")
-        if spec.backend != "previz" and ph.strength > 0 and ph.scene is None:
-            raise bad("physics.strength", ph.strength, "physics guidance needs a scene",
-                      "set physics.scene or strength=0")
-        au = t.audio
-        for key, ref in (("audio.ambience_model", au.ambience_model), ("audio.music_model", au.music_model)):
-            models.check_ref(key, ref)
-        if au.backend not in AUDIO_BACKENDS:
-            raise bad("audio.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
-                      "'auto' uses audiocraft when it is installed, else transformers")
-        if au.loudness is not None and not (math.isfinite(au.loudness) and -40 <= au.loudness <= -5):
-            raise bad("audio.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
-                      "-16 suits web and phone video, -23 broadcast")
-        if not (math.isfinite(au.ducking) and 0 <= au.ducking <= 40):
-            raise bad("audio.ducking", au.ducking, "must be in [0, 40] dB", "10 keeps music audible under speech")
-        for name in ("foley", "ambience", "music", "dialogue"):
-            gain = getattr(au, f"{name}_gain")
-            if not (math.isfinite(gain) and -60 <= gain <= 20):
-                raise bad(f"audio.{name}_gain", gain, "must be in [-60, 20] dB", "0 is the reference level")
-        for key, text in (("audio.ambience", au.ambience), ("audio.music", au.music)):
-            if len(text) > 1000:
-                raise bad(key, text[:20] + "...", "is longer than 1000 characters", "describe the sound in a sentence")
-        for i, line in enumerate(au.dialogue):
-            if not line.text.strip():
-                raise bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
-            if len(line.text) > 1000:
-                raise bad(f"audio.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
-                          "split it into several lines")
-            if not (math.isfinite(line.start) and 0.0 <= line.start < t.duration):
-                raise bad(f"audio.dialogue[{i}].start", line.start,
-                          f"must lie within the clip [0, {t.duration:g}) s", "move the line earlier")
-            if line.voice:
-                ref, _, speaker = line.voice.partition("#")
-                models.check_ref(f"audio.dialogue[{i}].voice", ref)
-                if "#" in line.voice and not (speaker.isdigit() and len(speaker) <= 6):
-                    raise bad(f"audio.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
-                              "write e.g. '/content/my-vits#12' (a multi-speaker VITS folder), or leave it empty")
-                from sorakit.audio.tts import check_safetensors
+def _bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
+    """The one shape of a refusal: the key and value, the rule it breaks, and what to do."""
+    return InvalidInput(f"{key}={value!r}: {rule}; {fix}")
 
-                check_safetensors(ref)  # a pickle-only voice is refused before any model loads
-        for key, image in (("cameo", t.cameo), ("first_frame", t.first_frame)):
-            if image is None:
-                continue
-            ext = os.path.splitext(image)[1].lower()
-            if ext not in (".png", ".jpg", ".jpeg", ".webp"):
-                raise bad(key, image, "must be a .png, .jpg or .webp image", "export the picture as PNG or JPEG")
-            if not os.path.isfile(image):
-                raise bad(key, image, "no such file", "check the path (upload it first on Colab)")
+
+def _check_schedule(t: Take, spec: models.ModelSpec) -> None:
+    """Seed, steps, guidance, frame rate and length."""
+    steps, guidance, fps, frames = t.steps or 0, t.guidance_scale or 0.0, t.rate, t.n_frames
+    if not 0 <= t.seed < 2**32:
+        raise _bad("seed", t.seed, "must be in [0, 4294967295]", "pick any seed in that range")
+    if not 1 <= steps <= 200:
+        raise _bad("steps", steps, "must be in [1, 200]", "30 to 50 is typical")
+    if not (math.isfinite(guidance) and 0.0 <= guidance <= 30.0):
+        raise _bad("guidance_scale", guidance, "must be in [0, 30]", "3 to 7 is typical")
+    if not 1 <= fps <= 120:
+        raise _bad("fps", fps, "must be in [1, 120]", f"{spec.name} is made for {spec.card.fps} fps")
+    if not 1 <= frames <= spec.max_frames:
+        raise _bad("frames", frames, f"must be in [1, {spec.max_frames}] for {spec.name}",
+                  "shorten the clip or split it into shots")
+    k, r = spec.frame_rule
+    if k > 1 and frames % k != r % k:
+        lower = frames - ((frames - r) % k)
+        raise _bad("frames", frames, f"{spec.name} needs {k}n+{r} frames",
+                  f"use {lower} or {lower + k}")
+
+
+def _check_shape(t: Take, spec: models.ModelSpec) -> None:
+    """Width and height against the model's limits, multiple and fixed sizes."""
+    width, height = t.size
+    for key, v in (("width", width), ("height", height)):
+        if not spec.min_size <= v <= spec.max_size:
+            raise _bad(key, v, f"must be in [{spec.min_size}, {spec.max_size}] for {spec.name}",
+                      "832x480 is the usual 480p size")
+        m = spec.size_multiple
+        if v % m:
+            down = v - v % m
+            raise _bad(key, v, f"must be a multiple of {m} for {spec.name}", f"use {down} or {down + m}")
+    if spec.sizes and (width, height) not in spec.sizes:
+        allowed = " or ".join(f"{w}x{h}" for w, h in spec.sizes)
+        raise _bad("width, height", (width, height), f"{spec.name} runs only at {allowed}",
+                  f"use width={spec.sizes[0][0]}, height={spec.sizes[0][1]}")
+
+
+def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> None:
+    """The prompt, the mode and what it starts from, the memory preset, the cameo's consent."""
+    if spec.uses_prompt and not t.prompt.strip():
+        raise _bad("prompt", t.prompt, f"{spec.name} needs a prompt", "describe the shot in a sentence")
+    if t.mode not in spec.modes:
+        others = sorted(n for n, m in models.MODELS.items() if t.mode in m.modes)
+        fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
+               f"no registered model runs {t.mode!r} yet (identity-keeping ConsisID is not wired); "
+               "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
+        raise _bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
+    if t.memory not in MEMORY_PRESETS:
+        raise _bad("memory", t.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
+                  "'auto' picks one from the GPU it finds")
+    if (t.mode == "i2v" and t.first_frame is None and t.cameo is None and t.physics.scene is None
+            and not first_frame_pending):
+        raise _bad("first_frame", None, "image-to-video needs a first frame",
+                  "set first_frame (or cameo) to an image path, or physics.scene to start from its previz")
+    if t.mode in ("v2v", "vace") and t.physics.scene is None:
+        raise _bad("physics.scene", None, f"mode {t.mode!r} starts from the physics previz",
+                  "set physics.scene, or use mode='t2v'")
+    if t.mode == "v2v" and not t.physics.strength > 0:
+        raise _bad("physics.strength", t.physics.strength, "video-to-video needs a strength in (0, 1]",
+                  "0.6 keeps the previz's motion and lets the model repaint it")
+    if t.cameo is not None and not t.cameo_consent:
+        raise _bad("cameo", t.cameo, "a cameo puts a real person into generated video, so it needs their "
+                  "consent", "make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True)) once they "
+                  "agreed")
+    if t.mode == "identity" and t.cameo is None:
+        raise _bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
+
+
+def _check_text(t: Take) -> None:
+    """Text that can be saved (no lone surrogates) and is not overlong."""
+    for key, text in (("prompt", t.prompt), ("negative_prompt", t.negative_prompt or ""),
+                      ("audio.ambience", t.audio.ambience), ("audio.music", t.audio.music),
+                      *((f"audio.dialogue[{i}].text", line.text) for i, line in enumerate(t.audio.dialogue))):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no file can hold it as UTF-8
+            raise _bad(key, text[max(0, exc.start - 10):exc.end + 10], f"holds {text[exc.start]!r}, half of a "
+                      "character (a lone surrogate), which cannot be saved", "retype the text around it") from exc
+    if len(t.prompt) > 4000 or len(t.negative_prompt or "") > 4000:
+        raise InvalidInput("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
+
+
+def _check_physics(t: Take, spec: models.ModelSpec) -> None:
+    """The scene and the guidance strength."""
+    ph = t.physics
+    if not (math.isfinite(ph.strength) and 0.0 <= ph.strength <= 1.0):
+        raise _bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")
+    if isinstance(ph.scene, str) and ph.scene not in PRESETS:
+        raise _bad("physics.scene", ph.scene, f"is not a preset ({', '.join(PRESETS)})",
+                  "pick a preset or pass a sorakit.Scene")
+    if isinstance(ph.scene, Scene):
+        ph.scene.validate(path="physics.scene")
+    if spec.backend == "previz" and ph.scene is None:
+        raise _bad("physics.scene", None, "the previz backend draws a physics scene",
+                  f"set one of {', '.join(PRESETS)}")
+    if spec.backend != "previz" and ph.strength > 0 and ph.scene is None:
+        raise _bad("physics.strength", ph.strength, "physics guidance needs a scene",
+                  "set physics.scene or strength=0")
+
+
+def _check_audio(t: Take) -> None:
+    """The sound: models, backend, loudness, gains, texts and dialogue lines."""
+    au = t.audio
+    for key, ref in (("audio.ambience_model", au.ambience_model), ("audio.music_model", au.music_model)):
+        models.check_ref(key, ref)
+    if au.backend not in AUDIO_BACKENDS:
+        raise _bad("audio.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
+                  "'auto' uses audiocraft when it is installed, else transformers")
+    if au.loudness is not None and not (math.isfinite(au.loudness) and -40 <= au.loudness <= -5):
+        raise _bad("audio.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
+                  "-16 suits web and phone video, -23 broadcast")
+    if not (math.isfinite(au.ducking) and 0 <= au.ducking <= 40):
+        raise _bad("audio.ducking", au.ducking, "must be in [0, 40] dB", "10 keeps music audible under speech")
+    for name in ("foley", "ambience", "music", "dialogue"):
+        gain = getattr(au, f"{name}_gain")
+        if not (math.isfinite(gain) and -60 <= gain <= 20):
+            raise _bad(f"audio.{name}_gain", gain, "must be in [-60, 20] dB", "0 is the reference level")
+    for key, text in (("audio.ambience", au.ambience), ("audio.music", au.music)):
+        if len(text) > 1000:
+            raise _bad(key, text[:20] + "...", "is longer than 1000 characters", "describe the sound in a sentence")
+    for i, line in enumerate(au.dialogue):
+        if not line.text.strip():
+            raise _bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
+        if len(line.text) > 1000:
+            raise _bad(f"audio.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
+                      "split it into several lines")
+        if not (math.isfinite(line.start) and 0.0 <= line.start < t.duration):
+            raise _bad(f"audio.dialogue[{i}].start", line.start,
+                      f"must lie within the clip [0, {t.duration:g}) s", "move the line earlier")
+        if line.voice:
+            ref, _, speaker = line.voice.partition("#")
+            models.check_ref(f"audio.dialogue[{i}].voice", ref)
+            if "#" in line.voice and not (speaker.isdigit() and len(speaker) <= 6):
+                raise _bad(f"audio.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
+                          "write e.g. '/content/my-vits#12' (a multi-speaker VITS folder), or leave it empty")
+            models.check_safetensors(ref)  # a pickle-only voice is refused before any model loads
+
+
+def _check_pictures(t: Take) -> None:
+    """The cameo and first-frame image files."""
+    for key, image in (("cameo", t.cameo), ("first_frame", t.first_frame)):
+        if image is None:
+            continue
+        ext = os.path.splitext(image)[1].lower()
+        if ext not in (".png", ".jpg", ".jpeg", ".webp"):
+            raise _bad(key, image, "must be a .png, .jpg or .webp image", "export the picture as PNG or JPEG")
+        if not os.path.isfile(image):
+            raise _bad(key, image, "no such file", "check the path (upload it first on Colab)")
 
 
 def physics_prompt(take: Take) -> str:

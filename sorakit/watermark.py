@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-LABEL = "AI-generated"
+from sorakit.sidecar import AI_LABEL
+
+LABEL = AI_LABEL  # the one label: the mp4, the sidecar and the frames say the same
 
 
 def burn(frames: np.ndarray, text: str = LABEL) -> np.ndarray:

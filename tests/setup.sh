@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian/Ubuntu machine or a developer's laptop:
-# Debian's chromium for the browser tests (no browser download), then a virtual environment
+# Debian's chromium for the browser tests (no browser download) and ffmpeg as an external audio
+# meter, then a virtual environment
 # with the one pinned torch pair that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1, about
 # 7 GB, about 1.5 minutes here), sorakit with its dev, video and audio extras, and audiocraft
 # without its own pins. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+# Debian packages: chromium for the browser tests, ffmpeg as an external meter (its ebur128 filter
+# measures the true peak of what a saved mp4 plays).
+missing=""
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="chromium"
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+if [ -n "$missing" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
   else
-    echo "tests/setup.sh: install Chromium yourself for the browser tests (they are skipped without it)" >&2
+    echo "tests/setup.sh: install$missing yourself (the tests that need them are skipped without them)" >&2
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -9,7 +9,7 @@ import pytest
 
 import sorakit
 from sorakit import _media
-from sorakit.clip import SIDECAR_FORMAT
+from sorakit.sidecar import SIDECAR_FORMAT
 
 from .conftest import onset
 
@@ -86,7 +86,12 @@ def test_sidecar_round_trips_and_load_gives_the_clip_back(basketball_clip: sorak
     side = json.loads(path.with_suffix(".json").read_text())
     assert side["format"] == SIDECAR_FORMAT
     assert side["video"] == {"frames": 80, "fps": 16, "width": 320, "height": 192}
-    assert side["audio"] == {"sample_rate": 48_000, "channels": 2, "samples": 240_000, "encoded_gain_db": 0.0}
+    delivered = {k: side["audio"].pop(k) for k in ("delivered_true_peak_dbtp", "delivered_loudness_lufs",
+                                                  "encoded_gain_db")}
+    assert side["audio"] == {"sample_rate": 48_000, "channels": 2, "samples": 240_000}
+    # the mix reaches -1 dBTP before encoding; AAC adds a little, so the file is brought back under it
+    assert delivered["delivered_true_peak_dbtp"] <= -1.0 and -40 < delivered["delivered_loudness_lufs"] < -5
+    assert -1.5 < delivered["encoded_gain_db"] <= 0.0
     assert sorakit.Take.from_dict(side["take"]) == basketball_clip.take
     for target in (path, path.with_suffix(".json")):
         back = sorakit.load(target)
@@ -99,7 +104,7 @@ def test_sidecar_round_trips_and_load_gives_the_clip_back(basketball_clip: sorak
 
 
 def test_rerun_of_a_loaded_clip_is_identical(basketball_clip: sorakit.Clip, tmp_path: Path) -> None:
-    again = sorakit.load(basketball_clip.save(tmp_path / "shot.mp4")).rerun()
+    again = sorakit.generate(sorakit.load(basketball_clip.save(tmp_path / "shot.mp4")).take)
     np.testing.assert_array_equal(again.frames, basketball_clip.frames)
     np.testing.assert_array_equal(again.audio, basketball_clip.audio)
 
@@ -150,7 +155,8 @@ def test_foley_off_gives_silence_of_the_right_length() -> None:
 
 
 def test_save_scales_the_sound_down_when_aac_would_clip_it(tmp_path: Path) -> None:
-    """A -1 dBFS square wave decodes over full scale from AAC (Gibbs ringing); the saved file does not."""
+    """A -1 dBFS square wave decodes over -1 dBTP, even over full scale, from AAC (Gibbs ringing); the saved
+    file does not, and its sidecar says what it delivers."""
     import dataclasses
 
     from sorakit import _media
@@ -159,9 +165,13 @@ def test_save_scales_the_sound_down_when_aac_would_clip_it(tmp_path: Path) -> No
     square = (np.sign(np.sin(2 * np.pi * 300 * np.arange(96_000) / 48_000)) * 0.89).astype(np.float32)
     harsh = dataclasses.replace(clip, audio=np.stack([square, square]))
     path = harsh.save(tmp_path / "square.mp4")
-    assert _media.audio_peak(path) <= 0.999
-    gain = json.loads(path.with_suffix(".json").read_text())["audio"]["encoded_gain_db"]
-    assert -6.0 < gain < -0.5  # it had to come down, and says by how much
+    from sorakit.audio import true_peak
+
+    decoded = _media.decoded_audio(path)
+    assert decoded is not None and true_peak(*decoded) <= -1.0  # the ceiling holds in what plays
+    side = json.loads(path.with_suffix(".json").read_text())["audio"]
+    assert -6.0 < side["encoded_gain_db"] < -0.5  # it had to come down, and says by how much
+    assert side["delivered_true_peak_dbtp"] == pytest.approx(true_peak(*decoded), abs=0.01)
     assert sorakit.verify(path).ok
 
 

@@ -49,7 +49,7 @@ def test_show_displays_the_html(basketball_clip: sorakit.Clip, monkeypatch: pyte
     monkeypatch.setattr("IPython.display.display", shown.append)
     sorakit.show(basketball_clip)
     assert len(shown) == 1 and "<video controls" in shown[0].data  # type: ignore[attr-defined]
-    assert basketball_clip._repr_html_().startswith('<figure class="sorakit-clip"')
+    assert sorakit.clip_html(basketball_clip).startswith('<figure class="sorakit-clip"')
 
 
 def test_filmstrip_puts_n_frames_in_a_row(basketball_clip: sorakit.Clip) -> None:
@@ -126,3 +126,16 @@ def test_soundtrack_png_titles_the_loudness(basketball_clip: sorakit.Clip, monke
     assert info is not None and info.mix.loudness is not None
     assert titles == [f"previz · seed {basketball_clip.take.seed} · {info.mix.loudness:.1f} LUFS (target -16), "
                       f"true peak {info.mix.true_peak:.1f} dBTP"]
+
+
+def test_a_clip_left_as_a_cell_s_value_shows_as_a_video(basketball_clip: sorakit.Clip) -> None:
+    """The view layer registers itself as the Clip's HTML formatter in IPython (the Clip knows nothing of it)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        sorakit._register_views()
+        data, _ = shell.display_formatter.format(basketball_clip)
+        assert '<video controls' in data["text/html"] and 'src="data:video/mp4;base64,' in data["text/html"]
+    finally:
+        InteractiveShell.clear_instance()

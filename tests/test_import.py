@@ -19,3 +19,13 @@ def test_public_api_is_listed_by_hand() -> None:
     for name in sorakit.__all__:
         assert hasattr(sorakit, name), name
     assert {"Take", "Clip", "generate", "load", "show", "Scene", "preset"} <= set(sorakit.__all__)
+
+
+def test_the_readme_s_report_call_works_after_a_bare_import() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sorakit; clip = sorakit.generate(sorakit.Take(frames=32, width=160, height=96)); "
+            "print(sorakit.report.report(clip).passed)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True"]

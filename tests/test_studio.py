@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,22 @@ def test_sweep_grid_labels_each_cell_and_keeps_a_pick(tmp_path: Path) -> None:
     keep.click()
     assert len(panel.kept) == 1 and sorakit.load(panel.kept[0]).take.guidance_scale == 6.0
     assert sorakit.load(panel.kept[0]).take.seed == 1
+
+
+def test_the_gallery_passes_over_films_and_damaged_sidecars_and_shows_errors(tmp_path: Path) -> None:
+    """A storyboard's film.json (no Take) and a damaged sidecar beside good clips: the gallery lists the
+    clips, says it passed the others over, and a click that fails shows its error instead of losing it."""
+    from sorakit.studio import Gallery
+
+    good = sorakit.generate(sorakit.Take(seed=3, **SMALL)).save(tmp_path / "good.mp4")
+    shutil.copyfile(good, tmp_path / "film.mp4")
+    (tmp_path / "film.json").write_text(json.dumps({"format": "sorakit.film/1", "shots": []}))
+    shutil.copyfile(good, tmp_path / "broken.mp4")
+    (tmp_path / "broken.json").write_text('{"format": "sorakit.clip/1", "take": {"seed": "x"')
+    gallery = Gallery(tmp_path)
+    assert [label for label, _ in gallery.pick.options] == ["good"]
+    assert "1 takes" in gallery.message.value and "2 other files passed over" in gallery.message.value
+    gallery.pick.value = str(good)
+    good.unlink()  # gone behind the gallery's back: "view" fails, and says why
+    gallery.view_button.click()
+    assert "NotFound" in gallery.message.value and "good.mp4" in gallery.message.value

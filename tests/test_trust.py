@@ -307,7 +307,7 @@ def _fake_mp4(path: object, *args: object, **kwargs: object) -> None:
 def test_clip_save_writes_its_two_files_where_told_or_fails_with_invalid_input(rel: str) -> None:
     """The encoder is stubbed here (2000 paths in seconds); the next test encodes for real."""
     with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp, \
-            mock.patch.object(_media, "write_mp4", _fake_mp4), mock.patch.object(_media, "audio_peak", lambda p: 0.0):
+            mock.patch.object(_media, "write_mp4", _fake_mp4), mock.patch.object(_media, "decoded_audio", lambda p: None):
         _check_save(Path(tmp), rel)
 
 

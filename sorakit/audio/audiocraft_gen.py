@@ -72,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from sorakit.errors import InvalidInput, SorakitError, Stopped, UnsafeCheckpoint
+from sorakit.errors import InvalidInput, MissingPackage, Stopped, UnsafeCheckpoint
 
 __all__ = ["generate", "load", "install_audiocraft", "install_command", "import_audiocraft", "clear_cache",
            "Stopped", "MissingPackage", "TRUSTED_GLOBALS", "AUDIOCRAFT_VERSION"]
@@ -126,10 +126,6 @@ _FORCE, _FORCE_NO = "TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONL
 _FILES = ("state_dict.bin", "compression_state_dict.bin")
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.RLock()
-
-
-class MissingPackage(SorakitError, ImportError):
-    """A package audiocraft needs is missing or broken; the message gives the command that installs it."""
 
 
 class _Stop(Exception):

@@ -17,6 +17,7 @@ need neither; MMS voices for non-Latin scripts romanize the text with ``pip inst
 from __future__ import annotations
 
 from sorakit.errors import InvalidInput
+from sorakit.models import check_safetensors, no_safetensors
 
 import re
 from typing import Any
@@ -25,8 +26,6 @@ import numpy as np
 
 DEFAULT_VOICE = "facebook/mms-tts-eng"
 
-# Voices whose repositories publish only pickled weights (pytorch_model.bin, no model.safetensors).
-PICKLE_ONLY = ("kakao-enterprise/vits-vctk",)
 
 _CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
 _SPEAKER = re.compile(r"[0-9]+")
@@ -124,7 +123,7 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
             vits = transformers.VitsModel.from_pretrained(model, use_safetensors=True)
         except OSError as exc:
             if "safetensors" in str(exc) or "model.safetensors" in str(exc):
-                raise InvalidInput(_no_safetensors(model)) from exc
+                raise InvalidInput(no_safetensors(model)) from exc
             raise
         finally:
             if saved is None:
@@ -134,28 +133,6 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
         tokenizer = transformers.VitsTokenizer.from_pretrained(model)
         _CACHE[key] = (vits.to(key[1]).eval(), tokenizer)
     return _CACHE[key]
-
-
-def _no_safetensors(model: str) -> str:
-    return (f"voice={model!r}: publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads "
-            f"voices only from safetensors, so that a checkpoint cannot run code; use {DEFAULT_VOICE!r} (or another "
-            "facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)")
-
-
-def check_safetensors(model: str) -> None:
-    """Refuses, before anything loads, a voice known to publish only pickled weights, or a local
-    folder without ``model.safetensors``.
-
-    >>> check_safetensors("kakao-enterprise/vits-vctk")
-    Traceback (most recent call last):
-    ...
-    sorakit.errors.InvalidInput: voice='kakao-enterprise/vits-vctk': publishes its weights only as a pickle (pytorch_model.bin), and sorakit loads voices only from safetensors, so that a checkpoint cannot run code; use 'facebook/mms-tts-eng' (or another facebook/mms-tts-* voice), or a folder you saved with save_pretrained(safe_serialization=True)
-    """
-    import os
-
-    if model in PICKLE_ONLY or (os.path.isdir(model) and not os.path.isfile(os.path.join(model, "model.safetensors"))
-                                and os.path.isfile(os.path.join(model, "pytorch_model.bin"))):
-        raise InvalidInput(_no_safetensors(model))
 
 
 def _check_text(text: str, voice: str, tokenizer: Any) -> Any:

@@ -129,7 +129,7 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
     """
     from PIL import Image
 
-    from sorakit.generate import composite, load_image
+    from sorakit.cameo import composite, load_image
     from sorakit.physics.simulate import simulate
     from sorakit.previz import render
 

@@ -64,6 +64,143 @@ import numpy as np
 __all__ = ["warp_noise"]
 
 
+
+class _FineGrid:
+    """The fine cells (``upsample`` per latent pixel along each axis) sampled from the video frames."""
+
+    def __init__(self, body_ids: np.ndarray, h: int, w: int, u: int) -> None:
+        T, H, W = body_ids.shape
+        self.body_ids, self.h, self.w, self.u = body_ids, h, w, u
+        fy, fx = H // h, W // w
+        self.Hf, self.Wf = h * u, w * u
+        self.cell_y, self.cell_x = fy / u, fx / u  # fine cell (and texel) size in video pixels
+        self.rows, self.cols = _centres(self.Hf, fy, u, H), _centres(self.Wf, fx, u, W)
+        self.regular = fy % u == 0 and fx % u == 0
+        self.row_slice = slice(fy // u // 2, None, fy // u) if self.regular else slice(None)
+        self.col_slice = slice(fx // u // 2, None, fx // u) if self.regular else slice(None)
+
+    def visible(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices of the fine cells on a body in video frame t, and their body ids."""
+        ids = self.body_ids
+        grid = ids[t, self.row_slice, self.col_slice] if self.regular else ids[t][self.rows][:, self.cols]
+        flat = np.ascontiguousarray(grid).reshape(-1)
+        cells = np.flatnonzero(flat)
+        return cells, flat[cells].astype(np.intp)
+
+
+class _Poses:
+    """Each body's pose (index = body id): texture coordinates -> screen is rotation by ``phi``, then
+    translation by ``(cx, cy)``; ``seg`` is the tracked segment it belongs to (< 0: not tracked)."""
+
+    def __init__(self) -> None:
+        self.phi, self.cx, self.cy = np.zeros(0), np.zeros(0), np.zeros(0)
+        self.seg = np.zeros(0, np.intp)
+        self.segments = 0
+
+    def start_new(self, bodies: np.ndarray) -> None:
+        """Bodies seen now that no segment follows start a segment each, at the identity pose."""
+        size = int(bodies.max()) + 1 if bodies.size else 0
+        self.phi, self.cx, self.cy = _grow(self.phi, size, 0.0), _grow(self.cx, size, 0.0), _grow(self.cy, size, 0.0)
+        self.seg = _grow(self.seg, size, -1)
+        new = np.unique(bodies)
+        new = new[self.seg[new] < 0]
+        self.phi[new] = self.cx[new] = self.cy[new] = 0.0
+        self.seg[new] = self.segments + np.arange(new.size)
+        self.segments += new.size
+
+    def move(self, bid: np.ndarray, x: np.ndarray, y: np.ndarray, ux: np.ndarray, uy: np.ndarray) -> None:
+        """Composes each visible body's least-squares rigid motion (cells at ``x, y`` move to ``ux, uy``)."""
+        size = self.seg.size
+        n = np.bincount(bid, minlength=size).astype(np.float64)
+        on = n > 0
+        m = np.maximum(n, 1.0)
+
+        def total(v: np.ndarray) -> np.ndarray:
+            return np.bincount(bid, weights=v, minlength=size)
+
+        mx, my, mux, muy = total(x) / m, total(y) / m, total(ux) / m, total(uy) / m
+        sxx = total(x * ux) - n * mx * mux
+        syy = total(y * uy) - n * my * muy
+        sxy = total(x * uy) - n * mx * muy
+        syx = total(y * ux) - n * my * mux
+        theta = np.arctan2(sxy - syx, sxx + syy)
+        cos, sin = np.cos(theta), np.sin(theta)
+        tx, ty = mux - (cos * mx - sin * my), muy - (sin * mx + cos * my)
+        # Compose: pose(t+1) = motion(t) o pose(t).
+        cx, cy = self.cx, self.cy
+        self.cx, self.cy = np.where(on, cos * cx - sin * cy + tx, cx), np.where(on, sin * cx + cos * cy + ty, cy)
+        self.phi = np.where(on, self.phi + theta, self.phi)
+        self.seg[~on] = -1
+
+
+_Record = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _track(flow: np.ndarray, grid: _FineGrid, *, latent_frames: int, temporal: int) -> tuple[list[_Record], int]:
+    """Pass 1: follows the bodies from frame to frame, and notes the texel under every body cell of
+    every latent frame: ``(latent frame, cells, segments, texel rows, texel columns)``."""
+    T = grid.body_ids.shape[0]
+    poses = _Poses()
+    records: list[_Record] = []
+    t = 0
+    cells, bid = grid.visible(0)
+    poses.start_new(bid)
+    for k in range(latent_frames):
+        target = min(k * temporal, T - 1)
+        while t < target:
+            if cells.size:
+                r, c = grid.rows[cells // grid.Wf], grid.cols[cells % grid.Wf]
+                x, y = c + 0.5, r + 0.5
+                motion = flow[t, r, c].astype(np.float64)
+                poses.move(bid, x, y, x + motion[:, 0], y + motion[:, 1])
+            else:
+                poses.seg[:] = -1
+            t += 1
+            cells, bid = grid.visible(t)
+            poses.seg[np.flatnonzero(np.bincount(bid, minlength=poses.seg.size)[:poses.seg.size] == 0)] = -1
+            poses.start_new(bid)
+        if cells.size:
+            ti, tj = _texels(cells // grid.Wf, cells % grid.Wf, poses.phi[bid], poses.cx[bid] / grid.cell_x,
+                             poses.cy[bid] / grid.cell_y, grid.cell_y / grid.cell_x)
+            records.append((k, cells, poses.seg[bid], ti, tj))
+    return records, poses.segments
+
+
+def _paint(out: np.ndarray, records: list[_Record], segments: int, grid: _FineGrid,
+           rng: np.random.Generator) -> None:
+    """Pass 2: one noise texture per tracked segment, over the texels it ever shows; each latent
+    pixel of ``out`` ([C, F, h*w], fresh noise) gets its body cells' texels, re-Gaussianized."""
+    C, u, w, Wf = out.shape[0], grid.u, grid.w, grid.Wf
+    all_seg = np.concatenate([rec[2] for rec in records])
+    all_ti = np.concatenate([rec[3] for rec in records])
+    all_tj = np.concatenate([rec[4] for rec in records])
+    lo_i, lo_j = np.zeros(segments, np.int64), np.zeros(segments, np.int64)
+    hi_i, hi_j = np.full(segments, -1, np.int64), np.full(segments, -1, np.int64)
+    shown = np.unique(all_seg)  # segments that appear in some latent frame
+    lo_i[shown], lo_j[shown] = all_ti.max() + 1, all_tj.max() + 1
+    hi_i[shown], hi_j[shown] = all_ti.min() - 1, all_tj.min() - 1
+    np.minimum.at(lo_i, all_seg, all_ti)
+    np.minimum.at(lo_j, all_seg, all_tj)
+    np.maximum.at(hi_i, all_seg, all_ti)
+    np.maximum.at(hi_j, all_seg, all_tj)
+    span_j = hi_j - lo_j + 1  # 0 for segments never shown
+    area = (hi_i - lo_i + 1) * span_j
+    offset = np.concatenate([[0], np.cumsum(area)[:-1]])
+    texture = rng.standard_normal((int(area.sum()), C), dtype=np.float32)
+    for k, cells, s, ti, tj in records:
+        key = offset[s] + (ti - lo_i[s]) * span_j[s] + (tj - lo_j[s])
+        val = texture[key]  # keys are distinct: each texel shows once per frame
+        # Sum each latent pixel's body cells; its other cells are fresh background.
+        lat = (cells // Wf // u) * w + (cells % Wf) // u
+        order = np.argsort(lat, kind="stable")
+        lat_sorted = lat[order]
+        starts = np.flatnonzero(np.r_[True, lat_sorted[1:] != lat_sorted[:-1]])
+        where = lat_sorted[starts]
+        n_body = np.diff(np.r_[starts, lat_sorted.size])
+        sums = np.add.reduceat(val[order], starts, axis=0).T  # [C, m]
+        rest = np.sqrt((u * u - n_body).astype(np.float32))
+        out[:, k, where] = (out[:, k, where] * rest + sums) / np.float32(u)
+
 def _centres(fine: int, factor: int, upsample: int, size: int) -> np.ndarray:
     """Index of the video pixel under the centre of each of ``fine`` cells along one axis."""
     idx = np.floor((np.arange(fine) + 0.5) * factor / upsample).astype(np.intp)
@@ -175,118 +312,11 @@ def warp_noise(flow: np.ndarray, body_ids: np.ndarray, *, latent_frames: int, la
     if strength == 0.0:
         return np.random.default_rng(blend_seq).standard_normal((C, F, h, w), dtype=np.float32)
 
-    fy, fx = H // h, W // w
-    Hf, Wf = h * u, w * u
-    cell_y, cell_x = fy / u, fx / u  # fine cell (and texel) size in video pixels
-    rows, cols = _centres(Hf, fy, u, H), _centres(Wf, fx, u, W)
-    regular = fy % u == 0 and fx % u == 0
-    row_slice = slice(fy // u // 2, None, fy // u) if regular else slice(None)
-    col_slice = slice(fx // u // 2, None, fx // u) if regular else slice(None)
-
-    def visible(t: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat indices of the fine cells on a body in video frame t, and their body ids."""
-        grid = body_ids[t, row_slice, col_slice] if regular else body_ids[t][rows][:, cols]
-        flat = np.ascontiguousarray(grid).reshape(-1)
-        cells = np.flatnonzero(flat)
-        return cells, flat[cells].astype(np.intp)
-
-    # Pose of each body (index = body id): texture coordinates -> screen is rotation by phi,
-    # then translation by (cx, cy). seg < 0: not tracked.
-    phi = np.zeros(0)
-    cx = np.zeros(0)
-    cy = np.zeros(0)
-    seg = np.zeros(0, np.intp)
-    segments = 0
-
-    def start_new(bodies: np.ndarray) -> None:
-        nonlocal phi, cx, cy, seg, segments
-        size = int(bodies.max()) + 1 if bodies.size else 0
-        phi, cx, cy, seg = _grow(phi, size, 0.0), _grow(cx, size, 0.0), _grow(cy, size, 0.0), _grow(seg, size, -1)
-        new = np.unique(bodies)
-        new = new[seg[new] < 0]
-        phi[new] = cx[new] = cy[new] = 0.0
-        seg[new] = segments + np.arange(new.size)
-        segments += new.size
-
-    # Pass 1: track the bodies, and note the texel under every body cell of every latent frame.
-    records: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-    t = 0
-    cells, bid = visible(0)
-    start_new(bid)
-    for k in range(F):
-        target = min(k * temporal, T - 1)
-        while t < target:
-            if cells.size:
-                # Least-squares rigid motion of each visible body from the flow at its cells.
-                r, c = rows[cells // Wf], cols[cells % Wf]
-                x, y = c + 0.5, r + 0.5
-                motion = flow[t, r, c].astype(np.float64)
-                ux, uy = x + motion[:, 0], y + motion[:, 1]
-                size = seg.size
-                n = np.bincount(bid, minlength=size).astype(np.float64)
-                on = n > 0
-                m = np.maximum(n, 1.0)
-
-                def total(v: np.ndarray) -> np.ndarray:
-                    return np.bincount(bid, weights=v, minlength=size)
-
-                mx, my, mux, muy = total(x) / m, total(y) / m, total(ux) / m, total(uy) / m
-                sxx = total(x * ux) - n * mx * mux
-                syy = total(y * uy) - n * my * muy
-                sxy = total(x * uy) - n * mx * muy
-                syx = total(y * ux) - n * my * mux
-                theta = np.arctan2(sxy - syx, sxx + syy)
-                cos, sin = np.cos(theta), np.sin(theta)
-                tx, ty = mux - (cos * mx - sin * my), muy - (sin * mx + cos * my)
-                # Compose: pose(t+1) = motion(t) o pose(t).
-                cx, cy = np.where(on, cos * cx - sin * cy + tx, cx), np.where(on, sin * cx + cos * cy + ty, cy)
-                phi = np.where(on, phi + theta, phi)
-                seg[~on] = -1
-            else:
-                seg[:] = -1
-            t += 1
-            cells, bid = visible(t)
-            seg[np.flatnonzero(np.bincount(bid, minlength=seg.size)[:seg.size] == 0)] = -1
-            start_new(bid)
-        if cells.size:
-            ti, tj = _texels(cells // Wf, cells % Wf, phi[bid], cx[bid] / cell_x, cy[bid] / cell_y,
-                             cell_y / cell_x)
-            records.append((k, cells, seg[bid], ti, tj))
-
+    grid = _FineGrid(body_ids, h, w, u)
+    records, segments = _track(flow, grid, latent_frames=F, temporal=temporal)  # pass 1
     out = np.random.default_rng(bg_seq).standard_normal((C, F, h * w), dtype=np.float32)
     if records:
-        # Pass 2: one texture per tracked segment, over the texels it ever shows.
-        all_seg = np.concatenate([rec[2] for rec in records])
-        all_ti = np.concatenate([rec[3] for rec in records])
-        all_tj = np.concatenate([rec[4] for rec in records])
-        lo_i, lo_j = np.zeros(segments, np.int64), np.zeros(segments, np.int64)
-        hi_i, hi_j = np.full(segments, -1, np.int64), np.full(segments, -1, np.int64)
-        shown = np.unique(all_seg)  # segments that appear in some latent frame
-        lo_i[shown], lo_j[shown] = all_ti.max() + 1, all_tj.max() + 1
-        hi_i[shown], hi_j[shown] = all_ti.min() - 1, all_tj.min() - 1
-        np.minimum.at(lo_i, all_seg, all_ti)
-        np.minimum.at(lo_j, all_seg, all_tj)
-        np.maximum.at(hi_i, all_seg, all_ti)
-        np.maximum.at(hi_j, all_seg, all_tj)
-        span_j = hi_j - lo_j + 1  # 0 for segments never shown
-        area = (hi_i - lo_i + 1) * span_j
-        offset = np.concatenate([[0], np.cumsum(area)[:-1]])
-        body_rng = np.random.default_rng(body_seq)
-        texture = body_rng.standard_normal((int(area.sum()), C), dtype=np.float32)
-        for k, cells, s, ti, tj in records:
-            key = offset[s] + (ti - lo_i[s]) * span_j[s] + (tj - lo_j[s])
-            val = texture[key]  # keys are distinct: each texel shows once per frame
-            # Sum each latent pixel's body cells; its other cells are fresh background.
-            lat = (cells // Wf // u) * w + (cells % Wf) // u
-            order = np.argsort(lat, kind="stable")
-            lat_sorted = lat[order]
-            starts = np.flatnonzero(np.r_[True, lat_sorted[1:] != lat_sorted[:-1]])
-            where = lat_sorted[starts]
-            n_body = np.diff(np.r_[starts, lat_sorted.size])
-            sums = np.add.reduceat(val[order], starts, axis=0).T  # [C, m]
-            rest = np.sqrt((u * u - n_body).astype(np.float32))
-            out[:, k, where] = (out[:, k, where] * rest + sums) / np.float32(u)
-
+        _paint(out, records, segments, grid, np.random.default_rng(body_seq))  # pass 2
     noise = out.reshape(C, F, h, w)
     if strength < 1.0:
         fresh = np.random.default_rng(blend_seq).standard_normal((C, F, h, w), dtype=np.float32)
