@@ -89,7 +89,7 @@ def build(name: str, folder: str) -> None:
     import diffusers
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
-    from sorakit.backends import tiny_cogvideox, tiny_ltx, tiny_wan
+    from sorakit.tiny import cogvideox as tiny_cogvideox, ltx as tiny_ltx, wan as tiny_wan
 
     tcls, over, vcls, width = FULL[name]
     torch.manual_seed(0)

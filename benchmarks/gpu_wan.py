@@ -21,7 +21,8 @@ import torch
 
 import sorakit
 from sorakit import models
-from sorakit.backends import _runtime, tiny_wan
+from sorakit.backends import _runtime
+from sorakit.tiny import wan as tiny_wan
 
 
 def build(folder: str) -> None:

@@ -2,7 +2,7 @@
 
 The baseline, measured in the same run on the same clip, is the previz rendering it (``render``
 of the already simulated scene, trail on, as ``generate`` draws it). The report's figure covers
-everything ``report(clip)`` does: colour tracking in every frame, its own ``simulate`` of the scene
+everything ``measure(clip)`` does: colour tracking in every frame, its own ``simulate`` of the scene
 for the trajectory error, the fits and the verdict. The scene-less report (moving-blob tracker,
 pixels only) is timed as well.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import sorakit
 from sorakit import PhysicsConfig, Take, preset, simulate
 from sorakit.previz import render
-from sorakit.report import report
+from sorakit.report import measure
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import timed  # noqa: E402
@@ -38,9 +38,9 @@ def main() -> None:
     sim = simulate(preset(args.scene, take.seed), frames=take.frames, fps=FPS)
 
     base = timed(lambda: render(sim, WIDTH, HEIGHT, trail=take.physics.trail), args.repeats)
-    ours = timed(lambda: report(clip), args.repeats)
-    blob = timed(lambda: report(blind), args.repeats)
-    verdict = report(clip).verdict
+    ours = timed(lambda: measure(clip), args.repeats)
+    blob = timed(lambda: measure(blind), args.repeats)
+    verdict = measure(clip).verdict
 
     print(f"clip: {args.scene}, {SECONDS} s at {WIDTH}x{HEIGHT}, {FPS} fps ({take.frames} frames); "
           f"median of {args.repeats} runs")

@@ -18,10 +18,10 @@ from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
 from sorakit.storyboard import Character, Film, Shot, Storyboard
-from sorakit.take import AudioConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
+from sorakit.take import SoundConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
 
 __all__ = [
-    "Take", "PhysicsConfig", "AudioConfig", "DialogueLine",
+    "Take", "PhysicsConfig", "SoundConfig", "DialogueLine",
     "generate", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
@@ -58,7 +58,7 @@ _register_views()
 
 from sorakit import backends as _backends  # noqa: E402,F401  (registers every family's models; imports no torch)
 
-# Submodules reachable as attributes after a bare ``import sorakit`` (``sorakit.report.report(clip)``),
+# Submodules reachable as attributes after a bare ``import sorakit`` (``sorakit.report.measure(clip)``),
 # imported on first use.
 _SUBMODULES = ("report", "consistency", "models", "guidance", "previz", "foley", "audio", "backends", "cli")
 

@@ -6,8 +6,8 @@ face, the grade and the exposure can change at every cut. The report measures th
 1. **Look.** Each shot's middle frame is embedded with a CLIP image encoder; the cosine
    similarity between consecutive shots says whether they look like the same film (``LOOK_MIN``).
 2. **Colour.** Eight evenly spaced frames per shot are converted sRGB -> linear -> XYZ -> CIELAB
-   (D65) with numpy; the colour drift at a cut is the CIEDE2000 difference (ΔE00) between the two
-   shots' mean Lab colours (``COLOUR_MAX``).
+   (D65) with numpy; the color drift at a cut is the CIEDE2000 difference (ΔE00) between the two
+   shots' mean Lab colours (``COLOR_MAX``).
 3. **Exposure.** The mean *linear* luminance of the same frames; the drift at a cut is
    ``log2(next / previous)`` in stops, so halving the light is exactly -1 stop (``EXPOSURE_MAX``).
 4. **Cast.** Each character's reference image is embedded and compared with regions of four
@@ -18,16 +18,17 @@ face, the grade and the exposure can change at every cut. The report measures th
 Shots are numbered from 0, as in ``ShotLook.index`` and ``CastMatch.shot``.
 
 >>> import tempfile, sorakit
->>> from sorakit import tiny_clip
+>>> from sorakit.tiny import clip as tiny_clip
 >>> tiny = str(tiny_clip.build(tempfile.mkdtemp()))
 >>> shot = sorakit.generate(sorakit.Take(frames=8, width=96, height=64))
->>> r = consistency([shot, shot], model=tiny, device="cpu")
->>> r.verdict.split(":")[0], round(r.look_similarity[0], 4), r.colour_drift, r.exposure_drift
+>>> r = measure([shot, shot], model=tiny, device="cpu")
+>>> r.verdict.split(":")[0], round(r.look_similarity[0], 4), r.color_drift, r.exposure_drift
 ('consistent', 1.0, (0.0,), (0.0,))
 """
 
 from __future__ import annotations
 
+from sorakit._device import pick
 from sorakit.errors import InvalidInput
 
 import io
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     CastImage = str | os.PathLike[str] | Image.Image | np.ndarray
 
 __all__ = ["consistency", "embed", "ConsistencyReport", "ShotLook", "CastMatch", "plot_consistency", "to_lab",
-           "ciede2000", "DEFAULT_EMBEDDER", "LOOK_MIN", "COLOUR_MAX", "EXPOSURE_MAX", "CAST_FOUND"]
+           "ciede2000", "DEFAULT_EMBEDDER", "LOOK_MIN", "COLOR_MAX", "EXPOSURE_MAX", "CAST_FOUND"]
 
 DEFAULT_EMBEDDER = "openai/clip-vit-base-patch32"
 
@@ -61,7 +62,7 @@ LOOK_MIN = 0.75
 # CIEDE2000 between mean Lab colours. About 2 is just noticeable side by side, but the mean colour
 # of a whole frame also moves with what is in shot (a face fills a close-up), so the limit sits
 # where a grade or a colour cast change shows across a cut: about a 1500 K white-balance shift.
-COLOUR_MAX = 10.0
+COLOR_MAX = 10.0
 # Mean linear luminance, stops. Graders match cuts to about a third of a stop; half a stop is a
 # visible jump in brightness, even allowing for composition.
 EXPOSURE_MAX = 0.5
@@ -182,19 +183,13 @@ def _deps() -> tuple[Any, Any]:
     return torch, transformers
 
 
-def _device(torch: Any, device: str | None) -> str:
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
-
-
 def _embedder(model: str, device: str | None) -> tuple[Any, Any, str]:
     """``(CLIPVisionModelWithProjection, image processor, device)``, loaded once per ``(model, device)``."""
     if not isinstance(model, str) or not model.strip():
         raise InvalidInput(f"model={model!r}: the embedder is a CLIP hub id or a local folder; "
                            f"write e.g. {DEFAULT_EMBEDDER!r}")
     torch, transformers = _deps()
-    key = (model, _device(torch, device))
+    key = (model, pick(device))
     if key not in _CACHE:
         encoder = transformers.CLIPVisionModelWithProjection.from_pretrained(model, use_safetensors=True)
         # the PIL backend everywhere, so the numbers do not depend on whether torchvision is installed
@@ -231,14 +226,14 @@ def embed(images: list[Image.Image | np.ndarray] | tuple[Image.Image | np.ndarra
 
     Args:
         images: PIL images (any mode; converted to RGB) or uint8 ``[H, W, 3]`` arrays.
-        model: a CLIP hub id or a local folder (``sorakit.tiny_clip.build`` makes a tiny one).
+        model: a CLIP hub id or a local folder (``sorakit.tiny.clip.build`` makes a tiny one).
         device: ``"cuda"``, ``"cpu"``, ...; by default CUDA when there is a GPU, else the CPU.
 
     Returns:
         float32 ``[N, D]``, one unit-length row per image.
 
     >>> import tempfile
-    >>> from sorakit import tiny_clip
+    >>> from sorakit.tiny import clip as tiny_clip
     >>> tiny = str(tiny_clip.build(tempfile.mkdtemp()))
     >>> e = embed([np.zeros((40, 60, 3), np.uint8), np.full((50, 50, 3), 200, np.uint8)], model=tiny, device="cpu")
     >>> e.shape, np.allclose(np.linalg.norm(e, axis=1), 1)
@@ -324,18 +319,18 @@ class ConsistencyReport:
         shots: colour and exposure of each shot.
         cast: one match per character and shot (characters in the order given, then shots).
         look_similarity: cosine similarity of consecutive shots' middle-frame embeddings.
-        colour_drift: CIEDE2000 ΔE00 between consecutive shots' mean Lab colours.
+        color_drift: CIEDE2000 ΔE00 between consecutive shots' mean Lab colours.
         exposure_drift: ``log2`` of the ratio of mean linear luminance, next over previous, in stops
             (negative: the next shot is darker).
         verdict: one line, ``"consistent: ..."`` or ``"inconsistent: ..."`` naming the worst cut and
-            what broke which limit (``LOOK_MIN``, ``COLOUR_MAX``, ``EXPOSURE_MAX``), and any
+            what broke which limit (``LOOK_MIN``, ``COLOR_MAX``, ``EXPOSURE_MAX``), and any
             character not found (``CAST_FOUND``).
     """
 
     shots: tuple[ShotLook, ...]
     cast: tuple[CastMatch, ...]
     look_similarity: tuple[float, ...]
-    colour_drift: tuple[float, ...]
+    color_drift: tuple[float, ...]
     exposure_drift: tuple[float, ...]
     verdict: str
 
@@ -461,7 +456,7 @@ def _check_cast(cast: object) -> dict[str, Any]:
     return refs
 
 
-def consistency(clips: list[Clip] | tuple[Clip, ...], *,
+def measure(clips: list[Clip] | tuple[Clip, ...], *,
                 cast: dict[str, CastImage] | None = None,
                 model: str = DEFAULT_EMBEDDER, device: str | None = None) -> ConsistencyReport:
     """Measures how well the shots of a film keep their look, colour, exposure and cast.
@@ -480,7 +475,7 @@ def consistency(clips: list[Clip] | tuple[Clip, ...], *,
         The report; ``report.verdict`` says it in one line, ``report.plot_png()`` draws it.
 
     >>> import sorakit
-    >>> consistency([sorakit.generate(sorakit.Take(frames=4, width=64, height=48))])
+    >>> measure([sorakit.generate(sorakit.Take(frames=4, width=64, height=48))])
     Traceback (most recent call last):
     ...
     sorakit.errors.InvalidInput: clips: 1 shot(s); consistency is measured between shots, so it needs at least 2; pass every shot of the film, in order
@@ -528,8 +523,8 @@ def _cut_problems(look: float, colour: float, stops: float) -> list[tuple[float,
     out = []
     if look < LOOK_MIN:
         out.append(((1 - look) / (1 - LOOK_MIN), f"look {look:.2f} (min {LOOK_MIN:g})"))
-    if colour > COLOUR_MAX:
-        out.append((colour / COLOUR_MAX, f"colour ΔE00 {colour:.1f} (max {COLOUR_MAX:g})"))
+    if colour > COLOR_MAX:
+        out.append((colour / COLOR_MAX, f"color ΔE00 {colour:.1f} (max {COLOR_MAX:g})"))
     if abs(stops) > EXPOSURE_MAX:
         out.append((abs(stops) / EXPOSURE_MAX, f"exposure {stops:+.2f} stops (max ±{EXPOSURE_MAX:g})"))
     return sorted(out, reverse=True)
@@ -540,9 +535,9 @@ def _verdict(look: tuple[float, ...], colour: tuple[float, ...], exposure: tuple
     """One line: the worst cut and what broke, then how many other cuts broke a limit and who is missing.
 
     >>> _verdict((0.9,), (24.0,), (-1.0,), [], 2)
-    'inconsistent: worst cut shots 0→1: colour ΔE00 24.0 (max 10), exposure -1.00 stops (max ±0.5)'
+    'inconsistent: worst cut shots 0→1: color ΔE00 24.0 (max 10), exposure -1.00 stops (max ±0.5)'
     >>> _verdict((0.95, 0.99), (1.0, 2.5), (0.1, -0.2), [CastMatch("Mira", 0, 0.9, True, 0, (0, 0, 8, 8))], 3)
-    'consistent: 3 shots; look ≥ 0.95, colour ΔE00 ≤ 2.5, exposure within ±0.20 stops; Mira found in all 3 shots'
+    'consistent: 3 shots; look ≥ 0.95, color ΔE00 ≤ 2.5, exposure within ±0.20 stops; Mira found in all 3 shots'
     """
     cuts = [(_cut_problems(lk, c, e), k) for k, (lk, c, e) in enumerate(zip(look, colour, exposure))]
     bad = [(probs[0][0], k, probs) for probs, k in cuts if probs]
@@ -554,7 +549,7 @@ def _verdict(look: tuple[float, ...], colour: tuple[float, ...], exposure: tuple
     absent = [f"{name} not found in shot{'s' if len(s) > 1 else ''} {', '.join(map(str, s))}"
               for name, s in missing.items() if s]
     if not bad and not absent:
-        parts = [f"{n} shots; look ≥ {min(look):.2f}, colour ΔE00 ≤ {max(colour):.1f}, "
+        parts = [f"{n} shots; look ≥ {min(look):.2f}, color ΔE00 ≤ {max(colour):.1f}, "
                  f"exposure within ±{max(abs(e) for e in exposure):.2f} stops"]
         if missing:
             parts.append(f"{', '.join(missing)} found in all {n} shots")
@@ -575,9 +570,9 @@ def plot_consistency(r: ConsistencyReport) -> Figure:
     """A row of thumbnails (each shot's middle frame), cast similarity per shot, and the drifts.
 
     >>> import tempfile, sorakit
-    >>> from sorakit import tiny_clip
+    >>> from sorakit.tiny import clip as tiny_clip
     >>> shot = sorakit.generate(sorakit.Take(frames=4, width=64, height=48))
-    >>> fig = plot_consistency(consistency([shot, shot], model=str(tiny_clip.build(tempfile.mkdtemp()))))
+    >>> fig = plot_consistency(measure([shot, shot], model=str(tiny_clip.build(tempfile.mkdtemp()))))
     >>> len(fig.axes)
     6
     """
@@ -593,7 +588,7 @@ def plot_consistency(r: ConsistencyReport) -> Figure:
         ax.imshow(look.thumbnail)
         ax.set_title(f"shot {look.index}: L* {look.brightness:.0f}", fontsize=8)
         ax.set_axis_off()
-    ax_cast, ax_look, ax_colour, ax_exp = bottom.subplots(1, 4)
+    ax_cast, ax_look, ax_color, ax_exp = bottom.subplots(1, 4)
     names = list(dict.fromkeys(m.name for m in r.cast))
     x = np.arange(n)
     width = 0.8 / max(1, len(names))
@@ -610,7 +605,7 @@ def plot_consistency(r: ConsistencyReport) -> Figure:
     labels = [f"{k}→{k + 1}" for k in cuts]
     for ax, values, limits, title in (
             (ax_look, r.look_similarity, (LOOK_MIN,), "look similarity"),
-            (ax_colour, r.colour_drift, (COLOUR_MAX,), "colour drift ΔE00"),
+            (ax_color, r.color_drift, (COLOR_MAX,), "color drift ΔE00"),
             (ax_exp, r.exposure_drift, (-EXPOSURE_MAX, EXPOSURE_MAX), "exposure drift (stops)")):
         ax.plot(cuts, values, "-", color="C0")
         over = [v < limits[0] if ax is ax_look else abs(v) > limits[-1] for v in values]

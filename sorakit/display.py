@@ -210,7 +210,7 @@ def show_waveform(clip: Clip) -> None:
     display(Image(waveform_png(clip)))  # type: ignore[no-untyped-call]
 
 
-TRACK_COLOURS = {"foley": "#e4572e", "ambience": "#4c9f70", "music": "#7a5cc6", "dialogue": "#2b6cb0",
+TRACK_COLORS = {"foley": "#e4572e", "ambience": "#4c9f70", "music": "#7a5cc6", "dialogue": "#2b6cb0",
                  "joint": "#b7791f"}
 
 
@@ -249,7 +249,7 @@ def soundtrack_png(clip: Clip, *, width: float = 9.0) -> bytes:
         with np.errstate(divide="ignore"):
             db = np.maximum(20 * np.log10(env), -60)
         t = np.arange(env.size) * hop / clip.sample_rate
-        colour = TRACK_COLOURS.get(name, "#555555")
+        colour = TRACK_COLORS.get(name, "#555555")
         ax.fill_between(t, -60, db, color=colour, alpha=0.7, lw=0)
         ax.set_ylim(-60, 0)
         ax.set_yticks([-60, -30, 0])

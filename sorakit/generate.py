@@ -124,7 +124,7 @@ def _replace_sound(clip: Clip, built: soundtrack.Soundtrack) -> Clip:
 
 def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
     n = int(round(take.duration * SAMPLE_RATE))
-    if sim is None or not take.audio.foley:
+    if sim is None or not take.sound.foley:
         return np.zeros((2, n), np.float32)
     return synthesize(sim.events, sim.scene, take.duration, seed=take.seed)
 

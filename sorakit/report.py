@@ -52,7 +52,7 @@ are measured but not judged.
 
 >>> import sorakit
 >>> clip = sorakit.generate(sorakit.Take(frames=40, width=320, height=192))
->>> r = report(clip)
+>>> r = measure(clip)
 >>> r.passed, r.body("ball").found > 0.9
 (True, True)
 """
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
 
     from sorakit.clip import Clip
 
-__all__ = ["report", "report_frames", "plot_report", "report_png", "PhysicsReport", "BodyReport", "Thresholds",
+__all__ = ["report", "measure_frames", "plot_report", "report_png", "PhysicsReport", "BodyReport", "Thresholds",
            "Problem", "Flight", "Bounce", "Teleport", "Penetration", "TrajectoryError"]
 
 # Shading factors a body's colour may take in the previz: outline 0.6, seams ~0.55, light ±12 %.
@@ -90,7 +90,7 @@ ARC_POINTS = 6
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Every tolerance the report judges by; pass your own to ``report(..., thresholds=)``.
+    """Every tolerance the report judges by; pass your own to ``measure(..., thresholds=)``.
 
     The defaults were set on clean previz clips (4 presets, seeds 0-5, 320x192 to 832x480, where
     the tracks lie within 0.3 px of the simulation) with a margin, and checked against planted
@@ -100,7 +100,7 @@ class Thresholds:
     size, so they keep their meaning from 320 to 832 pixels wide.
 
     Attributes:
-        colour: RGB distance (0-1 scale) from a body's shading line that still counts as the body.
+        color: RGB distance (0-1 scale) from a body's shading line that still counts as the body.
         kink_px: departure of a second difference from the local median acceleration that splits
             a track (pixels per frame squared).
         teleport_px: smallest unexplained miss that is a teleport, in pixels ...
@@ -115,7 +115,7 @@ class Thresholds:
         contact_px: distance within which a body touches geometry or another body.
     """
 
-    colour: float = 0.07
+    color: float = 0.07
     kink_px: float = 1.5
     teleport_px: float = 4.0
     teleport_radii: float = 0.75
@@ -940,12 +940,12 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def report(clip: Clip, *, scene: Scene | None = None, thresholds: Thresholds | None = None) -> PhysicsReport:
+def measure(clip: Clip, *, scene: Scene | None = None, thresholds: Thresholds | None = None) -> PhysicsReport:
     """Measures the physics of ``clip``: teleports, gravity, bounces, penetration, path error.
 
     >>> import sorakit
     >>> clip = sorakit.generate(sorakit.Take(frames=48, width=320, height=192))
-    >>> r = report(clip)
+    >>> r = measure(clip)
     >>> r.passed, abs(r.gravity_error) < 0.02
     (True, True)
 
@@ -960,10 +960,10 @@ def report(clip: Clip, *, scene: Scene | None = None, thresholds: Thresholds | N
     """
     if scene is None:
         scene = clip.take.scene()
-    return report_frames(clip.frames, clip.fps, scene=scene, thresholds=thresholds)
+    return measure_frames(clip.frames, clip.fps, scene=scene, thresholds=thresholds)
 
 
-def report_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
+def measure_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
                   thresholds: Thresholds | None = None) -> PhysicsReport:
     """``report`` for bare frames, e.g. a video decoded from elsewhere.
 
@@ -983,7 +983,7 @@ def report_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
     T, H, W, _ = frames.shape
     bodies: list[_Body] = []
     if scene is None:
-        names, tracks, radii, doubts = _track_blobs(frames, th.colour)
+        names, tracks, radii, doubts = _track_blobs(frames, th.color)
         for name, track, radius, doubt in zip(names, tracks, radii, doubts):
             bodies.append(_Body(name, "blob", track, np.stack([track[:, 0], H - track[:, 1]], axis=1), radius,
                                 radius, doubt))
@@ -1008,7 +1008,7 @@ def report_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
     for s in scene.segments:
         if not any(np.array_equal(_rgb(s.color), o[1]) for o in static):
             static.append((_rgb(s.color) * 0.7, _rgb(s.color)))
-    tracks = _track_colours(frames, targets, _Palette(colours, static, th.colour))
+    tracks = _track_colours(frames, targets, _Palette(colours, static, th.color))
     sim = simulate(scene, frames=T, fps=fps)
     for i, tg in enumerate(targets):
         wx, wy = view.to_world(tracks[i, :, 0], tracks[i, :, 1])
@@ -1308,7 +1308,7 @@ def plot_report(r: PhysicsReport) -> Figure:
     """The tracks over the first frame, and height over time with the simulated curve.
 
     >>> import sorakit
-    >>> fig = plot_report(report(sorakit.generate(sorakit.Take(frames=24, width=160, height=96))))
+    >>> fig = plot_report(measure(sorakit.generate(sorakit.Take(frames=24, width=160, height=96))))
     >>> len(fig.axes)
     2
     """

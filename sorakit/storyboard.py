@@ -41,7 +41,7 @@ from sorakit.clip import Clip, load
 from sorakit.sidecar import AI_LABEL, FILM_FORMAT, take_hash, write
 from sorakit.consistency import ConsistencyReport
 from sorakit.errors import InvalidInput
-from sorakit.take import AudioConfig, DialogueLine, Take
+from sorakit.take import SoundConfig, DialogueLine, Take
 
 JOINS = ("cut", "crossfade", "continue", "match")
 EDGE = 0.005  # s of fade at every cut, so the sound never clicks where shots meet
@@ -120,10 +120,10 @@ class Film:
             model: the image-embedding model (a CLIP vision checkpoint: hub id or folder);
                 ``sorakit.consistency.DEFAULT_EMBEDDER`` by default.
         """
-        from sorakit.consistency import DEFAULT_EMBEDDER, consistency
+        from sorakit.consistency import DEFAULT_EMBEDDER, measure
 
         cast: dict[str, Any] = {c.name: c.image for c in self.cast if c.image is not None}
-        return consistency(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
+        return measure(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class Storyboard:
         shots: the shots, in order; all share one size and frame rate.
         cast: the characters.
         music: a music bed for the whole film (it runs across the cuts and ducks under dialogue).
-        music_model, music_backend: as in ``AudioConfig``.
+        music_model, music_backend: as in ``SoundConfig``.
         dialogue: lines on the film's timeline (seconds from the film's start; they may run across
             a cut); a line whose speaker is a cast member with a voice is spoken in that voice.
         crossfade: seconds of a ``crossfade`` join (picture and sound overlap for that long).
@@ -299,9 +299,9 @@ class Storyboard:
                 if c is not None and c.cameo is not None:
                     take = take.with_cameo(c.cameo)
                     break
-        voiced = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in take.audio.dialogue)
-        if voiced != take.audio.dialogue:
-            take = take.replace(audio=dataclasses.replace(take.audio, dialogue=voiced))
+        voiced = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in take.sound.dialogue)
+        if voiced != take.sound.dialogue:
+            take = take.replace(sound=dataclasses.replace(take.sound, dialogue=voiced))
         return take
 
     def _voice(self, line: DialogueLine) -> str:
@@ -313,10 +313,10 @@ class Storyboard:
         first = self.shots[0].take
         frames = max(1, int(round(self.duration * first.rate)))
         lines = tuple(dataclasses.replace(line, voice=self._voice(line)) for line in self.dialogue)
-        audio = AudioConfig(foley=False, music=self.music, music_model=self.music_model, backend=self.music_backend,
+        sound = SoundConfig(foley=False, music=self.music, music_model=self.music_model, backend=self.music_backend,
                             dialogue=lines, loudness=self.loudness)
         return Take(seed=first.seed, frames=frames, fps=first.rate, width=first.size[0], height=first.size[1],
-                    physics=dataclasses.replace(first.physics, strength=0.0), audio=audio)
+                    physics=dataclasses.replace(first.physics, strength=0.0), sound=sound)
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, out_dir: str | os.PathLike[str], *, on_shot: Callable[[ShotEvent], None] | None = None,

@@ -184,7 +184,7 @@ class Studio(w.VBox):  # type: ignore[misc]
             frames=int(self.frames.value), fps=int(self.fps.value), width=width, height=height,
             model=self.model.value, mode=self.mode.value, memory=self.memory.value,
             physics=PhysicsConfig(scene=scene, strength=float(self.strength.value), trail=self._extra.physics.trail),
-            audio=dataclasses.replace(self._extra.audio, foley=bool(self.foley.value), ambience=self.ambience.value,
+            sound=dataclasses.replace(self._extra.sound, foley=bool(self.foley.value), ambience=self.ambience.value,
                                       music=self.music.value))
 
     @take.setter
@@ -208,8 +208,8 @@ class Studio(w.VBox):  # type: ignore[misc]
         finally:
             self._following = False
         self.memory.value, self.scene.value = take.memory, name
-        self.strength.value, self.foley.value = take.physics.strength, take.audio.foley
-        self.ambience.value, self.music.value = take.audio.ambience, take.audio.music
+        self.strength.value, self.foley.value = take.physics.strength, take.sound.foley
+        self.ambience.value, self.music.value = take.sound.ambience, take.sound.music
 
     def _add_size(self, size: tuple[int, int]) -> None:
         name = f"{size[0]}x{size[1]}"

@@ -49,7 +49,7 @@ AUDIO_BACKENDS = ("auto", "audiocraft", "transformers")
 
 
 @dataclass(frozen=True)
-class AudioConfig:
+class SoundConfig:
     """The soundtrack part of a Take: which tracks, from which models, and how they are mixed.
 
     Attributes:
@@ -120,7 +120,7 @@ class Take:
     first_frame: str | None = None
     memory: str = "auto"
     physics: PhysicsConfig = field(default_factory=PhysicsConfig)
-    audio: AudioConfig = field(default_factory=AudioConfig)
+    sound: SoundConfig = field(default_factory=SoundConfig)
     cameo: str | None = None
     cameo_name: str = ""
     cameo_consent: bool = False
@@ -229,7 +229,7 @@ class Take:
         _check_mode(t, spec, first_frame_pending)
         _check_text(t)
         _check_physics(t, spec)
-        _check_audio(t)
+        _check_sound(t)
         _check_pictures(t)
 
 
@@ -310,8 +310,8 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
 def _check_text(t: Take) -> None:
     """Text that can be saved (no lone surrogates) and is not overlong."""
     for key, text in (("prompt", t.prompt), ("negative_prompt", t.negative_prompt or ""),
-                      ("audio.ambience", t.audio.ambience), ("audio.music", t.audio.music),
-                      *((f"audio.dialogue[{i}].text", line.text) for i, line in enumerate(t.audio.dialogue))):
+                      ("sound.ambience", t.sound.ambience), ("sound.music", t.sound.music),
+                      *((f"sound.dialogue[{i}].text", line.text) for i, line in enumerate(t.sound.dialogue))):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate: no file can hold it as UTF-8
@@ -339,40 +339,40 @@ def _check_physics(t: Take, spec: models.ModelSpec) -> None:
                   "set physics.scene or strength=0")
 
 
-def _check_audio(t: Take) -> None:
+def _check_sound(t: Take) -> None:
     """The sound: models, backend, loudness, gains, texts and dialogue lines."""
-    au = t.audio
-    for key, ref in (("audio.ambience_model", au.ambience_model), ("audio.music_model", au.music_model)):
+    au = t.sound
+    for key, ref in (("sound.ambience_model", au.ambience_model), ("sound.music_model", au.music_model)):
         models.check_ref(key, ref)
     if au.backend not in AUDIO_BACKENDS:
-        raise _bad("audio.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
+        raise _bad("sound.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
                   "'auto' uses audiocraft when it is installed, else transformers")
     if au.loudness is not None and not (math.isfinite(au.loudness) and -40 <= au.loudness <= -5):
-        raise _bad("audio.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
+        raise _bad("sound.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
                   "-16 suits web and phone video, -23 broadcast")
     if not (math.isfinite(au.ducking) and 0 <= au.ducking <= 40):
-        raise _bad("audio.ducking", au.ducking, "must be in [0, 40] dB", "10 keeps music audible under speech")
+        raise _bad("sound.ducking", au.ducking, "must be in [0, 40] dB", "10 keeps music audible under speech")
     for name in ("foley", "ambience", "music", "dialogue"):
         gain = getattr(au, f"{name}_gain")
         if not (math.isfinite(gain) and -60 <= gain <= 20):
-            raise _bad(f"audio.{name}_gain", gain, "must be in [-60, 20] dB", "0 is the reference level")
-    for key, text in (("audio.ambience", au.ambience), ("audio.music", au.music)):
+            raise _bad(f"sound.{name}_gain", gain, "must be in [-60, 20] dB", "0 is the reference level")
+    for key, text in (("sound.ambience", au.ambience), ("sound.music", au.music)):
         if len(text) > 1000:
             raise _bad(key, text[:20] + "...", "is longer than 1000 characters", "describe the sound in a sentence")
     for i, line in enumerate(au.dialogue):
         if not line.text.strip():
-            raise _bad(f"audio.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
+            raise _bad(f"sound.dialogue[{i}].text", line.text, "is empty", "write the line or remove it")
         if len(line.text) > 1000:
-            raise _bad(f"audio.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
+            raise _bad(f"sound.dialogue[{i}].text", line.text[:20] + "...", "is longer than 1000 characters",
                       "split it into several lines")
         if not (math.isfinite(line.start) and 0.0 <= line.start < t.duration):
-            raise _bad(f"audio.dialogue[{i}].start", line.start,
+            raise _bad(f"sound.dialogue[{i}].start", line.start,
                       f"must lie within the clip [0, {t.duration:g}) s", "move the line earlier")
         if line.voice:
             ref, _, speaker = line.voice.partition("#")
-            models.check_ref(f"audio.dialogue[{i}].voice", ref)
+            models.check_ref(f"sound.dialogue[{i}].voice", ref)
             if "#" in line.voice and not (speaker.isdigit() and len(speaker) <= 6):
-                raise _bad(f"audio.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
+                raise _bad(f"sound.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
                           "write e.g. '/content/my-vits#12' (a multi-speaker VITS folder), or leave it empty")
             models.check_safetensors(ref)  # a pickle-only voice is refused before any model loads
 

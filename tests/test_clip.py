@@ -150,7 +150,7 @@ def test_generate_reports_each_step() -> None:
 
 
 def test_foley_off_gives_silence_of_the_right_length() -> None:
-    clip = sorakit.generate(sorakit.Take(frames=8, width=64, height=48, audio=sorakit.AudioConfig(foley=False)))
+    clip = sorakit.generate(sorakit.Take(frames=8, width=64, height=48, sound=sorakit.SoundConfig(foley=False)))
     assert clip.audio.shape == (2, 24_000) and not clip.audio.any()
 
 
@@ -195,7 +195,7 @@ def test_the_model_revision_is_in_the_provenance_and_the_mp4(tmp_path: Path) -> 
     import av
 
     from sorakit import models
-    from sorakit.backends import tiny_wan
+    from sorakit.tiny import wan as tiny_wan
 
     folder = tiny_wan.build(tmp_path / "wan")
     spec = models.register(models.ModelSpec(name="tiny-wan-revision", backend="diffusers", family="wan",

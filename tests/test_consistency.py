@@ -12,7 +12,7 @@ from PIL import Image
 
 import sorakit
 from sorakit import consistency as cons
-from sorakit import tiny_clip
+from sorakit.tiny import clip as tiny_clip
 from sorakit.clip import Provenance
 from sorakit.errors import InvalidInput
 
@@ -44,10 +44,10 @@ def srgb_u8(linear: np.ndarray) -> np.ndarray:
 
 def test_identical_shots_are_consistent(shots: tuple[sorakit.Clip, sorakit.Clip], tiny: str) -> None:
     a = shots[0]
-    r = cons.consistency([a, a, a], model=tiny, device="cpu")
+    r = cons.measure([a, a, a], model=tiny, device="cpu")
     assert len(r.shots) == 3 and [s.index for s in r.shots] == [0, 1, 2]
     assert r.look_similarity == pytest.approx((1.0, 1.0), abs=1e-5)
-    assert r.colour_drift == (0.0, 0.0) and r.exposure_drift == (0.0, 0.0)
+    assert r.color_drift == (0.0, 0.0) and r.exposure_drift == (0.0, 0.0)
     assert r.verdict.startswith("consistent") and r.passed and r.cast == ()
     s = r.shots[0]
     assert 0 < s.brightness < 100 and s.contrast > 0 and 0 < s.luminance < 1 and s.chroma > 0
@@ -59,21 +59,21 @@ def test_half_the_linear_light_is_minus_one_stop(tiny: str) -> None:
     rng = np.random.default_rng(0)
     linear = rng.uniform(0.05, 0.9, (8, 48, 64, 3))
     bright, dark = clip_of(srgb_u8(linear)), clip_of(srgb_u8(linear * 0.5))
-    r = cons.consistency([bright, dark], model=tiny, device="cpu")
+    r = cons.measure([bright, dark], model=tiny, device="cpu")
     assert r.exposure_drift[0] == pytest.approx(-1.0, abs=0.02)
-    assert cons.consistency([dark, bright], model=tiny, device="cpu").exposure_drift[0] == pytest.approx(1.0, abs=0.02)
+    assert cons.measure([dark, bright], model=tiny, device="cpu").exposure_drift[0] == pytest.approx(1.0, abs=0.02)
     assert "worst cut shots 0→1" in r.verdict and "exposure -1.00 stops" in r.verdict and not r.passed
     # halving the 8-bit sRGB code values instead darkens by about 2.2 stops (the gamma), not 1
     naive = clip_of((srgb_u8(linear) * 0.5).astype(np.uint8))
-    assert cons.consistency([bright, naive], model=tiny, device="cpu").exposure_drift[0] < -2.0
+    assert cons.measure([bright, naive], model=tiny, device="cpu").exposure_drift[0] < -2.0
 
 
 def test_a_colour_shifted_shot_is_named(shots: tuple[sorakit.Clip, sorakit.Clip], tiny: str) -> None:
     a = shots[0]
     tinted = a.frames.astype(np.float32) * np.array([1.0, 0.8, 0.35], np.float32)
-    r = cons.consistency([a, a, clip_of(tinted.astype(np.uint8))], model=tiny, device="cpu")
-    assert r.colour_drift[0] == 0.0 and r.colour_drift[1] > 2 * cons.COLOUR_MAX
-    assert r.verdict.startswith("inconsistent: worst cut shots 1→2: colour ΔE00")
+    r = cons.measure([a, a, clip_of(tinted.astype(np.uint8))], model=tiny, device="cpu")
+    assert r.color_drift[0] == 0.0 and r.color_drift[1] > 2 * cons.COLOR_MAX
+    assert r.verdict.startswith("inconsistent: worst cut shots 1→2: color ΔE00")
     assert r.shots[2].mean_lab[2] > r.shots[1].mean_lab[2] + 20  # yellower: b* up
 
 
@@ -99,7 +99,7 @@ def test_a_character_cut_from_a_shot_is_found_there(shots: tuple[sorakit.Clip, s
     hero = tmp_path / "hero.png"
     Image.fromarray(a.frames[5, y0:y1, x0:x1]).save(hero)  # frames 0, 5, 10 and 15 are searched
     noise = np.random.default_rng(1).integers(0, 256, (40, 64, 3), dtype=np.uint8)
-    r = cons.consistency([a, b], cast={"hero": str(hero), "noise": Image.fromarray(noise)}, model=tiny, device="cpu")
+    r = cons.measure([a, b], cast={"hero": str(hero), "noise": Image.fromarray(noise)}, model=tiny, device="cpu")
     assert [(m.name, m.shot) for m in r.cast] == [("hero", 0), ("hero", 1), ("noise", 0), ("noise", 1)]
     hero0, hero1, noise0, _ = r.cast
     assert hero0.found and hero0.similarity == pytest.approx(1.0, abs=1e-5)
@@ -124,7 +124,7 @@ def test_the_embedder_loads_once_per_model_and_device(shots: tuple[sorakit.Clip,
     images = [shots[0].frames[0], Image.fromarray(shots[1].frames[3])]
     first = cons.embed(images, model=folder, device="cpu")
     second = cons.embed(images, model=folder, device="cpu")
-    cons.consistency(list(shots), model=folder, device="cpu")
+    cons.measure(list(shots), model=folder, device="cpu")
     assert len(calls) == 1 and calls[0][0] == folder
     np.testing.assert_array_equal(first, second)
     assert first.shape == (2, tiny_clip.PROJECTION_DIM) and first.dtype == np.float32
@@ -132,7 +132,7 @@ def test_the_embedder_loads_once_per_model_and_device(shots: tuple[sorakit.Clip,
 
 
 def test_plot_png(shots: tuple[sorakit.Clip, sorakit.Clip], tiny: str) -> None:
-    r = cons.consistency(list(shots), cast={"hero": shots[0].frames[0, :40, :64]}, model=tiny, device="cpu")
+    r = cons.measure(list(shots), cast={"hero": shots[0].frames[0, :40, :64]}, model=tiny, device="cpu")
     png = r.plot_png()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
@@ -163,7 +163,7 @@ def test_bad_inputs_are_refused_before_any_model_loads(shots: tuple[sorakit.Clip
     ]
     for kwargs, message in cases:
         with pytest.raises(InvalidInput, match=None) as info:
-            cons.consistency(**kwargs)
+            cons.measure(**kwargs)
         assert message in str(info.value), (kwargs, str(info.value))
     with pytest.raises(InvalidInput, match="images\\[1\\]=int64 \\[4, 4, 3\\]"):
         cons.embed([a.frames[0], np.zeros((4, 4, 3), np.int64)], model="never/loaded")
@@ -172,7 +172,7 @@ def test_bad_inputs_are_refused_before_any_model_loads(shots: tuple[sorakit.Clip
 
 
 def test_importing_the_report_loads_no_model_or_plot_library() -> None:
-    code = ("import sys, json, sorakit.consistency, sorakit.tiny_clip; "
+    code = ("import sys, json, sorakit.consistency, sorakit.tiny.clip; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'torch', 'transformers', 'matplotlib'})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

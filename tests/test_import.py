@@ -26,6 +26,6 @@ def test_the_readme_s_report_call_works_after_a_bare_import() -> None:
     import sys
 
     code = ("import sorakit; clip = sorakit.generate(sorakit.Take(frames=32, width=160, height=96)); "
-            "print(sorakit.report.report(clip).passed)")
+            "print(sorakit.report.measure(clip).passed)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True"]

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sorakit"
 
 # lowest first; a module's layer is that of the longest prefix listed
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "_version", "_serde", "callbacks"),
+    ("errors", "_version", "_serde", "callbacks", "_device"),
     ("physics", "models", "take", "cameo", "_media", "audio.loudness", "audio.mix", "foley", "previz", "guidance",
      "watermark", "sidecar"),
     ("audio", "backends", "tiny"),

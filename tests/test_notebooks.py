@@ -85,7 +85,7 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
 
         from sorakit.consistency import _verdict
 
-        joins = re.findall(r"join (\d)→\d: look (-?[\d.]+), colour ΔE00 ([\d.]+), exposure ([+-][\d.]+) stops", texts)
+        joins = re.findall(r"join (\d)→\d: look (-?[\d.]+), color ΔE00 ([\d.]+), exposure ([+-][\d.]+) stops", texts)
         assert len(joins) == 2
         verdict = next(line for line in texts.splitlines() if line.startswith(("consistent", "inconsistent")))
         look, colour, stops = (tuple(float(j[k]) for j in joins) for k in (1, 2, 3))

@@ -17,7 +17,7 @@ from sorakit import PhysicsConfig, Scene, Take, preset, simulate
 from sorakit.clip import Clip, Provenance
 from sorakit.physics import Simulation
 from sorakit.previz import render
-from sorakit.report import PhysicsReport, Problem, Thresholds, plot_report, report, report_frames, report_png
+from sorakit.report import PhysicsReport, Problem, Thresholds, plot_report, measure, measure_frames, report_png
 
 FPS, FRAMES, WIDTH, HEIGHT = 16, 80, 320, 192
 
@@ -87,7 +87,7 @@ def clean() -> dict[str, PhysicsReport]:
     out = {}
     for name in ("basketball", "bouncing_balls", "dominoes", "ramp"):
         sim = simulate(preset(name), frames=FRAMES, fps=FPS)
-        out[name] = report(clip_of(sim))
+        out[name] = measure(clip_of(sim))
     return out
 
 
@@ -135,7 +135,7 @@ def test_clean_bounces_lose_energy_at_the_simulated_times(clean: dict[str, Physi
 
 def test_a_clip_made_by_generate_passes() -> None:
     clip = sorakit.generate(Take(frames=FRAMES, width=WIDTH, height=HEIGHT, physics=PhysicsConfig(scene="basketball")))
-    r = report(clip)
+    r = measure(clip)
     assert r.passed, r.verdict
     assert r.body("ball").found == 1.0
 
@@ -147,7 +147,7 @@ def test_teleport_in_flight() -> None:
     sim = simulate(preset("basketball"), frames=FRAMES, fps=FPS)
     path = sim.positions["ball"].copy()
     path[40:] += (0.0, 1.0)
-    r = report(clip_of(edited(sim, "ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "ball", path), sim.scene))
     p = assert_flagged(r, "teleport", "ball", 40)
     assert p.value > 20  # px: the arcs on either side miss each other by about the shift (35 px)
     assert len(problems(r, "teleport", "ball")) == 1
@@ -157,7 +157,7 @@ def test_teleport_of_a_resting_ball_among_others() -> None:
     sim = simulate(preset("bouncing_balls"), frames=FRAMES, fps=FPS)
     path = sim.positions["glass_ball"].copy()
     path[60:] += (-0.6, 0.0)
-    r = report(clip_of(edited(sim, "glass_ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "glass_ball", path), sim.scene))
     assert_flagged(r, "teleport", "glass_ball", 60)
     assert {p.body for p in r.problems} == {"glass_ball"}
 
@@ -166,7 +166,7 @@ def test_teleport_of_a_resting_ball_among_others() -> None:
 def test_wrong_gravity(gravity: float) -> None:
     scene = preset("bouncing_balls")
     sim = simulate(dataclasses.replace(scene, gravity=gravity), frames=FRAMES, fps=FPS)
-    r = report(clip_of(sim, scene))
+    r = measure(clip_of(sim, scene))
     assert r.gravity is not None and r.gravity == pytest.approx(gravity, rel=0.03)
     for ball in scene.balls:
         p = assert_flagged(r, "gravity", ball.name, None)
@@ -182,7 +182,7 @@ def test_energy_added_at_a_bounce() -> None:
     path = sim.positions["wood_ball"].copy()
     path[k:] = ballistic(path[k], sim.velocities["wood_ball"][k], -9.81, FRAMES + 1 - k, floor=ball.radius,
                          gains=(1.3,))
-    r = report(clip_of(edited(sim, "wood_ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "wood_ball", path), sim.scene))
     p = assert_flagged(r, "energy", "wood_ball", 20)
     assert p.value == pytest.approx(1.3, abs=0.1)
     assert [(q.kind, q.body) for q in r.problems] == [("energy", "wood_ball")]
@@ -193,7 +193,7 @@ def test_energy_added_on_a_moving_bounce() -> None:
     k = 64  # it lands at 65.7 moving right; send it back up 20% faster than it came down
     path = sim.positions["ball"].copy()
     path[k:] = ballistic(path[k], sim.velocities["ball"][k], -9.81, FRAMES + 1 - k, floor=0.12, gains=(1.2,))
-    r = report(clip_of(edited(sim, "ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "ball", path), sim.scene))
     p = assert_flagged(r, "energy", "ball", 65)
     assert p.value == pytest.approx(1.2, abs=0.1)
     assert not r.problems_of("teleport")
@@ -204,7 +204,7 @@ def test_ball_falls_through_the_floor() -> None:
     k = 27  # the last frame before the first floor contact (27.7): it never bounces
     path = sim.positions["ball"].copy()
     path[k:] = ballistic(path[k], sim.velocities["ball"][k], -9.81, FRAMES + 1 - k)
-    r = report(clip_of(edited(sim, "ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "ball", path), sim.scene))
     p = assert_flagged(r, "penetration", "ball", 28)
     assert r.body("ball").penetrations[0].against == "floor"
     assert p.value > 5
@@ -215,7 +215,7 @@ def test_ball_sinks_into_the_floor_at_rest() -> None:
     sim = simulate(preset("bouncing_balls"), frames=FRAMES, fps=FPS)
     path = sim.positions["metal_ball"].copy()
     path[50:, 1] -= np.arange(FRAMES + 1 - 50) * 1.0 / FPS  # sinks at 1 m/s
-    r = report(clip_of(edited(sim, "metal_ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "metal_ball", path), sim.scene))
     assert_flagged(r, "penetration", "metal_ball", 50)
     assert {p.body for p in r.problems} == {"metal_ball"}
 
@@ -224,7 +224,7 @@ def test_ball_vanishes_for_a_while() -> None:
     sim = simulate(preset("basketball"), frames=FRAMES, fps=FPS)
     path = sim.positions["ball"].copy()
     path[30:40] = (4.5, 50.0)  # far above the view: not drawn for ten frames, then back on its path
-    r = report(clip_of(edited(sim, "ball", path), sim.scene))
+    r = measure(clip_of(edited(sim, "ball", path), sim.scene))
     p = assert_flagged(r, "missing", "ball", 30)
     assert p.value == 10
     assert not r.problems_of("teleport"), r.verdict  # it comes back where its motion says it should
@@ -239,7 +239,7 @@ def without_scene(clip: Clip) -> Clip:
 
 def test_without_a_scene_blobs_are_tracked_in_pixels() -> None:
     sim = simulate(preset("basketball"), frames=FRAMES, fps=FPS)
-    r = report(without_scene(clip_of(sim)))
+    r = measure(without_scene(clip_of(sim)))
     assert r.units == "px" and r.scene_gravity is None and r.gravity_error is None
     assert [b.name for b in r.bodies] == ["blob0"]
     px_per_m = min(WIDTH / 9.0, HEIGHT / 5.2)  # the basketball view is 9 m x 5.2 m
@@ -254,13 +254,13 @@ def test_teleport_without_a_scene() -> None:
     sim = simulate(preset("basketball"), frames=FRAMES, fps=FPS)
     path = sim.positions["ball"].copy()
     path[40:] += (0.0, 1.0)
-    r = report(without_scene(clip_of(edited(sim, "ball", path))))
+    r = measure(without_scene(clip_of(edited(sim, "ball", path))))
     assert [(p.body, p.frame) for p in r.problems_of("teleport")] == [("blob0", 40)]
 
 
 def test_other_sizes_and_no_trail() -> None:
     sim = simulate(preset("bouncing_balls"), frames=48, fps=FPS)
-    r = report(clip_of(sim, trail=False, size=(416, 240)))
+    r = measure(clip_of(sim, trail=False, size=(416, 240)))
     assert r.passed, r.verdict
     assert r.size == (416, 240) and r.gravity_error is not None and abs(r.gravity_error) < 0.01
 
@@ -268,11 +268,11 @@ def test_other_sizes_and_no_trail() -> None:
 def test_thresholds_and_bare_frames() -> None:
     sim = simulate(preset("basketball"), frames=40, fps=FPS)
     frames = render(sim, WIDTH, HEIGHT).frames
-    strict = report_frames(frames, FPS, scene=sim.scene, thresholds=Thresholds(energy=0.5))
+    strict = measure_frames(frames, FPS, scene=sim.scene, thresholds=Thresholds(energy=0.5))
     assert {p.kind for p in strict.problems} == {"energy"}  # a real bounce keeps ~0.75 of its speed
-    assert report_frames(frames, FPS, scene=sim.scene).passed
+    assert measure_frames(frames, FPS, scene=sim.scene).passed
     with pytest.raises(ValueError, match="uint8"):
-        report_frames(frames.astype(np.float32), FPS, scene=sim.scene)
+        measure_frames(frames.astype(np.float32), FPS, scene=sim.scene)
 
 
 def test_plot_and_png(clean: dict[str, PhysicsReport]) -> None:
@@ -287,7 +287,7 @@ def test_plot_and_png(clean: dict[str, PhysicsReport]) -> None:
 
 def test_scene_argument_overrides_the_take() -> None:
     sim = simulate(preset("ramp"), frames=32, fps=FPS)
-    r = report(without_scene(clip_of(sim)), scene=sim.scene)
+    r = measure(without_scene(clip_of(sim)), scene=sim.scene)
     assert r.units == "m" and [b.name for b in r.bodies] == ["ball", "crate"]
     assert np.isfinite(r.body("ball").track).all()
     with pytest.raises(KeyError, match="crate"):
@@ -303,7 +303,7 @@ def test_a_ball_passing_through_a_thin_wall_between_two_frames() -> None:
     x = path[:, 0]
     crossing = int(np.flatnonzero(x > 4.0)[0])
     assert crossing < 20 and np.all(np.abs(x[:30] - 4.0) > 0.1 + 0.025 + 0.03)  # never touching in any frame
-    r = report(clip_of(edited(sim, "ball", path), glass))
+    r = measure(clip_of(edited(sim, "ball", path), glass))
     p = assert_flagged(r, "penetration", "ball", crossing)
     assert r.body("ball").penetrations[0].against == "glass"
     assert not r.problems_of("teleport"), r.verdict  # a smooth flight: the tunnel is the only fault there

@@ -31,7 +31,7 @@ def three_shots(frames: tuple[int, int, int] = (24, 16, 20)) -> tuple[Shot, ...]
 
 @pytest.fixture(scope="module")
 def tiny_music(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from sorakit.audio import tiny_musicgen_hf
+    from sorakit.tiny import musicgen as tiny_musicgen_hf
 
     return str(tiny_musicgen_hf.build(tmp_path_factory.mktemp("music"), max_duration=2.0))
 
@@ -166,7 +166,7 @@ def test_a_changed_shot_is_rendered_again_and_the_others_are_not(tmp_path: Path)
 
 def test_dialogue_runs_across_a_cut_in_the_cast_member_s_voice(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
                                                                ) -> None:
-    from sorakit.audio import tiny_tts
+    from sorakit.tiny import tts as tiny_tts
 
     voices = str(tiny_tts.build(tmp_path_factory.mktemp("voices"), speakers=2))
     cast = (sorakit.Character("coach", voice=voices + "#1"),)
@@ -191,7 +191,7 @@ def test_dialogue_runs_across_a_cut_in_the_cast_member_s_voice(tmp_path: Path, t
     (lambda s: Storyboard(s, cast=(sorakit.Character("Ana", cameo=sorakit.Cameo(
         str(Path(__file__).parent.parent / "assets" / "cameo_drawn_a.png"), "Ana")),)), "needs their consent"),
     (lambda s: Storyboard(s, music="a pad", music_model="../no/such/folder"),
-     "audio.music_model='../no/such/folder': must be a hub id"),
+     "sound.music_model='../no/such/folder': must be a hub id"),
     (lambda s: Storyboard(s, dialogue=(sorakit.DialogueLine("x", "hi", 9.0),)),
      "dialogue[0]: a line needs text and a start within the film [0, 3.75) s"),
 ])
@@ -208,7 +208,8 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
     """A 'continue' shot is image-to-video from the last frame of the shot before (saved beside the shots)."""
     pytest.importorskip("diffusers")
     from sorakit import models
-    from sorakit.backends import family, tiny_wan
+    from sorakit.backends import family
+    from sorakit.tiny import wan as tiny_wan
 
     folder = tiny_wan.build(tmp_path_factory.mktemp("wan-i2v"), "i2v")
     monkeypatch.setitem(models.MODELS, "tiny-wan-i2v-board", models.ModelSpec(
@@ -238,14 +239,14 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
 def test_the_film_reports_its_consistency_with_its_cast(tmp_path: Path,
                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
     pytest.importorskip("transformers")
-    from sorakit import tiny_clip
+    from sorakit.tiny import clip as tiny_clip
 
     embedder = str(tiny_clip.build(tmp_path_factory.mktemp("clip")))
     drawn = str(Path(__file__).parent.parent / "assets" / "cameo_drawn_a.png")
     cast = (sorakit.Character("Ana", cameo=sorakit.Cameo(drawn, "Ana", consent=True)),)
     film = Storyboard(three_shots(), cast=cast).render(tmp_path)
     report = film.consistency(model=embedder)
-    assert len(report.shots) == 3 and len(report.look_similarity) == 2 and len(report.colour_drift) == 2
+    assert len(report.shots) == 3 and len(report.look_similarity) == 2 and len(report.color_drift) == 2
     assert [(m.name, m.shot) for m in report.cast] == [("Ana", 0), ("Ana", 1), ("Ana", 2)]
     assert report.verdict.startswith(("consistent", "inconsistent"))
 
@@ -284,14 +285,14 @@ def test_the_music_bed_ducks_under_lines_spoken_inside_shots(tmp_path: Path, tin
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A line spoken inside shot 2 (its own Take's dialogue, not the film's) ducks the film's music bed."""
     from sorakit import storyboard
-    from sorakit.audio import tiny_tts
+    from sorakit.tiny import tts as tiny_tts
 
     real_mix = storyboard.mix
 
     voices = str(tiny_tts.build(tmp_path_factory.mktemp("voices"), speakers=1))
     shots = list(three_shots())
     line = sorakit.DialogueLine("ref", "a ball bounces off the rim", 0.1, voices + "#0")
-    shots[1] = Shot(shots[1].take.replace(audio=sorakit.AudioConfig(dialogue=(line,))))
+    shots[1] = Shot(shots[1].take.replace(sound=sorakit.SoundConfig(dialogue=(line,))))
     mixes: list[Any] = []
 
     def spy(*args: Any, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ def test_every_control_is_a_view_on_the_take(tmp_path: Path) -> None:
     take = sorakit.Take(prompt="a shot", negative_prompt="blur", seed=42, steps=12, guidance_scale=6.5, frames=33,
                         fps=8, width=640, height=368, memory="cpu",
                         physics=sorakit.PhysicsConfig(scene="dominoes", strength=0.4),
-                        audio=sorakit.AudioConfig(foley=False), cameo=None)
+                        sound=sorakit.SoundConfig(foley=False), cameo=None)
     studio = Studio(take, out_dir=tmp_path)
     assert studio.take == take
     assert (studio.seed.value, studio.scene.value, studio.size.value) == (42, "dominoes", "640x368")

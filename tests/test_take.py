@@ -6,7 +6,7 @@ import json
 import pytest
 
 from sorakit import models
-from sorakit import AudioConfig, Ball, DialogueLine, PhysicsConfig, Scene, Segment, Take, preset
+from sorakit import SoundConfig, Ball, DialogueLine, PhysicsConfig, Scene, Segment, Take, preset
 
 
 def rich_take() -> Take:
@@ -15,7 +15,7 @@ def rich_take() -> Take:
     return Take(prompt="a glass ball drops", negative_prompt="blurry", seed=123456, steps=40,
                 guidance_scale=6.5, frames=49, fps=8, width=480, height=320,
                 physics=PhysicsConfig(scene=scene, strength=0.6, trail=False),
-                audio=AudioConfig(foley=False, dialogue=(DialogueLine("Ana", "Watch this!", 0.5, "warm"),)),
+                sound=SoundConfig(foley=False, dialogue=(DialogueLine("Ana", "Watch this!", 0.5, "warm"),)),
                 cameo=None)
 
 
@@ -45,8 +45,8 @@ def test_take_is_frozen_and_replace_returns_a_new_take() -> None:
     ({"physics": {"scene": 5}}, "physics.scene: expected a string or an object (Scene) or null"),
     ({"physics": {"scene": {"name": "s", "balls": [{"name": "b", "x": 0, "y": 0}]}}},
      "physics.scene.balls[0].radius: missing required key for Ball"),
-    ({"audio": {"dialogue": [{"speaker": "A", "text": "hi", "start": "soon"}]}},
-     "audio.dialogue[0].start: expected a number"),
+    ({"sound": {"dialogue": [{"speaker": "A", "text": "hi", "start": "soon"}]}},
+     "sound.dialogue[0].start: expected a number"),
     ([1, 2], "Take: expected an object (Take), got [1, 2] (list)"),
 ])
 def test_bad_json_is_refused_naming_the_key(data: object, message: str) -> None:
@@ -72,13 +72,13 @@ def test_unparsable_json_says_so() -> None:
     (dict(physics=PhysicsConfig(strength=1.5)), "physics.strength=1.5: must be in [0, 1]"),
     (dict(physics=PhysicsConfig(scene="pinball")), "physics.scene='pinball': is not a preset"),
     (dict(physics=PhysicsConfig(scene=None)), "physics.scene=None: the previz backend draws a physics scene"),
-    (dict(audio=AudioConfig(music_model="http://x.example/m.bin")), "audio.music_model='http://x.example/m.bin': "
+    (dict(sound=SoundConfig(music_model="http://x.example/m.bin")), "sound.music_model='http://x.example/m.bin': "
      "must be a hub id like 'facebook/musicgen-small' or an existing local folder"),
-    (dict(audio=AudioConfig(backend="torch")), "audio.backend='torch': must be one of auto, audiocraft, transformers"),
-    (dict(audio=AudioConfig(loudness=3.0)), "audio.loudness=3.0: must be in [-40, -5] LUFS or null"),
-    (dict(audio=AudioConfig(music_gain=float("nan"))), "audio.music_gain=nan: must be in [-60, 20] dB"),
-    (dict(audio=AudioConfig(dialogue=(DialogueLine("Ana", "hi", 0.5, "facebook/mms-tts-eng#x"),))),
-     "audio.dialogue[0].voice='facebook/mms-tts-eng#x': a speaker is chosen as '#' and a number"),
+    (dict(sound=SoundConfig(backend="torch")), "sound.backend='torch': must be one of auto, audiocraft, transformers"),
+    (dict(sound=SoundConfig(loudness=3.0)), "sound.loudness=3.0: must be in [-40, -5] LUFS or null"),
+    (dict(sound=SoundConfig(music_gain=float("nan"))), "sound.music_gain=nan: must be in [-60, 20] dB"),
+    (dict(sound=SoundConfig(dialogue=(DialogueLine("Ana", "hi", 0.5, "facebook/mms-tts-eng#x"),))),
+     "sound.dialogue[0].voice='facebook/mms-tts-eng#x': a speaker is chosen as '#' and a number"),
     (dict(cameo="me.png"), "cameo='me.png': a cameo puts a real person into generated video, so it needs their "
      "consent; make it with take.with_cameo(sorakit.Cameo(photo, name, consent=True))"),
     (dict(cameo="me.gif", cameo_consent=True), "cameo='me.gif': must be a .png, .jpg or .webp image"),
@@ -114,10 +114,10 @@ def test_model_rules_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> 
         take.replace(width=840).validate()
     with pytest.raises(ValueError, match="prompt='': family-x needs a prompt"):
         take.replace(prompt="").validate()
-    late = AudioConfig(dialogue=(DialogueLine("Ana", "late line", 2.5),))  # the clip is 33/16 s
-    with pytest.raises(ValueError, match=r"audio.dialogue\[0\].start=2.5: must lie within the clip"):
-        take.replace(audio=late).validate()
-    take.replace(audio=AudioConfig(dialogue=(DialogueLine("Ana", "in time", 1.0),))).validate()
+    late = SoundConfig(dialogue=(DialogueLine("Ana", "late line", 2.5),))  # the clip is 33/16 s
+    with pytest.raises(ValueError, match=r"sound.dialogue\[0\].start=2.5: must lie within the clip"):
+        take.replace(sound=late).validate()
+    take.replace(sound=SoundConfig(dialogue=(DialogueLine("Ana", "in time", 1.0),))).validate()
 
 
 def test_the_default_take_is_valid() -> None:

@@ -226,7 +226,7 @@ def storyboards(draw: st.DrawFn) -> Storyboard:
     def shot(i: int) -> object:
         good_take = {"seed": i, "frames": draw(FRAMES), "fps": 8, "width": size[0], "height": size[1],
                      "physics": sorakit.PhysicsConfig(scene=draw(SCENE_NAME)),
-                     "audio": sorakit.AudioConfig(dialogue=draw(LINES))}
+                     "sound": sorakit.SoundConfig(dialogue=draw(LINES))}
         take = sorakit.Take(**_odd(draw, good_take, TAKE_BAD, 5))
         good = {"take": take, "join": "cut" if i == 0 else draw(JOIN), "characters": draw(IN_SHOT[who])}
         if draw(ONE_IN_40) == 39:

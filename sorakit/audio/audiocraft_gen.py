@@ -1,7 +1,7 @@
 """AudioGen (ambience and effects) and MusicGen (music) through audiocraft 1.3.0.
 
 >>> import tempfile
->>> from sorakit.audio import tiny_audiocraft
+>>> from sorakit.tiny import audiocraft as tiny_audiocraft
 >>> folder = tiny_audiocraft.build(tempfile.mkdtemp(), "audiogen")  # random weights, no download
 >>> audio, rate = generate(str(folder), "rain on a tin roof", 1.5, seed=0, device="cpu")
 >>> audio.shape, audio.dtype, rate
@@ -72,9 +72,10 @@ from typing import Any
 
 import numpy as np
 
+from sorakit._device import pick
 from sorakit.errors import InvalidInput, MissingPackage, Stopped, UnsafeCheckpoint
 
-__all__ = ["generate", "load", "install_audiocraft", "install_command", "import_audiocraft", "clear_cache",
+__all__ = ["generate", "load_model", "install_audiocraft", "install_command", "import_audiocraft", "clear_cache",
            "Stopped", "MissingPackage", "TRUSTED_GLOBALS", "AUDIOCRAFT_VERSION"]
 
 AUDIOCRAFT_VERSION = "1.3.0"
@@ -265,21 +266,6 @@ def import_audiocraft() -> Any:
 
 
 # -- loading --------------------------------------------------------------------------------------
-def _device(device: str | None) -> str:
-    import torch
-
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInput(f"device={device!r} is not a torch device; use 'cuda', 'cuda:0' or 'cpu'") from exc
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise InvalidInput(f"device={device!r}: no CUDA GPU was found; use device='cpu' or leave it None "
-                           "(on Colab: Runtime > Change runtime type > GPU)")
-    return device
-
-
 def _where(model: str) -> Path | None:
     """The local folder ``model`` names, or None for a hub id; a bad name raises ``InvalidInput``."""
     if not isinstance(model, str) or not model:
@@ -402,13 +388,13 @@ def clear_cache() -> None:
         _MODELS.clear()
 
 
-def load(model: str, *, device: str | None = None) -> Any:
+def load_model(model: str, *, device: str | None = None) -> Any:
     """An audiocraft ``MusicGen`` or ``AudioGen``, loaded once per (model, device) and cached.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_audiocraft
+    >>> from sorakit.tiny import audiocraft as tiny_audiocraft
     >>> folder = tiny_audiocraft.build(tempfile.mkdtemp(), "musicgen")
-    >>> gen = load(str(folder), device="cpu")
+    >>> gen = load_model(str(folder), device="cpu")
     >>> type(gen).__name__, gen.sample_rate, gen.max_duration
     ('MusicGen', 8000, 20.0)
 
@@ -432,7 +418,7 @@ def load(model: str, *, device: str | None = None) -> Any:
         raise MissingPackage(f"torch {torch.__version__} is too old to load checkpoints safely: before 2.6, "
                              "torch.load(weights_only=True) could still run code (CVE-2025-32434); "
                              "pip install -U torch torchaudio")
-    dev = _device(device)
+    dev = pick(device)
     key = (str(folder) if folder is not None else model, dev)
     with _LOCK:
         if key in _MODELS:
@@ -510,7 +496,7 @@ def generate(model: str, prompt: str, duration: float, *, seed: int, device: str
     """Sound (AudioGen) or music (MusicGen) for ``prompt``, exactly ``duration`` seconds long.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_audiocraft
+    >>> from sorakit.tiny import audiocraft as tiny_audiocraft
     >>> folder = str(tiny_audiocraft.build(tempfile.mkdtemp(), "musicgen"))
     >>> a, rate = generate(folder, "calm piano", 0.75, seed=1, device="cpu")
     >>> b, _ = generate(folder, "calm piano", 0.75, seed=1, device="cpu")
@@ -544,7 +530,7 @@ def generate(model: str, prompt: str, duration: float, *, seed: int, device: str
         raise InvalidInput(f"duration={duration!r}: it must be a number of seconds above 0, e.g. 4.0")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise InvalidInput(f"seed={seed!r}: it must be a whole number from 0 to 2**63 - 1, e.g. 0")
-    gen = load(model, device=device)
+    gen = load_model(model, device=device)
     import torch
 
     rate = int(gen.sample_rate)

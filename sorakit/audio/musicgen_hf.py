@@ -15,6 +15,7 @@ audio, and the new window's decoding of that prompt crossfades into the music ov
 
 from __future__ import annotations
 
+from sorakit._device import pick
 from sorakit.errors import InvalidInput, SorakitError, Stopped
 
 import math
@@ -41,13 +42,7 @@ def _deps() -> tuple[Any, Any]:
     return torch, transformers
 
 
-def _device(torch: Any, device: str | None) -> str:
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
-
-
-def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
+def load_model(model: str, *, device: str | None = None) -> tuple[Any, Any]:
     """Loads a MusicGen checkpoint and its processor, once per ``(model, device)``.
 
     Weights load only from safetensors (``use_safetensors=True``); no remote code runs. The
@@ -64,8 +59,8 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
         on ``device``.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_musicgen_hf
-    >>> musicgen, processor = load(str(tiny_musicgen_hf.build(tempfile.mkdtemp())), device="cpu")
+    >>> from sorakit.tiny import musicgen as tiny_musicgen_hf
+    >>> musicgen, processor = load_model(str(tiny_musicgen_hf.build(tempfile.mkdtemp())), device="cpu")
     >>> type(musicgen).__name__, type(processor).__name__
     ('MusicgenForConditionalGeneration', 'MusicgenProcessor')
     """
@@ -73,7 +68,7 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
         raise InvalidInput(f"model={model!r}: a MusicGen checkpoint is a hub id or a folder; "
                            "write e.g. 'facebook/musicgen-small'")
     torch, transformers = _deps()
-    key = (model, _device(torch, device))
+    key = (model, pick(device))
     if key not in _CACHE:
         musicgen = transformers.MusicgenForConditionalGeneration.from_pretrained(model, use_safetensors=True)
         try:
@@ -151,7 +146,7 @@ def generate(model: str, prompt: str, duration: float, *, seed: int, device: str
         Stopped: ``should_stop()`` returned True.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_musicgen_hf
+    >>> from sorakit.tiny import musicgen as tiny_musicgen_hf
     >>> folder = str(tiny_musicgen_hf.build(tempfile.mkdtemp(), max_duration=1.0))
     >>> audio, rate = generate(folder, "slow strings", 0.5, seed=0, device="cpu")
     >>> audio.dtype, audio.shape, rate
@@ -165,7 +160,7 @@ def generate(model: str, prompt: str, duration: float, *, seed: int, device: str
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise InvalidInput(f"seed={seed!r}: a seed is a whole number; write e.g. seed=0")
     torch, transformers = _deps()
-    musicgen, processor = load(model, device=device)
+    musicgen, processor = load_model(model, device=device)
     rate = int(musicgen.config.audio_encoder.sampling_rate)
     hop = int(np.prod(musicgen.config.audio_encoder.upsampling_ratios))
     samples = round(duration * rate)

@@ -69,10 +69,10 @@ def music_backend(take: Take) -> str:
     A local folder decides by its files (audiocraft's export has ``state_dict.bin``, transformers'
     a ``config.json``); ``auto`` with a hub id takes audiocraft when it is installed.
 
-    >>> music_backend(Take().replace(audio=Take().audio.__class__(backend="transformers")))
+    >>> music_backend(Take().replace(sound=Take().sound.__class__(backend="transformers")))
     'transformers'
     """
-    au = take.audio
+    au = take.sound
     if au.backend != "auto":
         return au.backend
     ref = au.music_model
@@ -81,7 +81,7 @@ def music_backend(take: Take) -> str:
             return "audiocraft"
         if os.path.isfile(os.path.join(ref, "config.json")):
             return "transformers"
-        raise InvalidInput(f"audio.music_model={ref!r}: the folder has neither audiocraft's state_dict.bin nor "
+        raise InvalidInput(f"sound.music_model={ref!r}: the folder has neither audiocraft's state_dict.bin nor "
                            "transformers' config.json; point it at a MusicGen checkpoint folder")
     return "audiocraft" if _installed("audiocraft") else "transformers"
 
@@ -92,9 +92,9 @@ def preflight(take: Take) -> None:
     Raises:
         ImportError: naming the install command for what is missing.
     """
-    au = take.audio
+    au = take.sound
     if au.ambience and not _installed("audiocraft"):
-        raise ImportError("audio.ambience uses AudioGen, which needs audiocraft: pip install 'sorakit[audiocraft]' "
+        raise ImportError("sound.ambience uses AudioGen, which needs audiocraft: pip install 'sorakit[audiocraft]' "
                           "then pip install --no-deps audiocraft==1.3.0 (or run sorakit.audio.install_audiocraft())")
     if au.music:
         backend = music_backend(take)
@@ -102,9 +102,9 @@ def preflight(take: Take) -> None:
         if not _installed(need) or not _installed("torch"):
             how = ("pip install 'sorakit[audiocraft]' then pip install --no-deps audiocraft==1.3.0"
                    if need == "audiocraft" else "pip install 'sorakit[audio]'")
-            raise ImportError(f"audio.music with backend {backend!r} needs {need}: {how}")
+            raise ImportError(f"sound.music with backend {backend!r} needs {need}: {how}")
     if au.dialogue and not (_installed("transformers") and _installed("torch")):
-        raise ImportError("audio.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
+        raise ImportError("sound.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
 
 
 def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,
@@ -113,11 +113,11 @@ def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley
           models: bool = True) -> Soundtrack:
     """Makes and mixes the Take's soundtrack for a clip of ``duration`` seconds.
 
-    The arguments are those of ``tracks``; the mix follows ``take.audio``'s loudness and ducking.
+    The arguments are those of ``tracks``; the mix follows ``take.sound``'s loudness and ducking.
     """
     parts, lines = tracks(take, duration, foley=foley, foley_rate=foley_rate, joint=joint, on_sound=on_sound,
                           should_stop=should_stop, device=device, models=models)
-    mixed = mix(parts, duration, loudness=take.audio.loudness, ducking=take.audio.ducking)
+    mixed = mix(parts, duration, loudness=take.sound.loudness, ducking=take.sound.ducking)
     return Soundtrack(mixed, SoundtrackInfo(mixed.info, lines))
 
 
@@ -138,7 +138,7 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
         models: False leaves out the tracks that need a sound model (ambience, music, dialogue),
             as for a render the user stopped.
     """
-    au = take.audio if models else dataclasses.replace(take.audio, ambience="", music="", dialogue=())
+    au = take.sound if models else dataclasses.replace(take.sound, ambience="", music="", dialogue=())
     parts: list[Track] = []
     lines: list[SpokenLine] = []
     if foley is not None and au.foley and np.any(foley):

@@ -16,6 +16,7 @@ need neither; MMS voices for non-Latin scripts romanize the text with ``pip inst
 
 from __future__ import annotations
 
+from sorakit._device import pick
 from sorakit.errors import InvalidInput
 from sorakit.models import check_safetensors, no_safetensors
 
@@ -38,12 +39,6 @@ def _deps() -> tuple[Any, Any]:
     except ImportError as exc:
         raise ImportError("Text to speech requires torch and transformers: pip install 'sorakit[audio]'") from exc
     return torch, transformers
-
-
-def _device(torch: Any, device: str | None) -> str:
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(torch.device(device))
 
 
 def parse_voice(voice: str) -> tuple[str, int | None]:
@@ -91,7 +86,7 @@ def parse_voice(voice: str) -> tuple[str, int | None]:
     return model, int(speaker)
 
 
-def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
+def load_model(model: str, *, device: str | None = None) -> tuple[Any, Any]:
     """Loads a VITS checkpoint and its tokenizer, once per ``(model, device)``.
 
     Weights load only from safetensors (``use_safetensors=True``); no remote code runs.
@@ -104,8 +99,8 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
         ``(VitsModel, VitsTokenizer)``, the model in eval mode on ``device``.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_tts
-    >>> vits, tokenizer = load(str(tiny_tts.build(tempfile.mkdtemp())), device="cpu")
+    >>> from sorakit.tiny import tts as tiny_tts
+    >>> vits, tokenizer = load_model(str(tiny_tts.build(tempfile.mkdtemp())), device="cpu")
     >>> type(vits).__name__, type(tokenizer).__name__
     ('VitsModel', 'VitsTokenizer')
     """
@@ -113,7 +108,7 @@ def load(model: str, *, device: str | None = None) -> tuple[Any, Any]:
         raise InvalidInput(f"model={model!r}: a VITS checkpoint is a hub id or a folder; write e.g. {DEFAULT_VOICE!r}")
     check_safetensors(model)
     torch, transformers = _deps()
-    key = (model, _device(torch, device))
+    key = (model, pick(device))
     if key not in _CACHE:
         import os
 
@@ -185,7 +180,7 @@ def speak(text: str, *, voice: str = "", seed: int = 0, device: str | None = Non
             text with no character the voice can speak.
 
     >>> import tempfile
-    >>> from sorakit.audio import tiny_tts
+    >>> from sorakit.tiny import tts as tiny_tts
     >>> folder = str(tiny_tts.build(tempfile.mkdtemp(), speakers=2))
     >>> audio, rate = speak("A ball bounces.", voice=folder + "#1", seed=3, device="cpu")
     >>> audio.dtype, audio.shape[0], rate, audio.shape[1] > rate // 10
@@ -201,7 +196,7 @@ def speak(text: str, *, voice: str = "", seed: int = 0, device: str | None = Non
         raise InvalidInput(f"seed={seed!r}: a seed is a whole number; write e.g. seed=0")
     model, speaker = parse_voice(voice)
     torch, _ = _deps()
-    vits, tokenizer = load(model, device=device)
+    vits, tokenizer = load_model(model, device=device)
     speakers = int(vits.config.num_speakers)
     if speaker is not None and not 0 <= speaker < speakers:
         raise InvalidInput(f"voice={voice!r}: speaker {speaker} is out of range: this checkpoint has speakers "

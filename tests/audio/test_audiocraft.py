@@ -20,7 +20,7 @@ import pytest
 import sorakit
 
 from sorakit.audio import audiocraft_gen as ag
-from sorakit.audio import tiny_audiocraft
+from sorakit.tiny import audiocraft as tiny_audiocraft
 from sorakit.errors import InvalidInput, SorakitError, UnsafeCheckpoint
 
 if importlib.util.find_spec("audiocraft") is None:
@@ -68,41 +68,41 @@ def test_tiny_exports_load_through_get_pretrained(folders: dict[str, str], monke
 
     monkeypatch.setattr(klass, "get_pretrained", staticmethod(spy))
     ag.clear_cache()
-    gen = ag.load(folders[kind], device="cpu")
+    gen = ag.load_model(folders[kind], device="cpu")
     assert type(gen) is klass and calls == [(str(Path(folders[kind]).resolve()), "cpu")]
     assert (gen.sample_rate, gen.max_duration, gen.audio_channels) == (rate, window, 1)
-    assert ag.load(folders[kind], device="cpu") is gen and len(calls) == 1  # cached per (model, device)
+    assert ag.load_model(folders[kind], device="cpu") is gen and len(calls) == 1  # cached per (model, device)
 
 
 def test_default_device_is_cuda_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert ag._device(None) == "cuda" and ag._device("cpu") == "cpu"
+    assert ag.pick(None) == "cuda" and ag.pick("cpu") == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert ag._device(None) == "cpu"
+    assert ag.pick(None) == "cpu"
     with pytest.raises(InvalidInput, match="no CUDA GPU was found"):
-        ag._device("cuda")
+        ag.pick("cuda")
 
 
 def test_bad_names_and_folders_are_refused(tmp_path: Path, folders: dict[str, str]) -> None:
     with pytest.raises(InvalidInput, match="no such folder"):
-        ag.load(str(tmp_path / "nope"), device="cpu")
+        ag.load_model(str(tmp_path / "nope"), device="cpu")
     (tmp_path / "half").mkdir()
     shutil.copy(Path(folders["musicgen"]) / "state_dict.bin", tmp_path / "half")
     with pytest.raises(InvalidInput, match="lacks compression_state_dict.bin"):
-        ag.load(str(tmp_path / "half"), device="cpu")
+        ag.load_model(str(tmp_path / "half"), device="cpu")
     short = _copy(folders["musicgen"], tmp_path / "short", **{"dataset.segment_duration": 1.0})
     with pytest.raises(InvalidInput, match="extend_stride of 18 s"):
-        ag.load(short, device="cpu")
+        ag.load_model(short, device="cpu")
     other = _copy(folders["musicgen"], tmp_path / "other", solver="jasco")
     with pytest.raises(InvalidInput, match="'jasco'"):
-        ag.load(other, device="cpu")
+        ag.load_model(other, device="cpu")
     with pytest.raises(InvalidInput, match="longer than audiocraft's extend_stride of 2 s"):
         tiny_audiocraft.build(tmp_path / "t", "audiogen", max_duration=1.0)
 
 
 def test_class_comes_from_the_exported_solver_not_the_folder_name(tmp_path: Path, folders: dict[str, str]) -> None:
     swapped = _copy(folders["audiogen"], tmp_path / "musicgen-looking-name")
-    assert type(ag.load(swapped, device="cpu")).__name__ == "AudioGen"
+    assert type(ag.load_model(swapped, device="cpu")).__name__ == "AudioGen"
 
 
 # -- generating -------------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def test_same_seed_same_audio_other_seed_other_audio(folders: dict[str, str], ki
 @pytest.mark.parametrize("kind, duration", [("audiogen", 7.5), ("musicgen", 20.6)])
 def test_continuation_past_the_window(folders: dict[str, str], monkeypatch: pytest.MonkeyPatch, kind: str,
                                       duration: float) -> None:
-    gen = ag.load(folders[kind], device="cpu")
+    gen = ag.load_model(folders[kind], device="cpu")
     prompts: list[int] = []
     real = gen.lm.generate
 
@@ -182,11 +182,11 @@ def test_bad_arguments_fail_before_loading(kwargs: dict[str, Any], match: str) -
 def test_magnet_is_refused(tmp_path: Path, folders: dict[str, str]) -> None:
     for model in ("facebook/magnet-small-10secs", "facebook/audio-magnet-medium"):
         with pytest.raises(InvalidInput, match="MAGNeT needs xformers.*facebook/musicgen-small.*audiogen-medium"):
-            ag.load(model)
+            ag.load_model(model)
     local = _copy(folders["audiogen"], tmp_path / "magnet", solver="audio_magnet",
                   lm_model="transformer_lm_magnet")
     with pytest.raises(InvalidInput, match="MAGNeT checkpoint"):
-        ag.load(local, device="cpu")
+        ag.load_model(local, device="cpu")
 
 
 class _Payload:
@@ -216,7 +216,7 @@ def test_checkpoint_with_code_is_refused_unrun(tmp_path: Path, folders: dict[str
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     ag.clear_cache()
     with pytest.raises(UnsafeCheckpoint, match="more than weights"):
-        ag.load(str(folder), device="cpu")
+        ag.load_model(str(folder), device="cpu")
     assert not marker.exists()
     assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1" and "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ
     assert all(name.split(".")[0] in ("omegaconf", "typing", "builtins", "collections") for name in ag.TRUSTED_GLOBALS)
@@ -257,7 +257,7 @@ def test_audiocraft_runs_on_the_stand_in_with_torch_attention(folders: dict[str,
         pytest.skip("a real xformers is installed")
     from audiocraft.modules import transformer
 
-    ag.load(folders["musicgen"], device="cpu")
+    ag.load_model(folders["musicgen"], device="cpu")
     assert transformer.ops is sys.modules["xformers.ops"] and transformer.ops.unbind is torch.unbind
     assert transformer._efficient_attention_backend == "torch"
     with pytest.raises(ag.MissingPackage, match="stand-in"):
@@ -282,7 +282,7 @@ def test_stand_in_only_when_xformers_is_absent(monkeypatch: pytest.MonkeyPatch) 
 def test_missing_audiocraft_names_the_install_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_find_spec(monkeypatch, "audiocraft", installed=False)
     with pytest.raises(ImportError) as info:
-        ag.load("facebook/musicgen-small")
+        ag.load_model("facebook/musicgen-small")
     message = str(info.value)
     assert "pip install 'sorakit[audiocraft]'" in message
     assert "pip install --no-deps audiocraft==1.3.0" in message

@@ -17,7 +17,8 @@ pytest.importorskip("transformers")
 
 import torch  # noqa: E402
 
-from sorakit.audio import musicgen_hf, tiny_musicgen_hf  # noqa: E402
+from sorakit.audio import musicgen_hf
+from sorakit.tiny import musicgen as tiny_musicgen_hf  # noqa: E402
 from sorakit.errors import InvalidInput, SorakitError  # noqa: E402
 
 RATE, HOP = tiny_musicgen_hf.SAMPLING_RATE, tiny_musicgen_hf.HOP
@@ -34,10 +35,10 @@ def test_build_saves_hub_layout_and_loads_through_from_pretrained(folder: str) -
     assert {"config.json", "generation_config.json", "model.safetensors", "preprocessor_config.json",
             "tokenizer.json"} <= files
     assert not any(name.endswith((".bin", ".pt")) for name in files)
-    model, processor = musicgen_hf.load(folder, device="cpu")
+    model, processor = musicgen_hf.load_model(folder, device="cpu")
     assert type(model).__name__ == "MusicgenForConditionalGeneration"
     assert type(processor).__name__ == "MusicgenProcessor"
-    assert musicgen_hf.load(folder, device="cpu")[0] is model  # cached per (model, device)
+    assert musicgen_hf.load_model(folder, device="cpu")[0] is model  # cached per (model, device)
     assert model.config.audio_encoder.sampling_rate == RATE
     assert model.generation_config.max_length == 25 + 2  # the 1 s window plus the 2-codebook delay
     assert musicgen_hf._window_frames(model) == 25
@@ -67,7 +68,7 @@ def test_same_seed_same_audio_and_global_rng_restored(folder: str) -> None:
 
 def test_continuation_prompts_each_window_with_the_audio_so_far(folder: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    model, _ = musicgen_hf.load(folder, device="cpu")
+    model, _ = musicgen_hf.load_model(folder, device="cpu")
     calls: list[dict[str, Any]] = []
     real = model.generate
 
@@ -142,7 +143,7 @@ def test_too_short_for_one_sample(folder: str) -> None:
 def test_folder_without_feature_extractor_falls_back_to_the_tokenizer(tmp_path: Path) -> None:
     folder = tiny_musicgen_hf.build(tmp_path, max_duration=0.4)
     (folder / "preprocessor_config.json").unlink()
-    _, processor = musicgen_hf.load(str(folder), device="cpu")
+    _, processor = musicgen_hf.load_model(str(folder), device="cpu")
     assert not hasattr(processor, "feature_extractor")
     audio, rate = musicgen_hf.generate(str(folder), "a ball", 0.9, seed=0, device="cpu")
     assert audio.shape == (1, 1800) and rate == RATE
@@ -151,11 +152,11 @@ def test_folder_without_feature_extractor_falls_back_to_the_tokenizer(tmp_path: 
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r"pip install 'sorakit\[audio\]'"):
-        musicgen_hf.load("facebook/musicgen-small")
+        musicgen_hf.load_model("facebook/musicgen-small")
 
 
 def test_importing_the_audio_modules_imports_no_torch() -> None:
-    code = ("import sys, sorakit.audio, sorakit.audio.musicgen_hf, sorakit.audio.tts, sorakit.audio.tiny_tts, "
-            "sorakit.audio.tiny_musicgen_hf; print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    code = ("import sys, sorakit.audio, sorakit.audio.musicgen_hf, sorakit.audio.tts, sorakit.tiny.tts, "
+            "sorakit.tiny.musicgen; print(sorted({'torch', 'transformers'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

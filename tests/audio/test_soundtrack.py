@@ -22,7 +22,7 @@ TOLERANCE = int(0.005 * RATE)  # 5 ms
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    from sorakit.audio import tiny_audiocraft, tiny_musicgen_hf, tiny_tts
+    from sorakit.tiny import audiocraft as tiny_audiocraft, musicgen as tiny_musicgen_hf, tts as tiny_tts
 
     root = tmp_path_factory.mktemp("tiny-audio")
     return {"audiogen": str(tiny_audiocraft.build(root / "audiogen", "audiogen")),
@@ -34,7 +34,7 @@ def full_take(tiny: dict[str, str]) -> sorakit.Take:
     lines = (sorakit.DialogueLine("coach", "again", 1.3, tiny["voices"] + "#0"),
              sorakit.DialogueLine("player", "a ball bounces off the rim", 3.1, tiny["voices"] + "#1"))
     return sorakit.Take(frames=80, fps=16, width=128, height=80, seed=4,
-                        audio=sorakit.AudioConfig(ambience="a busy gym", ambience_model=tiny["audiogen"],
+                        sound=sorakit.SoundConfig(ambience="a busy gym", ambience_model=tiny["audiogen"],
                                                   music="upbeat funk", music_model=tiny["musicgen"],
                                                   backend="transformers", dialogue=lines))
 
@@ -59,9 +59,9 @@ def test_every_track_is_in_the_mix(rendered: tuple[sorakit.Clip, Path]) -> None:
     names = [t.name for t in clip.soundtrack.mix.tracks]
     assert names == ["foley", "ambience", "music", "dialogue", "dialogue"]
     sources = [t.source for t in clip.soundtrack.mix.tracks]
-    assert sources[:3] == ["sorakit.foley", f"{clip.take.audio.ambience_model} (audiocraft)",
-                           f"{clip.take.audio.music_model} (transformers)"]
-    assert sources[3:] == [line.voice for line in clip.take.audio.dialogue]
+    assert sources[:3] == ["sorakit.foley", f"{clip.take.sound.ambience_model} (audiocraft)",
+                           f"{clip.take.sound.music_model} (transformers)"]
+    assert sources[3:] == [line.voice for line in clip.take.sound.dialogue]
     assert set(clip.stems) == {"foley", "ambience", "music", "dialogue"}
     assert all(np.abs(s).max() > 0 for s in clip.stems.values())
     assert clip.audio.shape == (2, 5 * RATE) and clip.sample_rate == RATE
@@ -132,17 +132,17 @@ def test_the_same_take_gives_the_same_soundtrack(tiny: dict[str, str]) -> None:
 
 
 def test_music_backend_follows_the_folder_and_the_setting(tiny: dict[str, str]) -> None:
-    audio = sorakit.AudioConfig(music="x", music_model=tiny["musicgen"])
-    assert music_backend(sorakit.Take(audio=audio)) == "transformers"  # a config.json folder
-    audio = sorakit.AudioConfig(music="x", music_model=tiny["audiogen"])
-    assert music_backend(sorakit.Take(audio=audio)) == "audiocraft"  # a state_dict.bin folder
+    sound = sorakit.SoundConfig(music="x", music_model=tiny["musicgen"])
+    assert music_backend(sorakit.Take(sound=sound)) == "transformers"  # a config.json folder
+    sound = sorakit.SoundConfig(music="x", music_model=tiny["audiogen"])
+    assert music_backend(sorakit.Take(sound=sound)) == "audiocraft"  # a state_dict.bin folder
 
 
 def test_a_missing_library_is_named_before_the_video_renders(monkeypatch: pytest.MonkeyPatch) -> None:
     from sorakit.audio import soundtrack
 
     monkeypatch.setattr(soundtrack, "_installed", lambda name: name != "audiocraft")
-    take = sorakit.Take(frames=16, audio=sorakit.AudioConfig(ambience="rain"))
+    take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(ambience="rain"))
     with pytest.raises(ImportError, match=r"pip install --no-deps audiocraft==1.3.0"):
         preflight(take)
     with pytest.raises(ImportError, match="AudioGen, which needs audiocraft"):
@@ -158,7 +158,7 @@ def test_a_failing_sound_model_keeps_the_video(tiny: dict[str, str], monkeypatch
 
     monkeypatch.setattr(musicgen_hf, "generate", broken)
     take = sorakit.Take(frames=32, width=64, height=48,
-                        audio=sorakit.AudioConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
+                        sound=sorakit.SoundConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
     with pytest.raises(sorakit.SoundtrackFailed, match="the video was made, but its sound failed: RuntimeError") as err:
         sorakit.generate(take)
     kept = err.value.clip
@@ -170,7 +170,7 @@ def test_a_failing_sound_model_keeps_the_video(tiny: dict[str, str], monkeypatch
 def test_stopping_while_the_music_renders_keeps_the_video_and_its_foley(tiny: dict[str, str]) -> None:
     asked: list[tuple[str, int, int]] = []
     take = sorakit.Take(frames=48, width=64, height=48,
-                        audio=sorakit.AudioConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
+                        sound=sorakit.SoundConfig(music="funk", music_model=tiny["musicgen"], backend="transformers"))
     clip = sorakit.generate(take, on_sound=lambda *a: asked.append(a), should_stop=lambda: len(asked) > 3)
     assert clip.frames.shape[0] == 48  # the video was complete before the music began
     assert clip.provenance.status.startswith("video complete; sound MusicGen stopped after step")

@@ -14,7 +14,8 @@ pytest.importorskip("transformers")
 
 import torch  # noqa: E402
 
-from sorakit.audio import tiny_tts, tts  # noqa: E402
+from sorakit.audio import tts
+from sorakit.tiny import tts as tiny_tts  # noqa: E402
 from sorakit.errors import InvalidInput  # noqa: E402
 
 LINE = "A ball bounces off the rim."
@@ -55,10 +56,10 @@ def test_parse_voice_refuses_bad_forms_with_the_value_and_a_fix(voice: Any, word
 def test_build_saves_safetensors_and_loads_through_from_pretrained(duo: str) -> None:
     files = {p.name for p in Path(duo).iterdir()}
     assert {"config.json", "model.safetensors", "vocab.json", "tokenizer_config.json"} <= files
-    model, tokenizer = tts.load(duo, device="cpu")
+    model, tokenizer = tts.load_model(duo, device="cpu")
     assert type(model).__name__ == "VitsModel" and type(tokenizer).__name__ == "VitsTokenizer"
     assert model.config.num_speakers == 2 and not tokenizer.phonemize
-    assert tts.load(duo, device="cpu")[0] is model  # cached per (model, device)
+    assert tts.load_model(duo, device="cpu")[0] is model  # cached per (model, device)
 
 
 def test_speaks_a_plausible_mono_line(solo: str) -> None:
@@ -127,7 +128,7 @@ def test_bad_seed_and_voice_are_refused_before_loading() -> None:
 def test_phoneme_voices_without_phonemizer_say_what_to_install(solo: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import transformers.utils
 
-    _, tokenizer = tts.load(solo, device="cpu")
+    _, tokenizer = tts.load_model(solo, device="cpu")
     monkeypatch.setattr(tokenizer, "phonemize", True)
     monkeypatch.setattr(transformers.utils, "is_phonemizer_available", lambda: False)
     with pytest.raises(ImportError, match="pip install phonemizer.*espeak-ng"):
@@ -137,7 +138,7 @@ def test_phoneme_voices_without_phonemizer_say_what_to_install(solo: str, monkey
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r"pip install 'sorakit\[audio\]'"):
-        tts.load(tts.DEFAULT_VOICE)
+        tts.load_model(tts.DEFAULT_VOICE)
 
 
 def test_a_voice_without_safetensors_is_refused_before_anything_loads(tmp_path: Path,
@@ -148,7 +149,7 @@ def test_a_voice_without_safetensors_is_refused_before_anything_loads(tmp_path: 
     from sorakit.audio import tts
 
     line = sorakit.DialogueLine("Ana", "Hello there", 0.2, voice="kakao-enterprise/vits-vctk#12")
-    take = sorakit.Take(frames=16, audio=sorakit.AudioConfig(dialogue=(line,)))
+    take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(dialogue=(line,)))
     with pytest.raises(sorakit.InvalidInput, match="only as a pickle.*use 'facebook/mms-tts-eng'"):
         take.validate()
     pickled = tmp_path / "pickled-voice"
@@ -157,4 +158,4 @@ def test_a_voice_without_safetensors_is_refused_before_anything_loads(tmp_path: 
     (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
     monkeypatch.setattr(tts, "_deps", lambda: pytest.fail("nothing may load"))
     with pytest.raises(sorakit.InvalidInput, match="only as a pickle"):
-        tts.load(str(pickled))
+        tts.load_model(str(pickled))

@@ -65,7 +65,7 @@ def _name(case: Case) -> str:
 def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, str]]:
     names = {}
     for case in CASES:
-        tiny = importlib.import_module(f"sorakit.backends.tiny_{case.family}")
+        tiny = importlib.import_module(f"sorakit.tiny.{case.family}")
         folder = tiny.build(tmp_path_factory.mktemp(_name(case)), case.build_mode,
                             **({"version": case.version} if case.version else {}))
         card = models.Card(width=case.width, height=case.height, frames=case.frames, fps=case.fps, steps=2,

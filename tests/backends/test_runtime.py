@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
-from sorakit.backends import _runtime, family, tiny_wan  # noqa: E402
+from sorakit.backends import _runtime, family
+from sorakit.tiny import wan as tiny_wan  # noqa: E402
 
 
 def test_auto_preset_follows_the_gpu_found(monkeypatch: pytest.MonkeyPatch) -> None:

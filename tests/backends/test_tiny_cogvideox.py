@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from sorakit import models
-from sorakit.backends import cogvideox, tiny_cogvideox
+from sorakit.backends import cogvideox
+from sorakit.tiny import cogvideox as tiny_cogvideox
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import tiny_hunyuan15
+from sorakit.tiny import hunyuan15 as tiny_hunyuan15
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")

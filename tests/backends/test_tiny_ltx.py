@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import ltx, tiny_ltx
+from sorakit.backends import ltx
+from sorakit.tiny import ltx as tiny_ltx
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")

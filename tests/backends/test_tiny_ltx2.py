@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sorakit.backends import ltx2, tiny_ltx2
+from sorakit.backends import ltx2
+from sorakit.tiny import ltx2 as tiny_ltx2
 
 torch = pytest.importorskip("torch")
 diffusers = pytest.importorskip("diffusers")

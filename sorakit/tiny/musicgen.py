@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sorakit.backends.tiny_wan import tokenizer
+from sorakit.tiny.wan import tokenizer
 
 SAMPLING_RATE = 2000
 HOP = 80  # 5 * 4 * 4, the codec's upsampling ratios

@@ -86,7 +86,7 @@ def build(folder: str | os.PathLike[str], kind: str = "musicgen", *, max_duratio
     >>> folder = build(tempfile.mkdtemp(), "audiogen")
     >>> sorted(p.name for p in folder.iterdir())
     ['compression_state_dict.bin', 'state_dict.bin']
-    >>> gen = audiocraft_gen.load(str(folder), device="cpu")
+    >>> gen = audiocraft_gen.load_model(str(folder), device="cpu")
     >>> type(gen).__name__, gen.sample_rate, int(gen.frame_rate), gen.max_duration
     ('AudioGen', 16000, 20, 3.0)
 
