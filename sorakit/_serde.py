@@ -75,7 +75,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
                 return _convert(option, value, path)
             except ValueError:
                 continue
-        raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
+        raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}{_hint(tp, value)}")
     if tp is type(None):
         if value is None:
             return None
@@ -108,7 +108,25 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             return from_dict(tp, value, path=path)
     else:  # pragma: no cover - a programming error in a dataclass annotation
         raise TypeError(f"{path}: unsupported annotation {tp!r}")
-    raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}")
+    raise InvalidInput(f"{path}: expected {_type_name(tp)}, got {_describe(value)}{_hint(tp, value)}")
+
+
+_EXAMPLES = {float: "a number such as 5.0", int: "a whole number such as 30", str: "text in quotes, such as \"...\"",
+             bool: "true or false (no quotes)", type(None): "null"}
+
+
+def _hint(tp: Any, value: Any) -> str:
+    """What to type instead: ``; write 5.0`` for a number given as text, and so on."""
+    options = typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)
+    said = [_EXAMPLES[o] for o in options if o in _EXAMPLES]
+    if isinstance(value, str) and (float in options or int in options):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            return f"; write {value.strip()} without quotes"
+    return f"; write {' or '.join(said)}" if said else ""
 
 
 def convert(tp: Any, value: Any, path: str) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, MissingPackage
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -272,9 +272,9 @@ def _cv2() -> Any:
     try:
         import cv2
     except ImportError as exc:
-        raise ImportError("Cameo face detection requires OpenCV: pip install 'sorakit[cameo]'") from exc
+        raise MissingPackage("Cameo face detection requires OpenCV: pip install 'sorakit[cameo]'") from exc
     if not hasattr(cv2, "CascadeClassifier"):
-        raise ImportError(f"Cameo face detection needs OpenCV 4's Haar cascades, which OpenCV {cv2.__version__} "
+        raise MissingPackage(f"Cameo face detection needs OpenCV 4's Haar cascades, which OpenCV {cv2.__version__} "
                           "left out: pip install 'opencv-python-headless>=4.8,<5'")
     return cv2
 
@@ -285,7 +285,7 @@ def _cascade() -> Any:
     path = os.path.join(cv2.data.haarcascades, _CASCADE)
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
-        raise ImportError(f"OpenCV's face cascade {path!r} is missing or unreadable: "
+        raise MissingPackage(f"OpenCV's face cascade {path!r} is missing or unreadable: "
                           "pip install --force-reinstall 'sorakit[cameo]'")
     return cascade
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sorakit import _media, _serde
+from sorakit import _media, _serde, credentials
 from sorakit.audio.soundtrack import SoundtrackInfo
 from sorakit.physics.simulate import Event
 from sorakit.sidecar import (SIDECAR_FORMAT, Provenance, Verification, clip_files, count, file_sha256, is_file, read,
@@ -93,8 +93,13 @@ class Clip:
         description = (f"model {self.provenance.revision or self.provenance.model_id}; seed {self.take.seed}; "
                        f"take {take_hash(self.take)}"
                        + (f"; visible watermark {self.provenance.watermark!r}" if self.provenance.watermark else ""))
-        return write(path, self.frames, self.fps, self.audio, self.sample_rate, made_by=self.provenance.backend,
-                     description=description, sidecar=lambda sha: {**self.sidecar(), "mp4_sha256": sha}, crf=crf)
+        p = self.provenance
+        claims = credentials.manifest(title=os.path.basename(os.fspath(path)), model_id=p.model_id,
+                                      revision=p.revision, seed=self.take.seed, guidance=p.guidance, cameo=p.cameo,
+                                      label=p.label, backend=p.backend)
+        return write(path, self.frames, self.fps, self.audio, self.sample_rate, made_by=p.backend,
+                     description=description, sidecar=lambda sha: {**self.sidecar(), "mp4_sha256": sha},
+                     claims=claims, crf=crf)
 
     def sidecar(self) -> dict[str, object]:
         """The JSON sidecar: the Take, provenance, media facts and events."""

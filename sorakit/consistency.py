@@ -29,7 +29,7 @@ Shots are numbered from 0, as in ``ShotLook.index`` and ``CastMatch.shot``.
 from __future__ import annotations
 
 from sorakit._device import pick
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, MissingPackage
 
 import io
 import math
@@ -178,7 +178,7 @@ def _deps() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError("The consistency report's image embeddings require torch and transformers: "
+        raise MissingPackage("The consistency report's image embeddings require torch and transformers: "
                           "pip install 'sorakit[video]'") from exc
     return torch, transformers
 

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import os
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,21 @@ def in_vscode() -> bool:
     return any(key.startswith("VSCODE_") for key in os.environ)
 
 
+PAGE_BYTES = 4096  # the <figure>, <video> and caption around an embedded mp4, at most
+
+
+def embedded_size(mp4_bytes: int) -> int:
+    """Bytes an mp4 of ``mp4_bytes`` takes once embedded: base64 (4 per 3) plus the page around it.
+
+    >>> embedded_size(3_000_000)
+    4004096
+    """
+    return 4 * math.ceil(mp4_bytes / 3) + PAGE_BYTES
+
+
 def encode_for_web(clip: Clip | Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str = "aac") -> WebVideo:
-    """Encodes ``clip`` as a small mp4 (H.264 + AAC or Opus, faststart), stepping down quality and size until it fits.
+    """Encodes ``clip`` as a small mp4 (H.264 + AAC or Opus, faststart), stepping down quality and size until
+    what is embedded fits in ``max_bytes``: the mp4 as base64 (4 bytes for every 3) and the page around it.
 
     Raises:
         ValueError: if even the smallest step is over ``max_bytes``.
@@ -87,7 +101,7 @@ def encode_for_web(clip: Clip | Film, *, max_bytes: int = DEFAULT_MAX_BYTES, aud
             _media.write_mp4(out, frames, clip.fps, clip.audio, clip.sample_rate, crf=crf,
                              preset="veryfast", audio_codec=audio_codec, audio_bitrate=bitrate)
             data = out.read_bytes()
-            if len(data) <= max_bytes:
+            if embedded_size(len(data)) <= max_bytes:
                 return WebVideo(data, frames.shape[2], frames.shape[1], crf, audio_codec, bitrate, step > 0)
     raise InvalidInput(f"the clip does not fit in max_bytes={max_bytes} even at 1/4 size; "
                      "raise max_bytes, shorten the clip, or save it and open the file")
@@ -97,7 +111,8 @@ def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: st
     """The HTML that ``show(clip)`` displays: the playable video and a caption with its knobs.
 
     Args:
-        max_bytes: cap on the embedded mp4; quality, then size, step down until it fits.
+        max_bytes: cap on what is embedded (the mp4 as base64, and the page around it; Colab breaks past
+            about 10 MB); quality, then size, step down until it fits.
         audio_codec: ``"aac"`` or ``"opus"``; by default Opus inside VS Code (which cannot
             play AAC), AAC elsewhere.
     """

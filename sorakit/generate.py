@@ -99,8 +99,6 @@ def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray
     try:
         built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, on_sound=report,
                                  should_stop=should_stop, models=not stopped)
-    except InvalidInput:
-        raise
     except Stopped as exc:  # stopped while a sound model ran: keep the video with the sound made without models
         built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
         clip = dataclasses.replace(clip, provenance=dataclasses.replace(

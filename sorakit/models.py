@@ -189,7 +189,11 @@ def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -
 def get(name: str) -> ModelSpec:
     """The registered model ``name`` (``import sorakit`` registers every family's models)."""
     if name not in MODELS:
-        raise InvalidInput(f"model={name!r} is not known; use one of {', '.join(sorted(MODELS))}")
+        import difflib
+
+        near = difflib.get_close_matches(str(name).lower(), sorted(MODELS), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise InvalidInput(f"model={name!r} is not known; {hint}use one of {', '.join(sorted(MODELS))}")
     return MODELS[name]
 
 

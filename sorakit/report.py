@@ -59,7 +59,7 @@ are measured but not judged.
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, NotFound
 
 import io
 import math
@@ -331,7 +331,7 @@ class PhysicsReport:
         for b in self.bodies:
             if b.name == name:
                 return b
-        raise KeyError(f"{name!r}: no such body in the report; tracked: {', '.join(b.name for b in self.bodies)}")
+        raise NotFound(f"{name!r}: no such body in the report; tracked: {', '.join(b.name for b in self.bodies)}")
 
     def problems_of(self, kind: str) -> tuple[Problem, ...]:
         """The problems of one kind (``teleport``, ``gravity``, ...)."""

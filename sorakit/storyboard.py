@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from sorakit import _media, _serde, models
+from sorakit import _media, _serde, credentials, models
 from sorakit._version import __version__
 from sorakit.audio import soundtrack as _soundtrack
 from sorakit.audio.mix import RATE, Track, mix
@@ -206,6 +206,10 @@ class Storyboard:
             t = shot.take
             if shot.join == "crossfade" and self.crossfade >= min(t.duration, self.shots[i - 1].take.duration):
                 raise InvalidInput(f"shots[{i}]: a crossfade of {self.crossfade:g} s needs both shots longer than it")
+            if shot.join == "crossfade" and round(self.crossfade * t.rate) < 1:
+                raise InvalidInput(f"crossfade={self.crossfade:g}: shorter than one frame at {t.rate} fps "
+                                   f"({1 / t.rate:.4g} s), so nothing would blend; use at least {1 / t.rate:.4g} s, "
+                                   "or join='cut'")
         if self.loudness is not None and not (math.isfinite(self.loudness) and -40 <= self.loudness <= -5):
             raise InvalidInput(f"loudness={self.loudness!r}: must be in [-40, -5] LUFS or None; -16 suits web and "
                                "phone video, -23 broadcast")
@@ -368,14 +372,19 @@ class Storyboard:
                 still = None
                 if self.shots[i].join == "continue":  # named after the exact shot it comes from, so a
                     still = _start_frame(out, i, clips[-1])  # re-rendered shot before it means a new start
+                # A continue shot's start frame is named relative to the film's folder in its Take (so
+                # moving or respelling the folder renders nothing again); it runs from the file itself.
                 take = self._resolved(i, previous or self.shots[0].take,
-                                      first_frame=None if still is None else str(still))
+                                      first_frame=None if still is None else still.name)
                 if _finished(path, take.resolved()):  # a clip records its Take with the card filled in
                     clips.append(load(path))
                     note(ShotEvent(i, n, "loaded", str(path)))
                 else:
                     note(ShotEvent(i, n, "rendering", str(path)))
-                    clip = generate(take, should_stop=should_stop, progress=progress, on_step=on_step)
+                    run = take if still is None else take.replace(first_frame=str(still))
+                    clip = generate(run, should_stop=should_stop, progress=progress, on_step=on_step)
+                    if still is not None:
+                        clip = dataclasses.replace(clip, take=clip.take.replace(first_frame=still.name))
                     if clip.provenance.status != "complete":
                         note(ShotEvent(i, n, "stopped", ""))
                         status = f"stopped in shot {i + 1} of {n} ({clip.provenance.status})"
@@ -449,9 +458,15 @@ class Storyboard:
                     "audio": {"sample_rate": film.sample_rate, "samples": int(film.audio.shape[1])},
                     "soundtrack": _serde.to_dict(film.soundtrack)}
 
+        consents = "; ".join(dict.fromkeys(credentials._consent(c.provenance.cameo) for c in film.shots
+                                           if c.provenance.cameo))
+        claims = credentials.manifest(title=f"{self.name}.mp4", model_id="storyboard", revision="", seed=None,
+                                      guidance="", cameo=consents, label=AI_LABEL, backend="storyboard")
+        shots = tuple(out / f"shot_{i + 1:02d}.mp4" for i in range(len(film.shots)))
         return write(out / f"{self.name}.mp4", film.frames, film.fps, film.audio, film.sample_rate,
                      made_by="storyboard", description=f"{len(film.shots)} shots; storyboard {self.name}",
-                     sidecar=side, who="Storyboard.render")
+                     sidecar=side, claims=claims, ingredients=tuple(s for s in shots if s.is_file()),
+                     who="Storyboard.render")
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}

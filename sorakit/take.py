@@ -5,6 +5,7 @@ from __future__ import annotations
 from sorakit.errors import InvalidInput
 
 import dataclasses
+from collections.abc import Iterable
 import json
 import math
 import os
@@ -16,6 +17,7 @@ from sorakit.physics.presets import PRESETS
 from sorakit.physics.scene import Scene
 
 MEMORY_PRESETS = ("auto", "cpu", "t4", "l4", "a100")
+MODES = ("t2v", "i2v", "v2v", "vace", "identity")
 # The knobs a Take may leave unset (None): its model's card fills them (``Take.resolved``).
 CARD_KNOBS = ("width", "height", "frames", "fps", "steps", "guidance_scale", "negative_prompt")
 
@@ -238,6 +240,17 @@ def _bad(key: str, value: object, rule: str, fix: str) -> InvalidInput:
     return InvalidInput(f"{key}={value!r}: {rule}; {fix}")
 
 
+def _did_you_mean(value: object, options: Iterable[str], fix: str) -> str:
+    """``fix``, led by the option ``value`` nearly spells (``mode='t2V'``: did you mean 't2v'?)."""
+    import difflib
+
+    if not isinstance(value, str):
+        return fix
+    by_lower = {o.lower(): o for o in options}
+    near = difflib.get_close_matches(value.strip().lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"did you mean {by_lower[near[0]]!r}? {fix}" if near else fix
+
+
 def _check_schedule(t: Take, spec: models.ModelSpec) -> None:
     """Seed, steps, guidance, frame rate and length."""
     steps, guidance, fps, frames = t.steps or 0, t.guidance_scale or 0.0, t.rate, t.n_frames
@@ -285,10 +298,11 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
         fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
                f"no registered model runs {t.mode!r} yet (identity-keeping ConsisID is not wired); "
                "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
-        raise _bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", fix)
+        typo = _did_you_mean(t.mode, MODES, "")
+        raise _bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", typo.strip() if typo else fix)
     if t.memory not in MEMORY_PRESETS:
         raise _bad("memory", t.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",
-                  "'auto' picks one from the GPU it finds")
+                   _did_you_mean(t.memory, MEMORY_PRESETS, "'auto' picks one from the GPU it finds"))
     if (t.mode == "i2v" and t.first_frame is None and t.cameo is None and t.physics.scene is None
             and not first_frame_pending):
         raise _bad("first_frame", None, "image-to-video needs a first frame",
@@ -317,8 +331,10 @@ def _check_text(t: Take) -> None:
         except UnicodeEncodeError as exc:  # a lone surrogate: no file can hold it as UTF-8
             raise _bad(key, text[max(0, exc.start - 10):exc.end + 10], f"holds {text[exc.start]!r}, half of a "
                       "character (a lone surrogate), which cannot be saved", "retype the text around it") from exc
-    if len(t.prompt) > 4000 or len(t.negative_prompt or "") > 4000:
-        raise InvalidInput("prompt: longer than 4000 characters; shorten it (models read ~200 tokens)")
+    for key, text in (("prompt", t.prompt), ("negative_prompt", t.negative_prompt or "")):
+        if len(text) > 4000:
+            raise _bad(key, text[:20] + "...", f"is {len(text)} characters, over 4000",
+                       "shorten it (the models read a few hundred tokens)")
 
 
 def _check_physics(t: Take, spec: models.ModelSpec) -> None:
@@ -328,7 +344,7 @@ def _check_physics(t: Take, spec: models.ModelSpec) -> None:
         raise _bad("physics.strength", ph.strength, "must be in [0, 1]", "0 turns guidance off, 1 is strongest")
     if isinstance(ph.scene, str) and ph.scene not in PRESETS:
         raise _bad("physics.scene", ph.scene, f"is not a preset ({', '.join(PRESETS)})",
-                  "pick a preset or pass a sorakit.Scene")
+                   _did_you_mean(ph.scene, PRESETS, "pick a preset or pass a sorakit.Scene"))
     if isinstance(ph.scene, Scene):
         ph.scene.validate(path="physics.scene")
     if spec.backend == "previz" and ph.scene is None:
@@ -346,7 +362,8 @@ def _check_sound(t: Take) -> None:
         models.check_ref(key, ref)
     if au.backend not in AUDIO_BACKENDS:
         raise _bad("sound.backend", au.backend, f"must be one of {', '.join(AUDIO_BACKENDS)}",
-                  "'auto' uses audiocraft when it is installed, else transformers")
+                   _did_you_mean(au.backend, AUDIO_BACKENDS,
+                                 "'auto' uses audiocraft when it is installed, else transformers"))
     if au.loudness is not None and not (math.isfinite(au.loudness) and -40 <= au.loudness <= -5):
         raise _bad("sound.loudness", au.loudness, "must be in [-40, -5] LUFS or null",
                   "-16 suits web and phone video, -23 broadcast")

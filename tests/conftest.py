@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 import numpy as np
 import pytest
 
 import sorakit
+
+# Keys and the local signing authority go to a folder of the run's own, not the user's config folder
+# (notebook kernels and subprocesses inherit it).
+os.environ.setdefault("SORAKIT_CONFIG_DIR", tempfile.mkdtemp(prefix="sorakit-config-"))
 
 # tests/setup.sh installs every optional package, Chromium included, so under CI nothing may be
 # skipped: a skip there means something the tests need is missing, and it fails the run.

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import sorakit
 from PIL import Image
 
 from sorakit import cameo as cameo_mod
@@ -147,7 +149,7 @@ def test_exif_orientation_is_applied_before_detection(tmp_path: Path) -> None:
 
 def test_missing_opencv_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "cv2", None)
-    with pytest.raises(ImportError, match=r"pip install 'sorakit\[cameo\]'"):
+    with pytest.raises(sorakit.MissingPackage, match=r"pip install 'sorakit\[cameo\]'"):
         detect_faces(np.zeros((300, 300), np.uint8))
 
 

@@ -34,11 +34,10 @@ def test_clip_html_embeds_a_playable_mp4_with_sound(basketball_clip: sorakit.Cli
 
 
 def test_show_stays_under_the_cap_and_says_so(basketball_clip: sorakit.Clip) -> None:
-    full = len(display.encode_for_web(basketball_clip).data)
-    cap = full // 2
+    full = display.embedded_size(len(display.encode_for_web(basketball_clip).data))
+    cap = full * 2 // 3
     html = display.clip_html(basketball_clip, max_bytes=cap, audio_codec="aac")
-    small = payload(html)
-    assert len(small) <= cap
+    assert len(html.encode()) <= cap and len(payload(html)) < cap
     assert re.search(r"embedded at \d+×\d+, CRF \d+, \d+ kb/s aac audio to stay under", html)
     with pytest.raises(ValueError, match="does not fit in max_bytes=1000 even at 1/4 size"):
         display.clip_html(basketball_clip, max_bytes=1000)
@@ -139,3 +138,10 @@ def test_a_clip_left_as_a_cell_s_value_shows_as_a_video(basketball_clip: sorakit
         assert '<video controls' in data["text/html"] and 'src="data:video/mp4;base64,' in data["text/html"]
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("cap", [300_000, 120_000, 60_000])
+def test_the_cap_counts_what_is_embedded(basketball_clip: sorakit.Clip, cap: int) -> None:
+    """The page a notebook stores (the mp4 as base64 and its HTML) stays under the cap, not just the mp4."""
+    page = sorakit.clip_html(basketball_clip, max_bytes=cap)
+    assert len(page.encode()) <= cap

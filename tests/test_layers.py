@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sorakit"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_version", "_serde", "callbacks", "_device"),
     ("physics", "models", "take", "cameo", "_media", "audio.loudness", "audio.mix", "foley", "previz", "guidance",
-     "watermark", "sidecar"),
+     "watermark", "sidecar", "credentials"),
     ("audio", "backends", "tiny"),
     ("clip", "generate", "storyboard", "consistency", "report"),
     ("display", "notebook", "studio", "cli", ""),

@@ -102,3 +102,15 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert any('class="sorakit-compare"' in h for h in htmls)
         assert any("image/png" in o.get("data", {}) for o in outputs)  # the report's plot
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_the_notebooks_install_as_the_readme_says() -> None:
+    import re
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    said = re.search(r'%pip install -q "sorakit @ ([^"]+)"', readme)
+    assert said is not None
+    for path in NOTEBOOKS:
+        cell = next(c.source for c in nbformat.read(path, as_version=4).cells if "SORAKIT = " in c.source)
+        spec = re.search(r'SORAKIT = "sorakit(\[[a-z,]+\])? @ ([^"]+)"', cell)
+        assert spec is not None and spec.group(2) == said.group(1), path.name

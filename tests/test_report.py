@@ -290,7 +290,7 @@ def test_scene_argument_overrides_the_take() -> None:
     r = measure(without_scene(clip_of(sim)), scene=sim.scene)
     assert r.units == "m" and [b.name for b in r.bodies] == ["ball", "crate"]
     assert np.isfinite(r.body("ball").track).all()
-    with pytest.raises(KeyError, match="crate"):
+    with pytest.raises(sorakit.NotFound, match="crate"):
         r.body("domino0")
 
 

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "sorakit"
-NOT_WEIGHTS = ("Processor", "Tokenizer", "FeatureExtractor")  # configs and vocabularies, no tensors
+NOT_WEIGHTS = ("Processor", "Tokenizer", "FeatureExtractor", "Config")  # configs and vocabularies, no tensors
 
 
 def calls(name: str) -> list[tuple[str, ast.Call]]:

@@ -187,6 +187,8 @@ def test_dialogue_runs_across_a_cut_in_the_cast_member_s_voice(tmp_path: Path, t
      "shots[1].take: 128x64 at 16 fps, but shot 0 is 96x64 at 16 fps"),
     (lambda s: Storyboard((s[0], Shot(s[1].take, characters=("Ana",)))), "shots[1].characters: 'Ana' is not in the cast"),
     (lambda s: Storyboard((Shot(s[0].take, join="crossfade"),)), "shots[0].join='crossfade': the first shot has nothing"),
+    (lambda s: Storyboard((s[0], Shot(s[1].take, join="crossfade")), crossfade=0.03),
+     "crossfade=0.03: shorter than one frame at 16 fps"),
     (lambda s: Storyboard((s[0], Shot(s[1].take.replace(steps=0)))), "steps=0: must be in [1, 200]"),
     (lambda s: Storyboard(s, cast=(sorakit.Character("Ana", cameo=sorakit.Cameo(
         str(Path(__file__).parent.parent / "assets" / "cameo_drawn_a.png"), "Ana")),)), "needs their consent"),
@@ -226,7 +228,7 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
     board = Storyboard((Shot(first), Shot(second, join="continue")))
     film = board.render(tmp_path)
     sha = json.loads((tmp_path / "shot_01.json").read_text())["mp4_sha256"]
-    assert film.shots[1].take.first_frame == str(tmp_path / f"shot_02_start_{sha[:12]}.png")
+    assert film.shots[1].take.first_frame == f"shot_02_start_{sha[:12]}.png"  # relative to the film's folder
     assert film.shots[1].take.mode == "i2v"
     np.testing.assert_array_equal(np.asarray(seen[0]), film.shots[0].frames[-1])
     assert film.frames.shape[0] == 16 + 9
@@ -234,6 +236,11 @@ def test_continue_starts_from_the_previous_shot_s_last_frame(tmp_path: Path, tmp
     changed = Storyboard((Shot(first.replace(seed=5)), Shot(second, join="continue")))
     assert [e.state for e in changed.render(tmp_path).log] == ["rendering", "rendered", "rendering", "rendered"]
     assert len(list(tmp_path.glob("shot_02_start_*.png"))) == 1
+    # the folder moved (or spelled another way): nothing is rendered again
+    moved = tmp_path.parent / (tmp_path.name + "-moved")
+    tmp_path.rename(moved)
+    again = Storyboard((Shot(first.replace(seed=5)), Shot(second, join="continue"))).render(moved / "." / "")
+    assert [e.state for e in again.log] == ["loaded", "loaded"]
 
 
 def test_the_film_reports_its_consistency_with_its_cast(tmp_path: Path,

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
 from sorakit import models
+from sorakit.errors import InvalidInput
 from sorakit import SoundConfig, Ball, DialogueLine, PhysicsConfig, Scene, Segment, Take, preset
 
 
@@ -123,3 +125,26 @@ def test_model_rules_come_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_default_take_is_valid() -> None:
     Take().validate()
     assert Take().duration == pytest.approx(81 / 16)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(mode="t2V"), "mode='t2V': previz runs t2v; did you mean 't2v'?"),
+    (dict(memory="T4"), "memory='T4': must be one of auto, cpu, t4, l4, a100; did you mean 't4'?"),
+    (dict(model="wan2.1-t2v-1.3B", prompt="x"), "model='wan2.1-t2v-1.3B' is not known; did you mean 'wan2.1-t2v-1.3b'?"),
+    (dict(physics=PhysicsConfig(scene="basketbal")), "did you mean 'basketball'?"),
+    (dict(negative_prompt="x" * 4001), "negative_prompt='xxxxxxxxxxxxxxxxxxxx...': is 4001 characters, over 4000"),
+])
+def test_near_misses_are_named_and_each_message_names_its_own_field(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        Take(frames=16, **changes).validate()  # type: ignore[arg-type]
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("data, says", [
+    ({"steps": "30"}, "steps: expected an integer or null, got '30' (str); write 30 without quotes"),
+    ({"guidance_scale": "high"}, "write a number such as 5.0 or null"),
+    ({"watermark": "yes"}, "write true or false (no quotes)"),
+])
+def test_a_type_error_says_what_to_type_instead(data: dict[str, object], says: str) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(says)):
+        Take.from_dict(data)

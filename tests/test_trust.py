@@ -130,7 +130,7 @@ from unittest import mock  # noqa: E402
 import numpy as np  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from sorakit import _media  # noqa: E402
+from sorakit import _media, credentials  # noqa: E402
 from sorakit.audio.mix import Track, mix  # noqa: E402
 from sorakit.errors import BadPath, NotFound  # noqa: E402
 from sorakit.storyboard import Character, Shot, Storyboard  # noqa: E402
@@ -307,7 +307,8 @@ def _fake_mp4(path: object, *args: object, **kwargs: object) -> None:
 def test_clip_save_writes_its_two_files_where_told_or_fails_with_invalid_input(rel: str) -> None:
     """The encoder is stubbed here (2000 paths in seconds); the next test encodes for real."""
     with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp, \
-            mock.patch.object(_media, "write_mp4", _fake_mp4), mock.patch.object(_media, "decoded_audio", lambda p: None):
+            mock.patch.object(_media, "write_mp4", _fake_mp4), mock.patch.object(_media, "decoded_audio", lambda p: None), \
+            mock.patch.object(credentials, "sign", lambda *a, **k: None):
         _check_save(Path(tmp), rel)
 
 

@@ -16,7 +16,7 @@ audio, and the new window's decoding of that prompt crossfades into the music ov
 from __future__ import annotations
 
 from sorakit._device import pick
-from sorakit.errors import InvalidInput, SorakitError, Stopped
+from sorakit.errors import InvalidInput, MissingPackage, SorakitError, Stopped
 
 import math
 from collections.abc import Callable
@@ -37,7 +37,7 @@ def _deps() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError("MusicGen on transformers requires torch and transformers: pip install 'sorakit[audio]'") \
+        raise MissingPackage("MusicGen on transformers requires torch and transformers: pip install 'sorakit[audio]'") \
             from exc
     return torch, transformers
 

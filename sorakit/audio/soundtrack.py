@@ -27,7 +27,7 @@ import numpy as np
 from sorakit.audio.loudness import integrated_loudness
 from sorakit.audio.mix import RATE, Mix, MixInfo, Track, mix
 from sorakit.callbacks import OnSound
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, MissingPackage
 from sorakit.take import Take
 
 REFERENCE_LUFS = -23.0  # every generated track is brought here before the Take's gains apply
@@ -87,14 +87,17 @@ def music_backend(take: Take) -> str:
 
 
 def preflight(take: Take) -> None:
-    """Checks, before any model loads, that the libraries the Take's sound needs are installed.
+    """Checks, before any model loads, that the libraries the Take's sound needs are installed, that its
+    sound models are at hand (a local folder, or cached when working offline), and that every line's
+    voice has its speaker and can speak its words (from the voice's config and tokenizer only).
 
     Raises:
-        ImportError: naming the install command for what is missing.
+        MissingPackage: naming the install command for what is missing.
+        InvalidInput: naming the line or model, and what to change.
     """
     au = take.sound
     if au.ambience and not _installed("audiocraft"):
-        raise ImportError("sound.ambience uses AudioGen, which needs audiocraft: pip install 'sorakit[audiocraft]' "
+        raise MissingPackage("sound.ambience uses AudioGen, which needs audiocraft: pip install 'sorakit[audiocraft]' "
                           "then pip install --no-deps audiocraft==1.3.0 (or run sorakit.audio.install_audiocraft())")
     if au.music:
         backend = music_backend(take)
@@ -102,9 +105,20 @@ def preflight(take: Take) -> None:
         if not _installed(need) or not _installed("torch"):
             how = ("pip install 'sorakit[audiocraft]' then pip install --no-deps audiocraft==1.3.0"
                    if need == "audiocraft" else "pip install 'sorakit[audio]'")
-            raise ImportError(f"sound.music with backend {backend!r} needs {need}: {how}")
+            raise MissingPackage(f"sound.music with backend {backend!r} needs {need}: {how}")
     if au.dialogue and not (_installed("transformers") and _installed("torch")):
-        raise ImportError("sound.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
+        raise MissingPackage("sound.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
+    from sorakit.audio.tts import check_available, check_line
+
+    if au.ambience:
+        check_available(au.ambience_model, "state_dict.bin")
+    if au.music:
+        check_available(au.music_model, "state_dict.bin" if music_backend(take) == "audiocraft" else "config.json")
+    for i, line in enumerate(au.dialogue):  # the voice has the speaker, and can speak the words
+        try:
+            check_line(line.text, line.voice)
+        except InvalidInput as exc:
+            raise InvalidInput(f"sound.dialogue[{i}]: {exc}") from exc
 
 
 def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,

@@ -17,7 +17,7 @@ need neither; MMS voices for non-Latin scripts romanize the text with ``pip inst
 from __future__ import annotations
 
 from sorakit._device import pick
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, MissingPackage
 from sorakit.models import check_safetensors, no_safetensors
 
 import re
@@ -37,7 +37,7 @@ def _deps() -> tuple[Any, Any]:
         import torch
         import transformers
     except ImportError as exc:
-        raise ImportError("Text to speech requires torch and transformers: pip install 'sorakit[audio]'") from exc
+        raise MissingPackage("Text to speech requires torch and transformers: pip install 'sorakit[audio]'") from exc
     return torch, transformers
 
 
@@ -130,13 +130,61 @@ def load_model(model: str, *, device: str | None = None) -> tuple[Any, Any]:
     return _CACHE[key]
 
 
+def check_line(text: str, voice: str = "") -> None:
+    """Checks, from the voice's config and tokenizer alone (no weights load), that ``voice`` has the
+    speaker it names and can speak ``text``; ``generate`` runs it for every line before the video.
+
+    Raises:
+        InvalidInput: a speaker out of range, text the voice cannot speak, a pickle-only voice, or a
+            hub voice that is not in the local cache while working offline.
+    """
+    import os
+
+    model, speaker = parse_voice(voice)
+    check_safetensors(model)
+    check_available(model, "config.json")
+    if not (os.path.isdir(model) or _cached(model, "config.json")):
+        return  # a voice not downloaded yet is checked when it is, by speak(); no network here
+    _, transformers = _deps()
+    local = {"local_files_only": True}  # what is here already: a folder, or the cache
+    speakers = int(transformers.VitsConfig.from_pretrained(model, **local).num_speakers)
+    if speaker is not None and not 0 <= speaker < speakers:
+        raise InvalidInput(f"voice={voice!r}: speaker {speaker} is out of range: this checkpoint has speakers "
+                           f"0-{speakers - 1}; write e.g. '{model}#0'")
+    _check_text(text, voice or DEFAULT_VOICE, transformers.VitsTokenizer.from_pretrained(model, **local))
+
+
+def check_available(model: str, filename: str) -> None:
+    """Offline (``HF_HUB_OFFLINE``), a hub model must already be in the local cache: say so now, not
+    after the video."""
+    import os
+
+    if os.path.isdir(model) or os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes"):
+        return
+    if not _cached(model, filename):
+        raise InvalidInput(f"model={model!r}: not in this machine's model cache, and HF_HUB_OFFLINE is set; download "
+                           "it while online (huggingface-cli download), or name a local folder")
+
+
+def _cached(model: str, filename: str) -> bool:
+    """Whether the hub cache holds ``filename`` of ``model`` (no network)."""
+    import os
+
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    cache = os.environ.get("HF_HUB_CACHE")  # read now: the library reads its own at import
+    return isinstance(try_to_load_from_cache(model, filename, cache_dir=cache), str)
+
+
 def _check_text(text: str, voice: str, tokenizer: Any) -> Any:
     """The token ids of ``text`` as a ``[1, T]`` tensor, or InvalidInput when none of it can be spoken."""
     if getattr(tokenizer, "phonemize", False):
         from transformers.utils import is_phonemizer_available
 
         if not is_phonemizer_available():
-            raise ImportError(f"The voice {voice!r} spells text as phonemes: pip install phonemizer, and install "
+            raise MissingPackage(f"The voice {voice!r} spells text as phonemes: pip install phonemizer, and install "
                               "espeak-ng (apt install espeak-ng); MMS-TTS voices such as "
                               f"{DEFAULT_VOICE!r} need neither")
     ids = tokenizer(text, return_tensors="pt")["input_ids"]

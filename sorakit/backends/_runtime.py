@@ -7,7 +7,7 @@ layout); this module runs the generation the same way for all of them.
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput, OutOfMemory
+from sorakit.errors import InvalidInput, MissingPackage, OutOfMemory
 
 import dataclasses
 import gc
@@ -32,7 +32,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError as exc:
-        raise ImportError("Video generation requires torch and diffusers: pip install 'sorakit[video]' "
+        raise MissingPackage("Video generation requires torch and diffusers: pip install 'sorakit[video]' "
                           "(on a bare machine first: pip install torch==2.13.0, the CPU wheel)") from exc
     return torch
 

@@ -31,8 +31,11 @@ def tokenizer() -> object:
                                    model_max_length=512)
 
 
-def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
+def build(folder: str | os.PathLike[str], mode: str = "t2v", *, max_side: int = 32) -> Path:
     """Builds and saves a tiny Wan pipeline for ``mode``: ``t2v`` (also serves ``v2v``), ``i2v`` or ``vace``.
+
+    ``max_side`` is the most latent patches along an axis its position embedding covers (32: up
+    to 512 pixels; 64 runs 832x480).
 
     >>> import tempfile, diffusers
     >>> path = build(tempfile.mkdtemp())
@@ -52,7 +55,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
                                                num_heads=4, relative_attention_num_buckets=8))
     common = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, out_channels=16, text_dim=32,
                   freq_dim=256, ffn_dim=32, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-                  rope_max_seq_len=32)
+                  rope_max_seq_len=max_side)
     parts: dict[str, object] = dict(vae=vae, scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0),
                                     text_encoder=text_encoder, tokenizer=tokenizer())
     torch.manual_seed(0)

@@ -151,7 +151,7 @@ def test_folder_without_feature_extractor_falls_back_to_the_tokenizer(tmp_path: 
 
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(ImportError, match=r"pip install 'sorakit\[audio\]'"):
+    with pytest.raises(sorakit.MissingPackage, match=r"pip install 'sorakit\[audio\]'"):
         musicgen_hf.load_model("facebook/musicgen-small")
 
 

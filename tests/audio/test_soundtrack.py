@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,9 +145,9 @@ def test_a_missing_library_is_named_before_the_video_renders(monkeypatch: pytest
 
     monkeypatch.setattr(soundtrack, "_installed", lambda name: name != "audiocraft")
     take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(ambience="rain"))
-    with pytest.raises(ImportError, match=r"pip install --no-deps audiocraft==1.3.0"):
+    with pytest.raises(sorakit.MissingPackage, match=r"pip install --no-deps audiocraft==1.3.0"):
         preflight(take)
-    with pytest.raises(ImportError, match="AudioGen, which needs audiocraft"):
+    with pytest.raises(sorakit.MissingPackage, match="AudioGen, which needs audiocraft"):
         sorakit.generate(take)
 
 
@@ -191,3 +193,46 @@ def test_sound_models_leave_the_gpu_after_their_track(tiny: dict[str, str]) -> N
     for cache in caches:
         assert ("planted", "cuda:0") not in cache
         assert any(key[1] == "cpu" for key in cache)  # what ran on the CPU is still cached
+
+
+@pytest.mark.parametrize("line, says", [
+    (lambda v: sorakit.DialogueLine("a", "hello there", 0.2, v + "#7"), "sound.dialogue[0]: voice='VOICE#7': speaker 7"),
+    (lambda v: sorakit.DialogueLine("a", "你好", 0.2, v + "#0"), "sound.dialogue[0]: text='你好': the voice"),
+])
+def test_a_line_no_voice_can_speak_is_refused_before_the_video(tiny: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                                line: Any, says: str) -> None:
+    gen = importlib.import_module("sorakit.generate")
+
+    monkeypatch.setattr(gen, "render", lambda *a, **k: pytest.fail("the video rendered first"))
+    take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(dialogue=(line(tiny["voices"]),)))
+    with pytest.raises(sorakit.InvalidInput) as err:
+        sorakit.generate(take)
+    assert says.replace("VOICE", tiny["voices"]) in str(err.value)
+
+
+def test_offline_a_sound_model_not_in_the_cache_is_refused_before_the_video(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    gen = importlib.import_module("sorakit.generate")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(gen, "render", lambda *a, **k: pytest.fail("the video rendered first"))
+    take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(music="funk", music_model="facebook/musicgen-small",
+                                                             backend="transformers"))
+    with pytest.raises(sorakit.InvalidInput, match="not in this machine's model cache, and HF_HUB_OFFLINE is set"):
+        sorakit.generate(take)
+
+
+def test_a_sound_model_s_invalid_input_after_the_video_keeps_the_video(tiny: dict[str, str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from sorakit.audio import tts
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise sorakit.InvalidInput("the voice changed under us")
+
+    monkeypatch.setattr(tts, "speak", refuse)
+    take = sorakit.Take(frames=16, sound=sorakit.SoundConfig(dialogue=(
+        sorakit.DialogueLine("a", "hello", 0.2, tiny["voices"] + "#0"),)))
+    with pytest.raises(sorakit.SoundtrackFailed) as err:
+        sorakit.generate(take)
+    assert err.value.clip.frames.shape[0] == 16 and "the voice changed under us" in str(err.value)

@@ -17,6 +17,7 @@ import torch  # noqa: E402
 from sorakit.audio import tts
 from sorakit.tiny import tts as tiny_tts  # noqa: E402
 from sorakit.errors import InvalidInput  # noqa: E402
+import sorakit  # noqa: E402
 
 LINE = "A ball bounces off the rim."
 
@@ -131,13 +132,13 @@ def test_phoneme_voices_without_phonemizer_say_what_to_install(solo: str, monkey
     _, tokenizer = tts.load_model(solo, device="cpu")
     monkeypatch.setattr(tokenizer, "phonemize", True)
     monkeypatch.setattr(transformers.utils, "is_phonemizer_available", lambda: False)
-    with pytest.raises(ImportError, match="pip install phonemizer.*espeak-ng"):
+    with pytest.raises(sorakit.MissingPackage, match="pip install phonemizer.*espeak-ng"):
         tts.speak(LINE, voice=solo, device="cpu")
 
 
 def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(ImportError, match=r"pip install 'sorakit\[audio\]'"):
+    with pytest.raises(sorakit.MissingPackage, match=r"pip install 'sorakit\[audio\]'"):
         tts.load_model(tts.DEFAULT_VOICE)
 
 
