@@ -17,7 +17,6 @@ from _timing import timed  # noqa: E402
 
 import argparse
 import math
-import time
 
 import numpy as np
 from PIL import Image, ImageDraw

@@ -18,7 +18,6 @@ from _timing import timed  # noqa: E402
 
 import argparse
 import tempfile
-import time
 import wave
 from pathlib import Path
 

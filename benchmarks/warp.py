@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _timing import timed  # noqa: E402
 
 import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np

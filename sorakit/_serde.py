@@ -121,7 +121,7 @@ def _hint(tp: Any, value: Any) -> str:
     said = [_EXAMPLES[o] for o in options if o in _EXAMPLES]
     if isinstance(value, str) and (float in options or int in options):
         try:
-            number = float(value)
+            float(value)
         except ValueError:
             pass
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import html
 import io
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ def plan(scene: str, out: Path, *, seed: int, seconds: float, width: int, height
     import math
 
     import sorakit
-    from sorakit.errors import BadPath, InvalidInput
+    from sorakit.errors import InvalidInput
     from sorakit.previz import check_memory
 
     if not math.isfinite(seconds) or seconds <= 0:

@@ -3,13 +3,8 @@ one back (the files' format lives in ``sorakit.sidecar``)."""
 
 from __future__ import annotations
 
-from sorakit.errors import BadPath, InvalidInput, NotFound
+from sorakit.errors import InvalidInput, NotFound
 
-import datetime as _dt
-import errno
-import hashlib
-import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path

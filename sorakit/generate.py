@@ -1,4 +1,5 @@
-"""``generate(take)``: validates the Take, then hands it to its backend."""
+"""``generate(take)``: validates the Take, fills it from its model's card, checks its sound, then
+hands it to its backend (the previz here; a video model through ``backends.contract``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sorakit.audio import soundtrack
 from sorakit.cameo import Cameo
 from sorakit.callbacks import OnSound, OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
-from sorakit.errors import InvalidInput, SoundtrackFailed, Stopped
+from sorakit.errors import SoundtrackFailed, Stopped
 from sorakit.foley import SAMPLE_RATE, synthesize
 from sorakit.physics.simulate import Simulation, simulate
 from sorakit.previz import check_memory, render
@@ -46,8 +47,8 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
         on_sound: progress of the sound models after the video, ``(track, done, total)``.
 
     Raises:
-        InvalidInput: a bad Take, before anything loads.
-        ImportError: a sound track needs a library that is not installed (checked before the video).
+        InvalidInput: a bad Take, before anything loads (a line its voice cannot speak included).
+        MissingPackage: a sound track needs a library that is not installed (checked before the video).
         SoundtrackFailed: a sound model failed after the video was made; ``err.clip`` keeps the
             video with the sound that was made (Foley, a video model's own sound).
     """

@@ -62,12 +62,16 @@ def _rgb(color: str) -> np.ndarray:
 def _blend(canvas: np.ndarray, ys: slice, xs: slice, coverage: np.ndarray, color: np.ndarray) -> None:
     """Alpha-composites ``color`` ([h, w, 3] or [3]) over the canvas window with per-pixel coverage."""
     a = coverage[..., None]
-    canvas[ys, xs] = canvas[ys, xs] * (1.0 - a) + color * a
+    region = canvas[ys, xs]  # a view: blended in place
+    region += (color - region) * a
 
 
-def _window(cx: float, cy: float, reach: float, width: int, height: int) -> tuple[slice, slice] | None:
+def _window(cx: float, cy: float, reach: float, width: int, height: int,
+            reach_y: float | None = None) -> tuple[slice, slice] | None:
+    """The pixels within ``reach`` (``reach_y`` up and down, if given) of a centre, clipped to the frame."""
+    ry = reach if reach_y is None else reach_y
     x0, x1 = max(0, int(np.floor(cx - reach))), min(width, int(np.ceil(cx + reach)) + 1)
-    y0, y1 = max(0, int(np.floor(cy - reach))), min(height, int(np.ceil(cy + reach)) + 1)
+    y0, y1 = max(0, int(np.floor(cy - ry))), min(height, int(np.ceil(cy + ry)) + 1)
     if x0 >= x1 or y0 >= y1:
         return None
     return slice(y0, y1), slice(x0, x1)
@@ -192,6 +196,8 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
     # canvas keeps the background elsewhere, each frame starts from the background in uint8, and
     # only those windows are put back (from the float background) and converted again.
     plain = np.clip(background * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    row = np.arange(height, dtype=np.float32) + 0.5
+    col = np.arange(width, dtype=np.float32) + 0.5
     canvas = background.copy()
     drawn: list[tuple[slice, slice]] = []
 
@@ -222,8 +228,8 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
                     win = _window(float(cx), float(cy), r + 2, width, height)
                     if win is None:
                         continue
-                    ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
-                    coverage = np.clip(0.5 - (np.hypot(xs - cx, ys - cy) - r), 0, 1)
+                    yc, xc = row[win[0]][:, None], col[win[1]][None, :]  # pixel centres, broadcast
+                    coverage = np.clip(0.5 - (np.hypot(xc - cx, yc - cy) - r), 0, 1)
                     blend(*win, coverage * 0.28 * (1 - k / (TRAIL_LENGTH + 1)), _rgb(ball.color))
         for index, body in enumerate(shapes, start=1):
             name = body.name
@@ -236,17 +242,19 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
             else:
                 cx, cy = view.to_px(wx, wy)
                 if isinstance(body, Ball):
-                    reach = body.radius * view.scale
-                else:
-                    reach = 0.5 * float(np.hypot(body.width, body.height)) * view.scale
-                window = _window(float(cx), float(cy), reach + 2, width, height)
+                    reach_x = reach_y = body.radius * view.scale
+                else:  # the rotated box's own bounding box (coverage is exactly 0 beyond it + 0.5 px)
+                    ca, sa = abs(np.cos(angle)), abs(np.sin(angle))
+                    reach_x = 0.5 * (ca * body.width + sa * body.height) * view.scale
+                    reach_y = 0.5 * (sa * body.width + ca * body.height) * view.scale
+                window = _window(float(cx), float(cy), reach_x + 2, width, height, reach_y + 2)
                 if window is None:
                     drawn_as.pop(index, None)
                     continue
                 win = window
-                ys, xs = np.mgrid[win[0], win[1]].astype(np.float32) + 0.5
+                yc, xc = row[win[0]][:, None], col[win[1]][None, :]  # pixel centres, broadcast
                 # Pixel centre -> body-local metres (undo translation, then rotation).
-                qx, qy = view.to_world(xs, ys)
+                qx, qy = view.to_world(xc, yc)
                 qx, qy = qx - wx, qy - wy
                 c, s = np.cos(angle), np.sin(angle)
                 lx, ly = c * qx + s * qy, -s * qx + c * qy
@@ -267,7 +275,7 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
                 cn, sn = np.cos(nangle), np.sin(nangle)
                 px, py = view.to_px(nx + cn * lx - sn * ly, ny + sn * lx + cn * ly)
                 mine = coverage >= 0.5
-                motion = np.stack([px - xs, py - ys], axis=-1)[mine]
+                motion = np.stack([px - xc, py - yc], axis=-1)[mine]
                 drawn_as[index] = (pose, win, coverage, color, mine, motion)
             blend(*win, coverage, color)
             ids[t][win][mine] = index

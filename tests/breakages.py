@@ -4,7 +4,7 @@ that should catch it are run against that copy. A breakage no test fails on is a
     .venv/bin/python tests/breakages.py [words of the breakages to run]
 
 Not part of the suite (it runs the suite many times); run it after changing a behaviour test. The
-mutation testing of whole modules is the broad version of this (see README, "Tests").
+mutation testing of whole modules is the broad version of this (README, "The two commands").
 """
 
 from __future__ import annotations

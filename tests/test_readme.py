@@ -13,10 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 
-import sorakit
-from sorakit import models
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

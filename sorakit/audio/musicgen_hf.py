@@ -16,7 +16,7 @@ audio, and the new window's decoding of that prompt crossfades into the music ov
 from __future__ import annotations
 
 from sorakit._device import pick
-from sorakit.errors import InvalidInput, MissingPackage, SorakitError, Stopped
+from sorakit.errors import InvalidInput, MissingPackage, Stopped
 
 import math
 from collections.abc import Callable
