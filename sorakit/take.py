@@ -131,8 +131,7 @@ class Take:
     @property
     def duration(self) -> float:
         """Length of the clip in seconds (the model's card fills frames or fps left unset)."""
-        r = self.resolved()
-        return r.n_frames / r.rate
+        return self.n_frames / self.rate
 
     def resolved(self) -> Take:
         """This Take with every knob it leaves unset (None) filled from its model's card.

@@ -132,14 +132,14 @@ def estimate(spec: ModelSpec, *, width: int, height: int, frames: int, steps: in
     bytes_per = 4 if preset.dtype == "float32" else 2
     transformer_gb = arch.transformer * (1 if preset.fp8 else bytes_per)
     text_gb, vae_gb = arch.text_encoder * bytes_per, arch.vae * bytes_per
+    # A text encoder kept apart is loaded alone, encodes, and is freed before the transformer runs.
+    resident_text = 0.0 if preset.text_encoder_apart else text_gb
     if preset.offload is None:
-        weights = transformer_gb + text_gb + vae_gb
+        weights = transformer_gb + resident_text + vae_gb
     elif preset.offload == "model":
-        weights = max(transformer_gb, text_gb) + vae_gb
+        weights = max(transformer_gb, resident_text) + vae_gb
     else:  # group offload keeps a few layers resident
         weights = transformer_gb * 4 / arch.layers + vae_gb
-    if preset.text_encoder_apart:  # loaded alone, encodes, and is freed before the transformer runs
-        weights = {None: weights - text_gb, "model": transformer_gb + vae_gb}.get(preset.offload, weights)
     activations = tokens * arch.hidden * 24 * bytes_per / 1e9
     pixels = frames * width * height
     vae_decode = (2.5 if preset.vae_tiling else pixels * 128 * bytes_per * 3 / 1e9)

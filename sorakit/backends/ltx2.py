@@ -18,7 +18,8 @@ import numpy as np
 
 from sorakit.backends import ltx
 from sorakit.backends.contract import Conditioning, Output
-from sorakit.backends.ltx import latent_grid, latents_for_preview, working_size  # same VAE layout and packing
+# the same VAE layout, normalisation and packing
+from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview, with_first_frame, working_size
 from sorakit.models import Arch, Card, ModelSpec, get, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "base_mode", "uses_cfg", "passes_per_step", "steps_for",
@@ -83,16 +84,6 @@ def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str,
     return ltx.encode_prompt(pipe, prompt, negative, cfg, max_sequence_length=MAX_SEQUENCE_LENGTH)
 
 
-def encode_video(pipe: Any, video: np.ndarray) -> np.ndarray:
-    """uint8 ``[N, T, H, W, 3]`` to transformer-space latents ``[N, C, F, h, w]``, normalised as
-    LTX2ImageToVideoPipeline.prepare_latents normalises its picture."""
-    from sorakit.backends._runtime import encode_mode
-
-    vae = pipe.vae
-    z = pipe._normalize_latents(encode_mode(vae, video), vae.latents_mean, vae.latents_std)
-    return z.float().cpu().numpy()  # type: ignore[no-any-return]
-
-
 def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> Any:
     """Warped noise ``[C, F, h, w]`` (with the picture's latent in frame 0 for image-to-video) as
     LTX-2's 5-D ``latents``.
@@ -103,11 +94,8 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
     """
     import torch
 
-    x = torch.from_numpy(noise)[None]
-    if cond.image is not None:
-        picture = np.asarray(cond.image.convert("RGB"))[None, None]
-        x = x.clone()
-        x[:, :, :1] = torch.from_numpy(encode_video(pipe, picture)).to(x)
+    # The picture normalised as LTX2ImageToVideoPipeline.prepare_latents normalises it: as LTX's.
+    x = with_first_frame(pipe, torch.from_numpy(noise)[None], cond)
     vae = pipe.vae
     return pipe._denormalize_latents(x, vae.latents_mean.cpu(), vae.latents_std.cpu(), vae.config.scaling_factor)
 
