@@ -15,7 +15,7 @@ from sorakit.errors import (BadPath, InvalidInput, MissingPackage, NotFound, Out
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.generate import generate
-from sorakit.physics import Ball, Box, Event, Material, Scene, Segment, SoundProfile, preset, simulate
+from sorakit.physics import Ball, Box, Change, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
 from sorakit.storyboard import Character, Film, Shot, Storyboard
 from sorakit.take import SoundConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
@@ -25,7 +25,7 @@ __all__ = [
     "generate", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
-    "Scene", "Ball", "Box", "Segment", "Material", "SoundProfile", "preset", "simulate", "Event",
+    "Scene", "Ball", "Box", "Segment", "Change", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
     "Cameo", "Storyboard", "Shot", "Character", "Film",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",

@@ -32,6 +32,8 @@ class Card:
         shift: the flow-matching scheduler's shift (None keeps the checkpoint's scheduler config).
         knobs: family-specific call arguments as ``(name, value)`` pairs (LTX's
             ``decode_timestep``, LTX-2's audio guidance), passed to the pipeline as they are.
+        ttm: Time-to-Move's ``(t_weak, t_strong)`` at 50 steps from the paper, for the
+            checkpoints it runs on (None: no TTM; ``physics.method='auto'`` then warps the noise).
     """
 
     width: int = 832
@@ -43,6 +45,7 @@ class Card:
     negative_prompt: str = ""
     shift: float | None = None
     knobs: tuple[tuple[str, Any], ...] = ()
+    ttm: tuple[int, int] | None = None
 
     def knob(self, name: str, default: Any = None) -> Any:
         """The family knob ``name``, or ``default`` when the card sets none."""

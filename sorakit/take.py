@@ -40,11 +40,20 @@ class PhysicsConfig:
         scene: a preset name (``"basketball"``), a full ``Scene``, or None for no physics.
         strength: how strongly a video model is held to the simulation, 0 (off) to 1.
         trail: draw a fading motion trail behind moving balls in the previz.
+        method: how the scene steers a video model: ``auto`` (Time-to-Move where the model has
+            it, else warped noise; the mode's own method for ``v2v`` and ``vace``), ``ttm``,
+            ``warp``, ``v2v``, ``vace`` or ``first_frame`` (image-to-video from the previz's first
+            frame, no motion guidance). ``Take.method`` says which one runs.
     """
 
     scene: str | Scene | None = "basketball"
     strength: float = 0.0
     trail: bool = True
+    method: str = "auto"
+
+
+# What ``physics.method`` may say (``Take.method`` resolves ``auto`` to one of the others, or ``none``).
+PHYSICS_METHODS = ("auto", "ttm", "warp", "v2v", "vace", "first_frame")
 
 
 AUDIO_BACKENDS = ("auto", "audiocraft", "transformers")
@@ -175,6 +184,48 @@ class Take:
         'Ana'
         """
         return self.replace(cameo=cameo.image, cameo_name=cameo.name, cameo_consent=cameo.consent)
+
+    @property
+    def method(self) -> str:
+        """The physics guidance that runs: ``none``, ``ttm``, ``warp``, ``v2v``, ``vace`` or ``first_frame``.
+
+        ``physics.method='auto'`` picks Time-to-Move where the model's card has it and warped
+        noise elsewhere, for text- and image-to-video with a strength above 0; ``first_frame`` is
+        image-to-video started from the previz's first frame with no motion guidance.
+
+        >>> Take(model="wan2.1-t2v-1.3b", physics=PhysicsConfig(strength=0.5)).method
+        'ttm'
+        >>> Take(model="wan2.1-t2v-1.3b", physics=PhysicsConfig(strength=0.5, method="warp")).method
+        'warp'
+        """
+        spec = models.get(self.model)
+        ph = self.physics
+        if spec.backend == "previz" or self.mode == "identity":
+            return "none"
+        if self.mode in ("v2v", "vace"):
+            return self.mode
+        if ph.method != "first_frame" and ph.strength > 0 and ph.scene is not None:
+            if ph.method == "auto":
+                return "ttm" if spec.card.ttm is not None else "warp"
+            return ph.method
+        if self.mode == "i2v" and self.first_frame is None and ph.scene is not None:
+            return "first_frame"
+        return "none"
+
+    @property
+    def ttm(self) -> tuple[int, int] | None:
+        """Time-to-Move's ``(t_weak, t_strong)`` step indices when it runs, else None.
+
+        >>> Take(model="wan2.1-t2v-1.3b", steps=50, physics=PhysicsConfig(strength=0.5)).ttm
+        (3, 7)
+        """
+        pair = models.get(self.model).card.ttm
+        if self.method != "ttm" or pair is None:
+            return None
+        from sorakit.guidance.ttm import indices
+
+        steps = self.steps if self.steps is not None else models.get(self.model).card.steps
+        return indices(self.physics.strength, int(steps), pair)
 
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, object]:
@@ -352,6 +403,26 @@ def _check_physics(t: Take, spec: models.ModelSpec) -> None:
     if spec.backend != "previz" and ph.strength > 0 and ph.scene is None:
         raise _bad("physics.strength", ph.strength, "physics guidance needs a scene",
                   "set physics.scene or strength=0")
+    if ph.method not in PHYSICS_METHODS:
+        raise _bad("physics.method", ph.method, f"must be one of {', '.join(PHYSICS_METHODS)}",
+                   _did_you_mean(ph.method, PHYSICS_METHODS, "'auto' picks the best the model has"))
+    if spec.backend == "previz" or ph.method == "auto":
+        return
+    if ph.method in ("v2v", "vace") and t.mode != ph.method:
+        raise _bad("physics.method", ph.method, f"runs only with mode={ph.method!r}",
+                   f"set mode={ph.method!r}, or method='auto' for mode={t.mode!r}")
+    if ph.method in ("ttm", "warp", "first_frame") and t.mode not in ("t2v", "i2v"):
+        raise _bad("physics.method", ph.method, "steers text- and image-to-video",
+                   f"use method='auto' for mode={t.mode!r}")
+    if ph.method == "first_frame" and (t.mode != "i2v" or t.first_frame is not None):
+        raise _bad("physics.method", ph.method, "starts image-to-video from the previz's first frame, so it "
+                   "needs mode='i2v' and no first_frame picture", "use method='auto'")
+    if ph.method in ("ttm", "warp") and not ph.strength > 0:
+        raise _bad("physics.method", ph.method, "needs physics.strength above 0",
+                   "set strength (0.5 gives the method's defaults) or method='auto'")
+    if ph.method == "ttm" and spec.card.ttm is None:
+        raise _bad("physics.method", ph.method, f"{spec.name} has no Time-to-Move",
+                   "use method='warp' (warped noise) or 'auto'")
 
 
 def _check_sound(t: Take) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sorakit import Ball, Scene, Segment, preset, simulate
-from sorakit.physics import PRESETS
+from sorakit.errors import InvalidInput
+from sorakit.physics import PRESETS, Change
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -84,3 +85,54 @@ def test_scene_json_round_trips_and_decor_does_not_collide() -> None:
 def test_a_scene_without_moving_bodies_is_refused() -> None:
     with pytest.raises(ValueError, match="has no moving bodies; add a Ball or a Box"):
         simulate(dataclasses.replace(preset("ramp"), balls=(), boxes=()), frames=4, fps=16)
+
+
+# -- staged surprises -------------------------------------------------------------------------
+def _drop() -> Scene:
+    return Scene.room("drop", width=4.0).add(Ball("ball", 2.0, 3.0, 0.2, "rubber", vx=0.5))
+
+
+def test_gravity_switched_off_and_on_floats_the_ball_exactly_then() -> None:
+    fps = 40
+    plain = simulate(_drop(), frames=40, fps=fps)
+    floaty = simulate(_drop().stage(Change(0.25, "gravity", value=0.0), Change(0.5, "gravity", value=-9.81)),
+                      frames=40, fps=fps)
+    vy, vy0 = floaty.velocities["ball"][:, 1], plain.velocities["ball"][:, 1]
+    np.testing.assert_array_equal(vy[:11], vy0[:11])  # the same fall up to 0.25 s
+    assert np.ptp(vy[10:21]) < 1e-9 and vy[10] < -2.0  # then it keeps its speed: no gravity for 0.25 s
+    assert vy[24] == pytest.approx(vy[20] - 9.81 * 0.1, abs=1e-6)  # and falls again
+    np.testing.assert_allclose(floaty.velocities["ball"][:30, 0], 0.5)  # sideways motion untouched
+    assert floaty.scene.gravity_at(0.3) == 0.0 and floaty.scene.gravity_at(0.6) == -9.81
+
+
+def test_a_push_changes_the_velocity_by_its_amount_at_its_time() -> None:
+    pushed = simulate(_drop().stage(Change(0.1, "push", body="ball", vx=2.0, vy=1.0)), frames=10, fps=20)
+    plain = simulate(_drop(), frames=10, fps=20)
+    dv = pushed.velocities["ball"] - plain.velocities["ball"]
+    np.testing.assert_allclose(dv[:3], 0.0)  # the state at 0.1 s is the one the push meets
+    np.testing.assert_allclose(dv[3:7], [[2.0, 1.0]] * 4, atol=1e-9)
+
+
+def test_a_released_body_waits_at_its_start_pose_then_falls() -> None:
+    sim = simulate(_drop().stage(Change(0.5, "release", body="ball")), frames=20, fps=20)
+    p = sim.positions["ball"]
+    np.testing.assert_array_equal(p[:11], [[2.0, 3.0]] * 11)  # held until 0.5 s
+    assert p[14, 1] == pytest.approx(3.0 - 0.5 * 9.81 * 0.2**2, abs=0.01)  # then falls from rest
+    assert p[14, 0] == 2.0  # its start velocity was held too
+
+
+@pytest.mark.parametrize("change, message", [
+    (Change(0.1, "teleport", body="ball"), r"changes\[0\]: kind 'teleport' is unknown; use one of gravity, push"),
+    (Change(0.1, "push", body="bal"), r"push needs the name of a ball or box, not 'bal'; this scene moves ball"),
+    (Change(-1.0, "gravity"), r"time=-1.0 must be in \[0, 3600\]"),
+    (Change(0.1, "gravity", value=float("nan")), r"value=nan must be a finite number"),
+    (Change(0.1, "gravity", value=500.0), r"gravity 500.0 must be within ±100"),
+])
+def test_a_bad_change_is_refused_with_its_place_and_fix(change: Change, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        _drop().stage(change).validate()
+
+
+def test_staged_changes_round_trip_through_json() -> None:
+    scene = _drop().stage(Change(0.2, "push", body="ball", vx=1.0), Change(0.3, "gravity", value=0.0))
+    assert Scene.from_json(scene.to_json()) == scene

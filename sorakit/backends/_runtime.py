@@ -453,8 +453,13 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
         embeds = prompt_embeddings(spec, fam, pipe, take.prompt, take.negative_prompt or "", cfg, preset)
-        latents = None
-        if cond.motion is not None:
+        latents, guide = None, None
+        if cond.method == "ttm" and cond.motion is not None:  # Time-to-Move: start at t_weak from the motion video
+            from sorakit.backends import _ttm
+
+            guide = _ttm.prepare(fam, pipe, take, cond)
+            latents = fam.pack_noise(pipe, guide.start(pipe.scheduler).numpy(), take, cond)
+        elif cond.motion is not None:
             latents = fam.pack_noise(pipe, warped_noise(fam, pipe, take, cond), take, cond)
         total = fam.steps_for(take)
         state = {"done": 0, "stopped": False, "start": time.perf_counter()}
@@ -464,7 +469,13 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
 
             bar = tqdm(total=total, desc=spec.name, unit="step")
 
-        def on_step_end(step: int, step_latents: Any) -> None:
+        def on_step_end(step: int, step_latents: Any) -> Any:
+            held = None
+            if guide is not None and step_latents is not None:  # TTM: the moving bodies held until t_strong
+                current = fam.latents_for_preview(pipe, step_latents, take)
+                kept = guide.after_step(pipe.scheduler, step, current)
+                if kept is not None:
+                    held = fam.pack_noise(pipe, kept, take, cond).to(step_latents)
             state["done"] = step
             elapsed = time.perf_counter() - state["start"]
             per = elapsed / step
@@ -480,10 +491,17 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
             if should_stop is not None and step < total and should_stop():
                 state["stopped"] = True
                 pipe._interrupt = True
+            return held
 
         generator = torch.Generator(device="cpu").manual_seed(take.seed)
         try:
-            out = fam.call(pipe, take, cond, embeds, generator, on_step_end, latents)
+            if guide is not None:
+                from sorakit.backends import _ttm
+
+                with _ttm.tail(pipe.scheduler, guide):
+                    out = fam.call(pipe, take, cond, embeds, generator, on_step_end, latents)
+            else:
+                out = fam.call(pipe, take, cond, embeds, generator, on_step_end, latents)
         finally:
             if bar is not None:
                 bar.close()
@@ -546,11 +564,14 @@ def encode_mode(vae: Any, video: np.ndarray) -> Any:
         return vae.encode(pixels(vae, video)).latent_dist.mode()
 
 
-def step_callback(on_step_end: Callable[[int, Any], None]) -> Callable[..., dict[str, Any]]:
-    """A diffusers ``callback_on_step_end`` that reports the step (from 1) and the latents."""
+def step_callback(on_step_end: Callable[[int, Any], Any]) -> Callable[..., dict[str, Any]]:
+    """A diffusers ``callback_on_step_end`` that reports the step (from 1) and the latents, and
+    hands the pipeline back the latents ``on_step_end`` returns in their place (None keeps them)."""
 
     def callback(pipe: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-        on_step_end(i + 1, kwargs.get("latents"))
+        replaced = on_step_end(i + 1, kwargs.get("latents"))
+        if replaced is not None:
+            kwargs["latents"] = replaced
         return kwargs
 
     return callback

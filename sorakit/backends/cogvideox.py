@@ -33,7 +33,9 @@ _RULES = dict(backend="diffusers", family="cogvideox", size_multiple=16, frame_r
 # CogVideoX 1.0: 720x480, 49 frames at 8 fps (zai-org/CogVideo README's model table: "720 * 480",
 # "8 frames / second"), 50 steps and guidance 6 (the cards' examples; pipeline_cogvideox.py __call__
 # defaults), no negative prompt (the cards and inference/cli_demo.py pass none).
-_CARD = Card(width=720, height=480, frames=49, fps=8, steps=50, guidance_scale=6.0)
+# Time-to-Move (4, 9): the TTM paper's CogVideoX defaults at 50 steps (time-to-move/TTM README). CogVideoX 1.5
+# (two-frame temporal patches, a padding latent frame) has none: there auto warps the noise.
+_CARD = Card(width=720, height=480, frames=49, fps=8, steps=50, guidance_scale=6.0, ttm=(4, 9))
 register(ModelSpec(name="cogvideox-2b", model_id="THUDM/CogVideoX-2b", modes=("t2v", "v2v"),
                    arch=Arch(1.7, 4.8, 0.2, 1920, 30), card=_CARD, **_RULES))  # type: ignore[arg-type]
 register(ModelSpec(name="cogvideox-5b", model_id="THUDM/CogVideoX-5b", modes=("t2v", "v2v"),
@@ -45,7 +47,7 @@ register(ModelSpec(name="cogvideox-5b-i2v", model_id="THUDM/CogVideoX-5b-I2V", m
 # "works best at a resolution of 1360x768", "81 and 161 frames", "Exporting videos at 16 FPS").
 register(ModelSpec(name="cogvideox1.5-5b", model_id="THUDM/CogVideoX1.5-5B", modes=("t2v", "v2v"),
                    arch=Arch(5.6, 4.8, 0.2, 3072, 42, patch=(2, 2, 2)),
-                   card=replace(_CARD, width=1360, height=768, frames=81, fps=16),
+                   card=replace(_CARD, width=1360, height=768, frames=81, fps=16, ttm=None),
                    **{**_RULES, "frame_rule": (16, 1), "max_frames": 161}))  # type: ignore[arg-type]
 
 
@@ -65,10 +67,17 @@ def passes_per_step(take: Any) -> int:
 def steps_for(take: Any) -> int:
     if take.mode == "v2v":
         return max(1, int(take.steps * take.physics.strength))
+    if take.ttm is not None:  # Time-to-Move starts at step t_weak
+        return int(take.steps) - int(take.ttm[0])
     return int(take.steps)
 
 
 MAX_SEQUENCE_LENGTH = 226  # the pipelines' __call__ and the transformer's max_text_seq_length
+
+
+def schedule(pipe: Any, take: Any) -> dict[str, Any]:
+    """What the pipeline passes to ``set_timesteps`` (pipeline_cogvideox*.py: ``retrieve_timesteps(self.scheduler, num_inference_steps, device, timesteps)`` with no custom timesteps)."""
+    return {"num_inference_steps": int(take.steps)}
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
@@ -124,7 +133,7 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+         on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from PIL import Image
 
     from sorakit.backends._runtime import float_frames, step_callback

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Family", "Conditioning", "Output", "conditioning", "METHODS"]
 
 # How the physics scene steers a video model (what ``Conditioning.method`` may say).
-METHODS = ("none", "warp", "v2v", "vace", "first_frame")
+METHODS = ("none", "ttm", "warp", "v2v", "vace", "first_frame")
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,11 +39,13 @@ class Conditioning:
         image: the first frame for image-to-video (a PIL image at the Take's size), or None.
         video: uint8 ``[T, H, W, 3]``: the previz as the init video (``v2v``) or control video (``vace``).
         reference_images: pictures a VACE model keeps (a cameo, framed around the face).
-        motion: the previz whose exact motion field warps the initial noise (``warp``), or None.
+        motion: the previz whose motion steers the model: its exact motion field warps the initial
+            noise (``warp``), or its frames and body masks are held by Time-to-Move (``ttm``); else None.
         sim: the simulation behind the previz, when there is one (a family working at another
             size renders it again there).
-        method: ``none``, ``warp``, ``v2v``, ``vace`` or ``first_frame``.
+        method: ``none``, ``ttm``, ``warp``, ``v2v``, ``vace`` or ``first_frame`` (``Take.method``).
         strength: ``physics.strength``, as the method reads it.
+        ttm: Time-to-Move's ``(t_weak, t_strong)`` step indices when it runs, else None.
         notes: what was done, in words, for the clip's provenance.
     """
 
@@ -54,6 +56,7 @@ class Conditioning:
     sim: Simulation | None = None
     method: str = "none"
     strength: float = 0.0
+    ttm: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -70,7 +73,9 @@ class Output(NamedTuple):
     sample_rate: int
 
 
-OnStepEnd = Callable[[int, Any], None]
+# Called after each step with (step from 1, the pipeline's latents); a return other than None
+# replaces the latents the loop goes on with (Time-to-Move holds its masked region that way).
+OnStepEnd = Callable[[int, Any], Any]
 
 
 class Family(Protocol):
@@ -98,6 +103,10 @@ class Family(Protocol):
     def steps_for(self, take: Take) -> int:
         """Steps the denoising loop runs (video-to-video skips the first ``1 - strength`` of them)."""
 
+    def schedule(self, pipe: Any, take: Take) -> dict[str, Any]:
+        """The keyword arguments the pipeline's ``__call__`` passes to ``scheduler.set_timesteps`` for ``take``
+        (Time-to-Move reads the schedule before the call)."""
+
     def encode_prompt(self, pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
         """Prompt (and negative prompt) embeddings as the pipeline's keyword arguments."""
 
@@ -124,8 +133,9 @@ class Family(Protocol):
 def conditioning(take: Take, person: Cameo | None) -> Conditioning:
     """What ``take`` (resolved) conditions its model on, from its scene, first frame and cameo.
 
-    The previz is rendered only when something reads it: video-to-video and VACE, warped noise
-    (``physics.strength > 0``), or image-to-video with no picture.
+    The previz is rendered only when something reads it: video-to-video and VACE, Time-to-Move
+    and warped noise (``physics.strength > 0``), or image-to-video with no picture. The method is
+    ``take.method``: ``physics.method`` with ``auto`` resolved for the model.
     """
     from PIL import Image
 
@@ -135,9 +145,9 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
 
     width, height = take.size
     strength = take.physics.strength
+    method = take.method
     scene, sim, previz = take.scene(), None, None
-    needs_previz = take.mode in ("v2v", "vace") or (take.mode in ("t2v", "i2v") and strength > 0) or (
-        take.mode == "i2v" and take.first_frame is None)
+    needs_previz = method in ("v2v", "vace", "ttm", "warp") or (take.mode == "i2v" and take.first_frame is None)
     if scene is not None and needs_previz:
         sim = simulate(scene, frames=take.n_frames, fps=take.rate)
         previz = render(sim, width, height, trail=False)
@@ -145,12 +155,10 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
     video: np.ndarray | None = None
     references: tuple[Any, ...] = ()
     motion = None
-    method = "none"
     notes: list[str] = []
     if take.mode == "i2v" and take.first_frame is None and person is not None and previz is not None:
         image = composite(previz.frames[0], person.image)
         notes.append("cameo composited into the previz first frame")
-        method = "first_frame"
     elif take.mode in ("i2v", "identity"):
         if take.mode == "i2v" and take.first_frame:
             image = load_image(take.first_frame, width, height)
@@ -160,22 +168,31 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
             assert previz is not None
             image = Image.fromarray(previz.frames[0])
             notes.append("previz first frame")
-            method = "first_frame"
     if take.mode == "vace" and person is not None:
         references = (person.prepare(width, height),)
         notes.append(f"cameo {person.name} as VACE reference image")
-    if take.mode in ("v2v", "vace"):
+    if method in ("v2v", "vace"):
         assert previz is not None
         video = previz.frames
-        method = take.mode
-        notes.append(f"{'video-to-video' if take.mode == 'v2v' else 'VACE control'} from the previz "
+        notes.append(f"{'video-to-video' if method == 'v2v' else 'VACE control'} from the previz "
                      f"(strength {strength:g})")
-    elif take.mode in ("t2v", "i2v") and strength > 0 and previz is not None:
+    elif method == "warp" and previz is not None:
         motion = previz
-        method = "warp"
         notes.append(f"warped noise (strength {strength:g})")
+    elif method == "ttm" and previz is not None and take.ttm is not None:
+        motion = previz
+        t_weak, t_strong = take.ttm
+        notes.append(f"Time-to-Move (t_weak {t_weak}, t_strong {t_strong} of {take.steps} steps; "
+                     f"strength {strength:g}; moving bodies held, mask grown {_dilate()} latent px)")
     return Conditioning(image=image, video=video, reference_images=references, motion=motion, sim=sim,
-                        method=method, strength=strength, notes=tuple(notes))
+                        method=method, strength=strength, ttm=take.ttm if motion is not None else None,
+                        notes=tuple(notes))
+
+
+def _dilate() -> int:
+    from sorakit.guidance.ttm import DILATE
+
+    return DILATE
 
 
 if TYPE_CHECKING:  # mypy checks every family module against the protocol

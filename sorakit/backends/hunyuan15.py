@@ -29,7 +29,9 @@ _ARCH = Arch(8.3, 7.6 + 0.4, 1.26, 2048, 54, spatial=16, patch=(1, 1, 1))  # VAE
 # writes fps=24), 50 steps, guidance 6 (its README's "Optimal Inference Configurations"; the shipped
 # guider), flow shift 5 for 480p (same table; the shipped scheduler), empty negative prompt (README CLI).
 # Repo ids with "-Diffusers-", as Tencent's README names them (the pipeline docstring's ids do not exist).
-_CARD = Card(width=848, height=480, frames=121, fps=24, steps=50, guidance_scale=6.0, shift=5.0)
+# Time-to-Move (3, 7) at 50 steps: the paper gives no HunyuanVideo pair; this is its Wan cut-and-drag pair
+# (both flow-matching), untuned on HunyuanVideo 1.5's real weights.
+_CARD = Card(width=848, height=480, frames=121, fps=24, steps=50, guidance_scale=6.0, shift=5.0, ttm=(3, 7))
 register(ModelSpec(name="hunyuanvideo1.5-480p-t2v",
                    model_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-480p_t2v",
                    modes=("t2v",), arch=_ARCH, card=_CARD, **_RULES))  # type: ignore[arg-type]
@@ -53,7 +55,16 @@ def passes_per_step(take: Any) -> int:
 
 
 def steps_for(take: Any) -> int:
+    if take.ttm is not None:  # Time-to-Move starts at step t_weak
+        return int(take.steps) - int(take.ttm[0])
     return int(take.steps)
+
+
+def schedule(pipe: Any, take: Any) -> dict[str, Any]:
+    """What both HunyuanVideo 1.5 pipelines pass to ``set_timesteps``: ``sigmas = linspace(1, 0, N + 1)[:-1]``
+    (their ``__call__``, "Prepare timesteps"); the scheduler applies its shift."""
+    n = int(take.steps)
+    return {"sigmas": np.linspace(1.0, 0.0, n + 1)[:-1]}
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
@@ -105,7 +116,7 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+         on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from PIL import Image
 
     from sorakit.backends._runtime import float_frames
@@ -118,7 +129,12 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
     def step(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         done[0] += 1
-        on_step_end(done[0], out[0] if isinstance(out, tuple) else out.prev_sample)
+        replaced = on_step_end(done[0], out[0] if isinstance(out, tuple) else out.prev_sample)
+        if replaced is None:
+            return out
+        if isinstance(out, tuple):  # Time-to-Move holds its region: the loop goes on from these latents
+            return (replaced, *out[1:])
+        out.prev_sample = replaced
         return out
 
     width, height = take.size

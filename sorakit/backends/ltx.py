@@ -25,6 +25,9 @@ FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (diffusers' ltx_video.md: "
 _RULES = dict(backend="diffusers", family="ltx", size_multiple=32, frame_rule=(8, 1), max_frames=257,
               min_size=128, max_size=1280)
 _ARCH = Arch(1.9, 4.7, 0.4, 2048, 28, spatial=32, temporal=8, patch=(1, 1, 1))
+# Time-to-Move (3, 7) at 50 steps: the paper gives no LTX pair; this is its Wan cut-and-drag pair (both
+# flow-matching), untuned on LTX's real weights.
+_TTM = (3, 7)
 # Every LTX EXAMPLE_DOC_STRING and LTX-Video's inference.py default.
 NEGATIVE = "worst quality, inconsistent motion, blurry, jittery, distorted"
 # LTX-Video 0.9.0 (the root repo): 704x480, 161 frames (pipeline_ltx.py EXAMPLE_DOC_STRING), 25 fps (the
@@ -32,13 +35,13 @@ NEGATIVE = "worst quality, inconsistent motion, blurry, jittery, distorted"
 # configs/ltxv-2b-0.9.yaml). Its VAE has no timestep conditioning, so decode_timestep does nothing there.
 register(ModelSpec(name="ltx-video", model_id="Lightricks/LTX-Video", modes=("t2v", "i2v", "v2v"), arch=_ARCH,
                    card=Card(width=704, height=480, frames=161, fps=25, steps=40, guidance_scale=3.0,
-                             negative_prompt=NEGATIVE),
+                             negative_prompt=NEGATIVE, ttm=_TTM),
                    **_RULES))  # type: ignore[arg-type]
 # 0.9.5: 768x512 (pipeline_ltx_condition.py EXAMPLE_DOC_STRING), 40 steps (configs/ltxv-2b-0.9.5.yaml), and
 # decode_timestep 0.05 / decode_noise_scale 0.025 for its timestep-aware VAE (same yaml; diffusers' docs note).
 register(ModelSpec(name="ltx-video-0.9.5", model_id="Lightricks/LTX-Video-0.9.5", modes=("t2v", "i2v", "v2v"),
                    arch=_ARCH, card=Card(width=768, height=512, frames=161, fps=25, steps=40, guidance_scale=3.0,
-                                         negative_prompt=NEGATIVE,
+                                         negative_prompt=NEGATIVE, ttm=_TTM,
                                          knobs=(("decode_timestep", 0.05), ("decode_noise_scale", 0.025))),
                    **_RULES))  # type: ignore[arg-type]
 
@@ -63,7 +66,22 @@ def passes_per_step(take: Any) -> int:
 def steps_for(take: Any) -> int:
     if take.mode == "v2v":
         return max(1, int(take.steps * take.physics.strength))
+    if take.ttm is not None:  # Time-to-Move starts at step t_weak
+        return int(take.steps) - int(take.ttm[0])
     return int(take.steps)
+
+
+def schedule(pipe: Any, take: Any) -> dict[str, Any]:
+    """What LTXPipeline and LTXImageToVideoPipeline pass to ``set_timesteps``: sigmas from 1 to 1/N and
+    the resolution-dependent shift ``mu`` (pipeline_ltx.py and pipeline_ltx_image2video.py, step 5)."""
+    from diffusers.pipelines.ltx.pipeline_ltx import calculate_shift
+
+    n = int(take.steps)
+    _, f, h, w, _ = latent_grid(pipe, take)
+    config = pipe.scheduler.config
+    mu = calculate_shift(f * h * w, config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096),
+                         config.get("base_shift", 0.5), config.get("max_shift", 1.15))
+    return {"sigmas": np.linspace(1.0, 1 / n, n), "mu": mu}
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool, *,
@@ -132,7 +150,7 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+         on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from sorakit.backends._runtime import float_frames, step_callback
 
     width, height = take.size

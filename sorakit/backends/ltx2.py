@@ -23,7 +23,7 @@ from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview,
 from sorakit.models import Arch, Card, ModelSpec, get, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "base_mode", "uses_cfg", "passes_per_step", "steps_for",
-           "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid", "pack_noise",
+           "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid", "pack_noise",
            "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
@@ -80,6 +80,13 @@ def steps_for(take: Any) -> int:
     return int(take.steps)
 
 
+def schedule(pipe: Any, take: Any) -> dict[str, Any]:
+    """What the LTX-2 pipelines pass to ``set_timesteps`` (as LTX's). LTX-2 has no Time-to-Move here:
+    its audio scheduler is a deep copy of the video one made inside the call, which a wrapped
+    ``set_timesteps`` would follow into."""
+    return ltx.schedule(pipe, take)
+
+
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
     return ltx.encode_prompt(pipe, prompt, negative, cfg, max_sequence_length=MAX_SEQUENCE_LENGTH)
 
@@ -101,7 +108,7 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+         on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     """Returns the float frames and the joint soundtrack ``[channels, samples]`` with its sample rate."""
     from sorakit.backends._runtime import float_frames, step_callback
 

@@ -36,8 +36,9 @@ NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, styl
 # Wan 2.1 at 480p: 832x480, 81 frames at 16 fps (shared_config.py sample_fps=16; SUPPORTED_SIZES), 50 steps and
 # guidance 5.0 (pipeline_wan.py __call__ defaults and the card's example), flow shift 3.0 for 480p
 # (pipeline_wan.py EXAMPLE_DOC_STRING: "5.0 for 720P, 3.0 for 480P"; the shipped scheduler config).
+# Time-to-Move (3, 7): the TTM paper's Wan cut-and-drag defaults at 50 steps (time-to-move/TTM README).
 _CARD_480 = Card(width=832, height=480, frames=81, fps=16, steps=50, guidance_scale=5.0, negative_prompt=NEGATIVE,
-                 shift=3.0)
+                 shift=3.0, ttm=(3, 7))
 register(ModelSpec(name="wan2.1-t2v-1.3b", model_id="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", modes=("t2v", "v2v"),
                    arch=Arch(1.42, 5.7, 0.13, 1536, 30), card=_CARD_480, **_RULES))  # type: ignore[arg-type]
 # 14B at 720p: 1280x720 (pipeline_wan.py EXAMPLE_DOC_STRING height=720, width=1280), shift 5.0 for 720p (same).
@@ -58,7 +59,7 @@ register(ModelSpec(name="wan2.1-vace-1.3b", model_id="Wan-AI/Wan2.1-VACE-1.3B-di
 register(ModelSpec(name="wan2.2-ti2v-5b", model_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
                    modes=("t2v", "i2v", "v2v"), arch=Arch(5.0, 5.7, 0.7, 3072, 30, spatial=16),
                    card=Card(width=1280, height=704, frames=121, fps=24, steps=50, guidance_scale=5.0,
-                             negative_prompt=NEGATIVE, shift=5.0),
+                             negative_prompt=NEGATIVE, shift=5.0, ttm=(3, 7)),
                    **{**_RULES, "size_multiple": 32, "max_frames": 121}))  # type: ignore[arg-type]
 
 # diffusers' Wan docs: "Set the AutoencoderKLWan dtype to torch.float32 for better decoding quality"; every
@@ -84,10 +85,17 @@ def steps_for(take: Any) -> int:
     """Steps the denoising loop runs: video-to-video skips the first ``1 - strength`` of them."""
     if take.mode == "v2v":
         return max(1, int(take.steps * take.physics.strength))
+    if take.ttm is not None:  # Time-to-Move starts at step t_weak
+        return int(take.steps) - int(take.ttm[0])
     return int(take.steps)
 
 
 MAX_SEQUENCE_LENGTH = 512  # what the pipelines' __call__ uses (encode_prompt alone defaults to 226)
+
+
+def schedule(pipe: Any, take: Any) -> dict[str, Any]:
+    """What the pipeline passes to ``set_timesteps`` (pipeline_wan*.py: ``self.scheduler.set_timesteps(num_inference_steps, device=device)``)."""
+    return {"num_inference_steps": int(take.steps)}
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
@@ -140,7 +148,7 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
-         on_step_end: Callable[[int, Any], None], latents: Any) -> Output:
+         on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     """Runs the pipeline for ``take.mode`` and returns its float frames (Wan makes no sound)."""
     from PIL import Image
 

@@ -117,6 +117,30 @@ class Segment:
     collide: bool = True
 
 
+CHANGE_KINDS = ("gravity", "push", "release")
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that happens to a scene at ``time`` seconds: a staged surprise.
+
+    ``gravity`` sets the scene's gravity to ``value`` m/s² from then on (0 makes things float,
+    -9.81 brings Earth back); ``push`` adds ``(vx, vy)`` m/s to ``body``'s velocity; ``release``
+    lets go of ``body``, which is held still at its start pose until then. The simulation applies
+    a change at the first physics substep at or after its time (substeps are 1/480 s or finer).
+
+    >>> Change(0.5, "gravity", value=0.0)
+    Change(time=0.5, kind='gravity', body='', value=0.0, vx=0.0, vy=0.0)
+    """
+
+    time: float
+    kind: str
+    body: str = ""
+    value: float = 0.0
+    vx: float = 0.0
+    vy: float = 0.0
+
+
 @dataclass(frozen=True)
 class Scene:
     """Everything a simulation needs, as JSON-ready frozen data.
@@ -131,6 +155,7 @@ class Scene:
         view: the visible rectangle ``(x0, y0, x1, y1)`` in metres.
         sky: top and bottom colours of the background gradient.
         materials: extra or overriding materials, by name.
+        changes: staged surprises (``Change``): gravity switched, a push, a body released.
     """
 
     name: str
@@ -142,6 +167,7 @@ class Scene:
     sky: tuple[str, str] = ("#dbe9f4", "#f7f3ea")
     materials: tuple[Material, ...] = ()
     description: str = ""
+    changes: tuple[Change, ...] = ()
 
     # -- editing: each returns a new Scene (scenes are frozen) --------------------------------
     @classmethod
@@ -207,6 +233,24 @@ class Scene:
     @property
     def dynamic_names(self) -> tuple[str, ...]:
         return tuple(b.name for b in self.balls) + tuple(b.name for b in self.boxes)
+
+    def stage(self, *changes: Change) -> Scene:
+        """This scene with more staged changes.
+
+        >>> from sorakit.physics import preset
+        >>> floaty = preset("basketball").stage(Change(0.4, "gravity", value=0.0), Change(0.8, "gravity", value=-9.81))
+        >>> floaty.gravity_at(0.5), floaty.gravity_at(1.0)
+        (0.0, -9.81)
+        """
+        return dataclasses.replace(self, changes=(*self.changes, *changes))
+
+    def gravity_at(self, t: float) -> float:
+        """The gravity in effect at ``t`` seconds, after every gravity change up to then."""
+        g = self.gravity
+        for c in sorted(self.changes, key=lambda c: c.time):
+            if c.kind == "gravity" and c.time <= t:
+                g = c.value
+        return g
 
     def to_dict(self) -> dict[str, object]:
         return _serde.to_dict(self)  # type: ignore[no-any-return]
@@ -274,4 +318,22 @@ class Scene:
                         raise InvalidInput(f"{where}: {s}={v} must be between {MIN_SIZE:g} and {MAX_SIZE:g} metres")
         if not self.balls and not self.boxes:
             raise InvalidInput(f"{path}: has no moving bodies; add a Ball or a Box")
+        moving = set(self.dynamic_names)
+        for i, change in enumerate(self.changes):
+            where = f"{path}.changes[{i}]"
+            if change.kind not in CHANGE_KINDS:
+                raise InvalidInput(f"{where}: kind {change.kind!r} is unknown; use one of {', '.join(CHANGE_KINDS)}")
+            for name in ("time", "value", "vx", "vy"):
+                v = getattr(change, name)
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise InvalidInput(f"{where}: {name}={v!r} must be a finite number")
+            if not 0 <= change.time <= 3600:
+                raise InvalidInput(f"{where}: time={change.time} must be in [0, 3600] seconds from the start")
+            if change.kind == "gravity" and abs(change.value) > 100:
+                raise InvalidInput(f"{where}: gravity {change.value} must be within ±100 m/s²; Earth is -9.81, 0 floats")
+            if change.kind in ("push", "release") and change.body not in moving:
+                raise InvalidInput(f"{where}: {change.kind} needs the name of a ball or box, not {change.body!r}; "
+                                   f"this scene moves {', '.join(sorted(moving))}")
+            if change.kind == "push" and max(abs(change.vx), abs(change.vy)) > 1000:
+                raise InvalidInput(f"{where}: a push of ({change.vx}, {change.vy}) m/s is beyond ±1000 m/s")
 

@@ -113,6 +113,26 @@ def simulate(scene: Scene, *, frames: int, fps: int) -> Simulation:
     n_sub = _substeps(fps)
     dt = 1.0 / (fps * n_sub)
     clock = {"t": 0.0}
+    # Staged changes in time order; a body to be released is held at its start pose until then.
+    pending = sorted(scene.changes, key=lambda c: c.time)
+    held = {c.body: (bodies[c.body].position, bodies[c.body].angle) for c in pending if c.kind == "release"}
+
+    def apply_changes(t: float) -> None:
+        while pending and pending[0].time <= t + 1e-9:
+            c = pending.pop(0)
+            if c.kind == "gravity":
+                space.gravity = (0.0, c.value)
+            elif c.kind == "push":
+                vx, vy = bodies[c.body].velocity
+                bodies[c.body].velocity = (vx + c.vx, vy + c.vy)
+            else:  # release
+                held.pop(c.body, None)
+
+    def hold() -> None:
+        for name, (position, angle) in held.items():
+            body = bodies[name]
+            body.position, body.angle = position, angle
+            body.velocity, body.angular_velocity = (0.0, 0.0), 0.0
     raw: list[Event] = []
 
     def post_solve(arbiter: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
@@ -140,6 +160,8 @@ def simulate(scene: Scene, *, frames: int, fps: int) -> Simulation:
     pos = {n: np.zeros((total, 2)) for n in bodies}
     ang = {n: np.zeros(total) for n in bodies}
     vel = {n: np.zeros((total, 2)) for n in bodies}
+    apply_changes(0.0)
+    hold()
     for i in range(total):
         for n, body in bodies.items():
             pos[n][i] = tuple(body.position)
@@ -149,7 +171,11 @@ def simulate(scene: Scene, *, frames: int, fps: int) -> Simulation:
             break
         for k in range(n_sub):
             clock["t"] = (i * n_sub + k) * dt
+            if pending:
+                apply_changes(clock["t"])
             space.step(dt)
+            if held:
+                hold()
     return Simulation(scene, fps, frames, times, pos, ang, vel, _merge(raw))
 
 

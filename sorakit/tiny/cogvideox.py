@@ -51,7 +51,7 @@ def _tokenizer(length: int) -> Any:
                                                 unk_token="<unk>", model_max_length=length)
 
 
-def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "1.0") -> pathlib.Path:
+def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "1.0", side: int = 16) -> pathlib.Path:
     """Builds one tiny random CogVideoX pipeline and saves it to ``folder``.
 
     Deterministic: every component is seeded with ``torch.manual_seed(0)``. The folder loads
@@ -63,6 +63,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "
         mode: ``"t2v"``, ``"i2v"`` or ``"v2v"``; ``"v2v"`` saves the same weights as ``"t2v"``.
         version: ``"1.0"``, or ``"1.5"`` for CogVideoX 1.5's layout: two latent frames per temporal
             patch (``patch_size_t=2``) and rotary position embeddings, as in THUDM/CogVideoX1.5-5B.
+        side: the frame size in pixels the transformer's sample size is set to (a multiple of 16;
+            image-to-video's learned position embeddings run only at that size, like the real 720x480).
 
     Returns:
         The folder, as a ``pathlib.Path``.
@@ -85,6 +87,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "
 
     i2v = mode == "i2v"
     v15 = version == "1.5"
+    if side < 16 or side % 16:
+        raise InvalidInput(f"side={side!r}: a tiny CogVideoX is built for a multiple of 16 pixels")
     if version not in ("1.0", "1.5"):
         raise InvalidInput(f"version={version!r}: a tiny CogVideoX is built as '1.0' or '1.5'")
     torch.manual_seed(0)
@@ -97,8 +101,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, version: str = "
         time_embed_dim=2,
         text_embed_dim=32,
         num_layers=1,
-        sample_width=2,  # latent 2 -> 16 pixels
-        sample_height=2,
+        sample_width=side // 8,  # latent 2 -> 16 pixels
+        sample_height=side // 8,
         sample_frames=9,  # latent (9 - 1) / 4 + 1 = 3
         patch_size=2,
         patch_size_t=2 if v15 else None,
