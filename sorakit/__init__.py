@@ -14,6 +14,7 @@ from sorakit.errors import (BadPath, InvalidInput, MissingPackage, NotFound, Out
                             SoundtrackFailed, Stopped, UnsafeCheckpoint)
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
+from sorakit.best import best_of
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Change, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
@@ -22,7 +23,7 @@ from sorakit.take import SoundConfig, DialogueLine, PhysicsConfig, Take, physics
 
 __all__ = [
     "Take", "PhysicsConfig", "SoundConfig", "DialogueLine",
-    "generate", "Step", "Clip", "Provenance", "load", "verify", "Verification",
+    "generate", "best_of", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Change", "Material", "SoundProfile", "preset", "simulate", "Event",
@@ -47,11 +48,13 @@ def _register_views() -> None:
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is None:
         return
-    from sorakit.display import clip_html, film_html
+    from sorakit.best import Ranking
+    from sorakit.display import clip_html, film_html, ranking_html
 
     html = shell.display_formatter.formatters["text/html"]
     html.for_type(Clip, clip_html)
     html.for_type(Film, film_html)
+    html.for_type(Ranking, ranking_html)
 
 
 _register_views()

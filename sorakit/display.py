@@ -23,6 +23,7 @@ import numpy as np
 from sorakit import _media
 
 if TYPE_CHECKING:
+    from sorakit.best import Ranking
     from sorakit.clip import Clip
     from sorakit.storyboard import Film
 
@@ -133,14 +134,20 @@ def clip_html(clip: Clip, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: st
     return video_html(web.data, width=min(clip.size[0], 832), caption=caption)
 
 
-def show(clip: Clip | Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> None:
-    """Shows a clip (or a storyboard's film) inline as a video with sound (see ``clip_html`` for the options)."""
+def show(clip: Clip | Film | Ranking, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: str | None = None) -> None:
+    """Shows a clip (or a storyboard's film, or a best-of ranking) inline as video with sound (see
+    ``clip_html`` for the options)."""
     from IPython.display import HTML, display
 
+    from sorakit.best import Ranking
     from sorakit.storyboard import Film
 
-    page = (film_html(clip, max_bytes=max_bytes, audio_codec=audio_codec) if isinstance(clip, Film)
-            else clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec))
+    if isinstance(clip, Ranking):
+        page = ranking_html(clip, max_bytes=max_bytes)
+    elif isinstance(clip, Film):
+        page = film_html(clip, max_bytes=max_bytes, audio_codec=audio_codec)
+    else:
+        page = clip_html(clip, max_bytes=max_bytes, audio_codec=audio_codec)
     display(HTML(page))  # type: ignore[no-untyped-call]
 
 
@@ -331,3 +338,24 @@ def film_html(film: Film, *, max_bytes: int = DEFAULT_MAX_BYTES, audio_codec: st
     if web.reduced:
         caption += f" · embedded at {web.width}×{web.height} to stay under {max_bytes / 1e6:g} MB"
     return video_html(web.data, width=min(film.frames.shape[2], 832), caption=caption)
+
+
+def ranking_html(ranking: Ranking, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The HTML that shows a best-of run: every take, best first, with its physics score and verdict.
+
+    The videos loop muted so they play in sync; the embedding budget is shared between them.
+    """
+    n = max(1, len(ranking.entries))
+    cells = []
+    for rank, e in enumerate(ranking.entries, 1):
+        s = e.score
+        facts = (f"#{rank} · seed {e.seed} · <b>physics {s.total:.1f}</b> · tracked {100 * s.found:.0f}% · "
+                 f"path {'-' if s.path_pct is None else f'{s.path_pct:.1f}%'} · teleports {s.teleports}"
+                 + ("" if s.gravity_error is None else f" · g {100 * s.gravity_error:+.0f}%"))
+        video = clip_html(e.clip(), max_bytes=max_bytes // n).replace("<video controls",
+                                                                      "<video controls autoplay muted loop")
+        cells.append(f'<td style="vertical-align:top">{video}<div>{facts}</div>'
+                     f'<div style="font-size:smaller">{html.escape(s.verdict)}</div></td>')
+    rows = ["<tr>" + "".join(cells[i:i + 3]) + "</tr>" for i in range(0, len(cells), 3)]
+    return (f'<table class="sorakit-best-of"><caption>best of {n} by physics score '
+            f"({html.escape(str(ranking.folder))})</caption>{''.join(rows)}</table>")

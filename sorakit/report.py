@@ -271,6 +271,9 @@ class BodyReport:
         judged: bool ``[T]``: frames whose position is trusted for judging. A box whose bounding
             circle overlaps another box's, or a ball overlapping another ball, may be hidden in
             part or confused with a look-alike (a row of dominoes), so it is measured but not judged.
+        confidence: the share of the frames where the body should be seen in full (the simulation
+            shows it inside the frame; every frame without a scene) in which it was tracked: how far
+            the other figures can be trusted.
     """
 
     name: str
@@ -290,6 +293,7 @@ class BodyReport:
     simulated: np.ndarray | None
     contact: np.ndarray
     judged: np.ndarray
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -837,12 +841,15 @@ class _Body:
     teleports: list[Teleport] = field(default_factory=list)
     penetrations: list[Penetration] = field(default_factory=list)
     trajectory: TrajectoryError | None = None
+    confidence: float | None = None  # set by _trajectory where the simulation says when the body is in view
 
     def finish(self) -> BodyReport:
-        return BodyReport(self.name, self.kind, self.px, self.p, float(np.isfinite(self.px).all(axis=1).mean()),
+        found = float(np.isfinite(self.px).all(axis=1).mean())
+        return BodyReport(self.name, self.kind, self.px, self.p, found,
                           tuple(self.flights), self.gravity, self.gravity_sigma, self.gravity_error,
                           tuple(self.bounces), tuple(self.teleports), tuple(self.penetrations), self.trajectory,
-                          self.sim_px, self.sim, self.contact, self.trust)
+                          self.sim_px, self.sim, self.contact, self.trust,
+                          found if self.confidence is None else self.confidence)
 
 
 def _kinks(p: np.ndarray, limit: float) -> np.ndarray:
@@ -1246,6 +1253,8 @@ def _trajectory(ctx: _Context, b: _Body) -> list[Problem]:
     r = b.reach_px + 2
     x, y = b.sim_px[:, 0], b.sim_px[:, 1]
     in_view = (x > r) & (x < ctx.W - r) & (y > r) & (y < ctx.H - r)
+    if in_view.any():
+        b.confidence = float((in_view & np.isfinite(b.px).all(axis=1)).sum() / in_view.sum())
     for s, e in _runs(in_view & ~np.isfinite(b.px).all(axis=1)):
         if e - s + 1 >= 3:
             problems.append(Problem("missing", b.name, s, float(e - s + 1), 3.0, f"missing from frame {s} ({b.name})"))

@@ -21,10 +21,13 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import numpy as np
+
+if TYPE_CHECKING:
+    from sorakit.best import Ranking
 
 from sorakit import models
 from sorakit.clip import Clip, load
@@ -137,6 +140,10 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.music = w.Text(description="music", placeholder="MusicGen prompt, e.g. upbeat funk; empty for none",
                             layout=wide, style=label)
         self.generate_button = w.Button(description="Generate", button_style="primary", icon="play")
+        self.best_n = w.BoundedIntText(description="best of", value=4, min=2, max=16, style=label,
+                                       layout={"width": "160px"}, tooltip="takes (seeds) to rank by physics score")
+        self.best_button = w.Button(description="Best of N", icon="trophy",
+                                    tooltip="render N seeds, rank them by the physics report's score")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.progress = w.IntProgress(value=0, min=0, max=1, layout={"width": "60%"})
         self.status = w.HTML("ready")
@@ -145,6 +152,7 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.result = w.HTML("")
         self.dice.on_click(lambda _: self.roll())
         self.generate_button.on_click(lambda _: self.run())
+        self.best_button.on_click(lambda _: self.best())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.take = take
         self.model.observe(lambda change: self.follow_model(change["new"]), names="value")
@@ -157,6 +165,7 @@ class Studio(w.VBox):  # type: ignore[misc]
             w.HBox([self.scene, self.strength, self.foley]),
             self.ambience, self.music,
             w.HBox([self.generate_button, self.cancel_button, self.progress, self.status]),
+            w.HBox([self.best_n, self.best_button]),
             self.preview, self.error, self.result,
         ])
 
@@ -295,9 +304,49 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.saved.append(path)
         self.last = clip
         self.progress.bar_style = "success" if clip.provenance.status == "complete" else "warning"
-        self.status.value = f"{clip.provenance.status} · saved {path.name}"
+        self.status.value = f"{clip.provenance.status} · saved {path.name}" + _physics(clip)
         self.result.value = clip_html(clip, max_bytes=self.max_bytes)
         return clip
+
+    def best(self) -> Ranking | None:
+        """Best of N: renders ``best_n`` seeds from this seed, ranks them by physics score, shows the
+        grid and keeps the best as ``last``. Takes are saved under ``out_dir/best_of``; a rerun resumes."""
+        from sorakit.best import Entry, best_of
+        from sorakit.display import ranking_html
+
+        self.error.value = ""
+        try:
+            take = self.take
+            take.validate()
+        except ValueError as exc:
+            self._fail(exc)
+            return None
+        self.generate_button.disabled = self.best_button.disabled = True
+        self.progress.value, self.progress.max, self.progress.bar_style = 0, int(self.best_n.value), ""
+        self.status.value = f"best of {self.best_n.value}: rendering…"
+        ranking = None
+        with _ui_events() as poll:
+
+            def on_take(done: int, total: int, entry: Entry) -> None:
+                self.progress.value = done
+                self.status.value = (f"take {done}/{total} · seed {entry.seed} · physics {entry.score.total:.1f}"
+                                     + (" (resumed)" if entry.resumed else ""))
+                poll(16)
+
+            try:
+                ranking = best_of(take, int(self.best_n.value), folder=self.out_dir / "best_of", on_take=on_take,
+                                  progress=False)
+            except Exception as exc:
+                self._fail(exc)
+            finally:
+                self.generate_button.disabled = self.best_button.disabled = False
+        if ranking is None:
+            return None
+        self.last = ranking.best.clip()
+        self.progress.bar_style = "success"
+        self.status.value = f"best: seed {ranking.best.seed} · physics {ranking.best.score.total:.1f}"
+        self.result.value = ranking_html(ranking, max_bytes=self.max_bytes)
+        return ranking
 
     def _fail(self, exc: BaseException) -> None:
         import html
@@ -306,6 +355,16 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.status.value = "failed"
         self.error.value = (f'<pre style="color:#b00020;white-space:pre-wrap">{html.escape(type(exc).__name__)}: '
                             f"{html.escape(str(exc))}</pre>")
+
+
+def _physics(clip: Clip) -> str:
+    """`` · physics <score>`` for a clip whose Take has a scene (the physics report's score), else ""."""
+    from sorakit.best import score
+    from sorakit.report import measure
+
+    if clip.take.scene() is None or clip.frames.shape[0] < 8:
+        return ""
+    return f" · physics {score(measure(clip)).total:.1f}"
 
 
 def _shown(message: Any, action: Callable[[], object]) -> Callable[[object], None]:
@@ -467,7 +526,8 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
 
 def sweep_html(grid: list[list[Clip]], *, knob: str, values: list[Any] | tuple[Any, ...],
                max_bytes: int = DEFAULT_MAX_BYTES) -> str:
-    """The grid as a table, seeds down and ``knob`` values across; the videos loop muted so they play in sync."""
+    """The grid as a table, seeds down and ``knob`` values across, each take with its physics score (when
+    its Take has a scene); the videos loop muted so they play in sync."""
     import html
 
     cells = max(1, sum(len(r) for r in grid))
@@ -476,7 +536,8 @@ def sweep_html(grid: list[list[Clip]], *, knob: str, values: list[Any] | tuple[A
     for row in grid:
         tds = "".join(
             "<td>" + clip_html(c, max_bytes=max_bytes // cells).replace("<video controls",
-                                                                      "<video controls autoplay muted loop") + "</td>"
+                                                                      "<video controls autoplay muted loop")
+            + f"<div>{html.escape(_physics(c).removeprefix(' · '))}</div></td>"
             for c in row)
         rows.append(f"<tr><th>seed {row[0].take.seed}</th>{tds}</tr>")
     return f'<table class="sorakit-sweep"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
