@@ -39,7 +39,7 @@ class Previz:
     names: tuple[str, ...]
 
 
-class _View:
+class View:
     """Maps world metres (y up) to pixel coordinates (y down), keeping the aspect ratio."""
 
     def __init__(self, scene: Scene, width: int, height: int) -> None:
@@ -101,7 +101,7 @@ def _fill(sdf: np.ndarray, fill: np.ndarray, line: np.ndarray) -> tuple[np.ndarr
     return coverage, line * (1 - inner) + fill * inner
 
 
-def _background(scene: Scene, view: _View, width: int, height: int) -> np.ndarray:
+def _background(scene: Scene, view: View, width: int, height: int) -> np.ndarray:
     top, bottom = _rgb(scene.sky[0]), _rgb(scene.sky[1])
     t = (np.arange(height, dtype=np.float32) + 0.5)[:, None] / height
     canvas = np.broadcast_to((top * (1 - t) + bottom * t)[:, None, :], (height, width, 3)).copy()
@@ -184,7 +184,7 @@ def render(sim: Simulation, width: int, height: int, *, trail: bool = True,
             False stops the rendering there (the frames drawn so far come back).
     """
     scene = sim.scene
-    view = _View(scene, width, height)
+    view = View(scene, width, height)
     background = _background(scene, view, width, height)
     T = sim.frames
     frames = np.empty((T, height, width, 3), np.uint8)

@@ -1,0 +1,358 @@
+"""Finding the moving bodies in the frames: by their known colours (the previz), or as moving blobs
+(no scene). See the package's docstring, step 1."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Shading factors a body's colour may take in the previz: outline 0.6, seams ~0.55, light ±12 %.
+SHADE_LO, SHADE_HI = 0.5, 1.2
+
+
+# -- colours ----------------------------------------------------------------------------------
+
+
+def _rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float32) / 255.0
+
+
+def _line_distance(pix: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Distance of each RGB pixel from ``s * c`` for the best shading ``s`` in [SHADE_LO, SHADE_HI]."""
+    s = np.clip(pix @ c / float(c @ c), SHADE_LO, SHADE_HI)
+    d = pix - s[..., None] * c
+    out: np.ndarray = np.sqrt(np.einsum("...k,...k->...", d, d))
+    return out
+
+
+def _segment_distance(pix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of each RGB pixel from the colour segment ``a``-``b``."""
+    d = b - a
+    n = float(d @ d)
+    s = np.zeros(pix.shape[:-1], np.float32) if n == 0 else np.clip((pix - a) @ d / n, 0.0, 1.0)
+    e = pix - a - s[..., None] * d
+    out: np.ndarray = np.sqrt(np.einsum("...k,...k->...", e, e))
+    return out
+
+
+def _same_hue(a: np.ndarray, c: np.ndarray, tol: float) -> bool:
+    """Whether ``a`` is ``c`` scaled by 0.4 to 2.5 (a shade of the same paint), within ``tol``."""
+    s = float(a @ c) / max(float(c @ c), 1e-9)
+    return 0.4 <= s <= 2.5 and float(np.linalg.norm(a - s * c)) <= tol * max(1.0, s)
+
+
+class _Palette:
+    """Nearest-colour classification: body colours (shading lines) against the static colours."""
+
+    def __init__(self, bodies: list[np.ndarray], static: list[tuple[np.ndarray, np.ndarray]], tol: float) -> None:
+        self.bodies = bodies
+        self.static = static
+        self.tol = tol
+
+    def classify(self, img: np.ndarray) -> np.ndarray:
+        """int8 labels of an RGB (0-1) image: the index of the body colour, or -1."""
+        pix = img.astype(np.float32)
+        d = np.stack([_line_distance(pix, c) for c in self.bodies])
+        best = np.argmin(d, axis=0)
+        dbest = np.take_along_axis(d, best[None], axis=0)[0]
+        ok = dbest <= self.tol
+        if self.static and ok.any():  # static colours only matter where a body colour is close
+            cand = pix[ok]
+            dstat = np.min(np.stack([_segment_distance(cand, a, b) for a, b in self.static]), axis=0)
+            ok[ok] = dbest[ok] < dstat
+        return np.where(ok, best, -1).astype(np.int8)
+
+
+# -- tracking ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Target:
+    name: str
+    kind: str
+    colour: int  # index into the palette's body colours
+    reach: float  # px: radius, or half-diagonal for a box
+    area: float  # px²: what a fully visible body covers
+    start: tuple[float, float] | None  # px
+
+
+def _blob(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, seed: tuple[float, float], reach: float
+          ) -> tuple[float, float, int, bool]:
+    """Mean shift over ``mask`` from ``seed`` with a disc of radius ``reach + 1``.
+
+    A seed on the rim of a blob is first pulled in with a wider disc (``1.6 reach + 1``), since the
+    body-sized disc only creeps towards the centre from there.
+
+    Returns ``(x, y, count, touches_edge)``; ``ys``/``xs`` are the pixel-centre coordinates of ``mask``.
+    """
+    cx, cy = seed
+    count = 0
+    sel = np.zeros_like(mask)
+    for i in range(12):
+        r2 = (1.6 * reach + 1.0) ** 2 if i < 2 else (reach + 1.0) ** 2
+        sel = mask & ((xs - cx) ** 2 + (ys - cy) ** 2 <= r2)
+        count = int(sel.sum())
+        if count == 0:
+            return cx, cy, 0, False
+        nx, ny = float(xs[sel].mean()), float(ys[sel].mean())
+        moved = abs(nx - cx) + abs(ny - cy)
+        cx, cy = nx, ny
+        if i >= 2 and moved < 0.02:
+            break
+    return cx, cy, count, bool(sel[0, :].any() or sel[-1, :].any() or sel[:, 0].any() or sel[:, -1].any())
+
+
+def _local(img: np.ndarray, palette: _Palette, k: int, pred: tuple[float, float], half: float, reach: float
+           ) -> tuple[float, float, int, bool]:
+    """The blob of colour ``k`` nearest ``pred`` in the window of half-size ``half`` around it.
+
+    A blob cut by the window (the prediction was off, as at a bounce) is looked at again in a
+    window centred on it. Returns ``(x, y, count, cut_by_the_frame_edge)``.
+    """
+    H, W = img.shape[:2]
+    x, y, count = pred[0], pred[1], 0
+    for _ in range(2):
+        xa, xb = max(0, int(pred[0] - half)), min(W, int(pred[0] + half) + 1)
+        ya, yb = max(0, int(pred[1] - half)), min(H, int(pred[1] + half) + 1)
+        if xa >= xb or ya >= yb:
+            return x, y, 0, False
+        mask = palette.classify(img[ya:yb, xa:xb]) == k
+        if not mask.any():
+            return x, y, 0, False
+        ys, xs = np.mgrid[ya:yb, xa:xb].astype(np.float32) + 0.5
+        iy, ix = np.nonzero(mask)
+        j = int(np.argmin((xs[iy, ix] - pred[0]) ** 2 + (ys[iy, ix] - pred[1]) ** 2))
+        x, y, count, edge = _blob(mask, ys, xs, (float(xs[iy[j], ix[j]]), float(ys[iy[j], ix[j]])), reach)
+        if not edge:
+            return x, y, count, False
+        # Only the frame's own border biases a centroid for good; a window's border can be moved.
+        if x - reach <= 1.0 or y - reach <= 1.0 or x + reach >= W - 1.0 or y + reach >= H - 1.0:
+            return x, y, count, True
+        pred, half = (x, y), 2.0 * reach + 4.0
+    return x, y, count, True
+
+
+def _densest(mask: np.ndarray, reach: float) -> tuple[float, float, int]:
+    """Centre of the square of side ``2 reach + 1`` holding the most ``mask`` pixels (integral image)."""
+    s = max(1, int(round(reach)))
+    ii = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    H, W = mask.shape
+    y0 = np.clip(np.arange(H) - s, 0, H)
+    y1 = np.clip(np.arange(H) + s + 1, 0, H)
+    x0 = np.clip(np.arange(W) - s, 0, W)
+    x1 = np.clip(np.arange(W) + s + 1, 0, W)
+    dens = ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]
+    j = int(np.argmax(dens))
+    y, x = divmod(j, W)
+    return x + 0.5, y + 0.5, int(dens.flat[j])
+
+
+def _track_colours(frames: np.ndarray, targets: list[_Target], palette: _Palette) -> np.ndarray:
+    """Centre of every target in every frame, pixels, NaN where not found: float ``[N, T, 2]``."""
+    T, H, W, _ = frames.shape
+    out = np.full((len(targets), T, 2), np.nan)
+    gy, gx = np.mgrid[0:H, 0:W].astype(np.float32) + 0.5
+    for t in range(T):
+        img = frames[t].astype(np.float32) / 255.0
+        lost: list[int] = []
+        for i, tg in enumerate(targets):
+            prev = out[i, t - 1] if t >= 1 else np.array([np.nan, np.nan])
+            if t >= 1 and np.isfinite(prev).all():
+                before = out[i, t - 2] if t >= 2 else prev
+                step = prev - before if np.isfinite(before).all() else np.zeros(2)
+                pred = prev + step
+                speed = float(np.hypot(*step))
+            elif t == 0 and tg.start is not None:
+                pred, speed = np.array(tg.start), 0.0
+            else:
+                lost.append(i)
+                continue
+            half = 2.0 * tg.reach + speed + 4.0
+            x, y, count, edge = _local(img, palette, tg.colour, (float(pred[0]), float(pred[1])), half, tg.reach)
+            if count >= 0.3 * tg.area and not edge:
+                out[i, t] = (x, y)
+            elif count < 0.3 * tg.area:
+                lost.append(i)
+        if not lost:
+            continue
+        full = palette.classify(img)
+        for i in lost:
+            tg = targets[i]
+            mask = full == tg.colour
+            for j, other in enumerate(targets):  # leave same-coloured bodies already found alone
+                if j != i and other.colour == tg.colour and np.isfinite(out[j, t]).all():
+                    ox, oy = out[j, t]
+                    mask &= (gx - ox) ** 2 + (gy - oy) ** 2 > (other.reach + 1.5) ** 2
+            x, y, count = _densest(mask, tg.reach)
+            if count < 0.3 * tg.area:
+                continue
+            x, y, count, edge = _blob(mask, gy, gx, (x, y), tg.reach)
+            if count >= 0.3 * tg.area and not edge:
+                out[i, t] = (x, y)
+    return out
+
+
+def _track_blobs(frames: np.ndarray, tol: float, *, max_blobs: int = 8
+                 ) -> tuple[list[str], np.ndarray, list[float], list[np.ndarray]]:
+    """Tracks moving blobs without a scene: median background, frame differencing, colour clusters.
+
+    Colours of pixels that differ from the background are binned; the bins are taken most distinct
+    from the background first, and a bin is dropped when it is a shade of a colour already taken
+    (an outline, a seam) or a blend of one with the background (a trail, an anti-aliased edge).
+    Each colour is then followed as one blob: the densest spot of its pixels, refined by a mean shift.
+
+    Returns names, centres ``[N, T, 2]`` in pixels, each blob's radius in pixels, and per blob
+    the frames where a look-alike makes it ambiguous.
+    """
+    T, H, W, _ = frames.shape
+    picks = np.unique(np.linspace(0, T - 1, min(T, 16)).round().astype(int))
+    background8 = np.median(frames[picks], axis=0).round().astype(np.int16)
+    background = background8.astype(np.float32) / 255.0
+    moving = np.zeros((len(picks), H, W), bool)
+    for i, t in enumerate(picks):
+        ys, xs = _changed(frames[t], background8, 38)
+        moving[i, ys, xs] = True
+    colours = frames[picks][moving].astype(np.float32) / 255.0
+    under = np.broadcast_to(background, (len(picks), H, W, 3))[moving]
+    if colours.shape[0] < 20:
+        return [], np.zeros((0, T, 2)), [], []
+    q = np.clip((colours * 15.0 + 0.5).astype(np.int32), 0, 15)
+    key = q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]
+    bins, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    sums = np.zeros((len(bins), 3))
+    np.add.at(sums, inverse, colours)
+    bg_sums = np.zeros((len(bins), 3))
+    np.add.at(bg_sums, inverse, under)
+    big = np.nonzero(counts >= max(12 * len(picks) // 4, 0.01 * colours.shape[0]))[0]
+    mean_c = sums[big] / counts[big, None]
+    mean_bg = bg_sums[big] / counts[big, None]
+    order = np.argsort(-np.linalg.norm(mean_c - mean_bg, axis=1))
+    # Colours the background itself shows somewhere (a ball that left its resting place uncovers them).
+    scenery = background.reshape(-1, 3)[:: max(1, H * W // 4096)]
+    groups: list[list[int]] = []  # bins of one colour: its shades (outline, seams, light)
+    for j in order:
+        c, b = mean_c[j], mean_bg[j]
+        if float(np.min(np.linalg.norm(scenery - c, axis=1))) <= tol:
+            continue
+        home = next((g for g in groups if _same_hue(c, mean_c[g[0]], tol)), None)
+        if home is not None:
+            home.append(j)
+        elif not any(float(_segment_distance(c[None].astype(np.float32), b.astype(np.float32),
+                                              mean_c[m].astype(np.float32))[0]) <= 1.5 * tol
+                     for g in groups for m in g):
+            groups.append([j])  # not a blend of any shade already taken with the background either
+    groups = groups[:max_blobs]
+    if not groups:
+        return [], np.zeros((0, T, 2)), [], []
+    # Each colour is the count-weighted mean of its brighter shades: the fill, not the outline.
+    accepted: list[np.ndarray] = []
+    for g in groups:
+        a = mean_c[g[0]].astype(np.float32)
+        scales = colours @ a / float(a @ a)
+        shade = (scales >= 0.4) & (scales <= 2.5)
+        shade &= np.linalg.norm(colours - scales[:, None] * a, axis=1) <= tol * np.maximum(1.0, scales)
+        top = float(np.percentile(scales[shade], 95)) if shade.any() else 1.0
+        bright = shade & (scales >= 0.75 * top)
+        accepted.append(colours[bright].mean(axis=0) if bright.any() else a)
+    palette = _Palette(accepted, [], tol)
+    points: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in accepted]
+    for t in range(T):
+        ys, xs = _changed(frames[t], background8, 25)
+        labels = palette.classify(frames[t][ys, xs].astype(np.float32) / 255.0) if len(ys) else np.zeros(0, np.int8)
+        for k in range(len(accepted)):
+            mine = labels == k
+            points[k].append((xs[mine].astype(np.float32) + 0.5, ys[mine].astype(np.float32) + 0.5))
+    names: list[str] = []
+    tracks: list[np.ndarray] = []
+    radii: list[float] = []
+    doubts: list[np.ndarray] = []
+    for k in range(len(accepted)):  # one blob per colour
+        sizes = np.array([len(x) for x, _ in points[k]])
+        if (sizes >= 6).sum() < 4:
+            continue
+        radius = math.sqrt(float(np.median(sizes[sizes >= 6])) / math.pi)
+        track, ambiguous = _follow(points[k], radius, W, H)
+        if np.isfinite(track[:, 0]).sum() < 4:
+            continue
+        span = np.nanmax(track, axis=0) - np.nanmin(track, axis=0)
+        if float(np.hypot(*span)) < max(3.0, radius):
+            continue  # it does not move
+        names.append(f"blob{len(names)}")
+        tracks.append(track)
+        radii.append(radius)
+        doubts.append(ambiguous)
+    return names, (np.stack(tracks) if tracks else np.zeros((0, T, 2))), radii, doubts
+
+
+def _changed(frame: np.ndarray, background: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (rows, columns) where a channel differs from ``background`` (int16) by more than ``level``.
+
+    Looked for on every fourth pixel first; only the 4x4 cells around a change are compared in full
+    (any blob over about 6 pixels across holds a grid point).
+    """
+    H, W = frame.shape[:2]
+    coarse = (np.abs(frame[::4, ::4].astype(np.int16) - background[::4, ::4]) > level).any(axis=-1)
+    if not coarse.any():
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    near = coarse.copy()  # the cells next to a changed grid point
+    near[1:] |= coarse[:-1]
+    near[:-1] |= coarse[1:]
+    near[:, 1:] |= near[:, :-1].copy()
+    near[:, :-1] |= near[:, 1:].copy()
+    cand = np.repeat(np.repeat(near, 4, axis=0), 4, axis=1)[:H, :W]
+    ys, xs = np.nonzero(cand)
+    diff = (np.abs(frame[ys, xs].astype(np.int16) - background[ys, xs]) > level).any(axis=-1)
+    return ys[diff], xs[diff]
+
+
+def _follow(points: list[tuple[np.ndarray, np.ndarray]], radius: float, W: int, H: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """One blob through per-frame pixel lists: nearest the prediction, else the densest spot.
+
+    Returns the centres ``[T, 2]`` and bool ``[T]``: frames where as much of the colour again lies
+    elsewhere (a look-alike, so the blob may be the wrong one).
+    """
+    T = len(points)
+    reach = radius + 1.0
+    need = max(6.0, 0.3 * math.pi * radius**2)
+    track = np.full((T, 2), np.nan)
+    ambiguous = np.zeros(T, bool)
+    for t, (xs, ys) in enumerate(points):
+        if len(xs) < need:
+            continue
+        prev = track[t - 1] if t >= 1 else np.array([np.nan, np.nan])
+        seed: tuple[float, float] | None = None
+        if np.isfinite(prev).all():
+            before = track[t - 2] if t >= 2 and np.isfinite(track[t - 2]).all() else prev
+            pred = 2 * prev - before
+            d2 = (xs - pred[0]) ** 2 + (ys - pred[1]) ** 2
+            j = int(np.argmin(d2))
+            if d2[j] <= (2 * reach + float(np.hypot(*(prev - before))) + 4) ** 2:
+                seed = (float(xs[j]), float(ys[j]))
+        if seed is None:
+            cell = max(2.0, reach)
+            key = np.floor(xs / cell).astype(np.int64) * 100003 + np.floor(ys / cell).astype(np.int64)
+            vals, cnt = np.unique(key, return_counts=True)
+            top = key == vals[int(np.argmax(cnt))]
+            seed = (float(xs[top].mean()), float(ys[top].mean()))
+        cx, cy = seed
+        sel = np.zeros(len(xs), bool)
+        for i in range(12):  # as in _blob: a wide pull first, then the body-sized disc
+            sel = (xs - cx) ** 2 + (ys - cy) ** 2 <= (1.6 * reach if i < 2 else reach) ** 2
+            if not sel.any():
+                break
+            nx, ny = float(xs[sel].mean()), float(ys[sel].mean())
+            moved = abs(nx - cx) + abs(ny - cy)
+            cx, cy = nx, ny
+            if i >= 2 and moved < 0.02:
+                break
+        if sel.sum() < need:
+            continue
+        if xs[sel].min() < 1 or ys[sel].min() < 1 or xs[sel].max() > W - 1 or ys[sel].max() > H - 1:
+            continue  # cut by the frame edge: the centroid would be biased
+        track[t] = (cx, cy)
+        ambiguous[t] = int((~((xs - cx) ** 2 + (ys - cy) ** 2 <= (reach + 2.0) ** 2)).sum()) >= need
+    return track, ambiguous
