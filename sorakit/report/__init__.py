@@ -73,13 +73,26 @@ from sorakit.report.judging import _Body, _Context, _judge
 from sorakit.report.plotting import plot_report, report_png
 from sorakit.report.results import (BodyReport, Bounce, Flight, Penetration, PhysicsReport, Problem, Teleport,
                                     Thresholds, TrajectoryError)
-from sorakit.report.tracking import _Palette, _rgb, _Target, _track_blobs, _track_colours
+from sorakit.report.tracking import _Palette, _rgb, _Target, _track_blobs, _track_colours, track_appearance
 
 if TYPE_CHECKING:
     from sorakit.clip import Clip
 
 __all__ = ["measure", "measure_frames", "plot_report", "report_png", "PhysicsReport", "BodyReport", "Thresholds",
            "Problem", "Flight", "Bounce", "Teleport", "Penetration", "TrajectoryError"]
+
+
+# Frames at the start in which the previz's colours must find a body for its colour track to be used.
+START = 3
+
+
+def _looks_like_previz(track: np.ndarray, path: np.ndarray, view: View, reach: float, W: int, H: int) -> bool:
+    """Whether the colour tracker found the body in the first frames it should be seen in (or it starts
+    out of view): the clip draws it in the previz's colours, so the colour track (exact on the
+    previz) is the one to judge."""
+    x, y = view.to_px(path[:START, 0], path[:START, 1])
+    seen = (x > reach) & (x < W - reach) & (y > reach) & (y < H - reach)
+    return bool(not seen.any() or np.isfinite(track[:START][seen]).all(axis=1).any())
 
 
 def measure(clip: Clip, *, scene: Scene | None = None, thresholds: Thresholds | None = None) -> PhysicsReport:
@@ -152,6 +165,20 @@ def measure_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
             static.append((_rgb(s.color) * 0.7, _rgb(s.color)))
     tracks = _track_colours(frames, targets, _Palette(colours, static, th.color))
     sim = simulate(scene, frames=T, fps=fps)
+    # Bodies the previz's colours do not find at the start (a video model drew them its own way) are
+    # followed by their appearance from where the simulation puts them in the first frame.
+    unseen = [i for i, tg in enumerate(targets) if not _looks_like_previz(tracks[i], sim.positions[tg.name][:T],
+                                                                           view, tg.reach, W, H)]
+    if unseen:
+        seeds = []
+        for i in unseen:
+            tg = targets[i]
+            x0, y0 = view.to_px(*sim.positions[tg.name][0])
+            inner = tg.reach if tg.kind == "ball" else 0.5 * math.sqrt(tg.area)
+            seeds.append((float(x0), float(y0), float(inner)))
+        looked, _ = track_appearance(frames, seeds)
+        for k, i in enumerate(unseen):
+            tracks[i] = looked[k]
     for i, tg in enumerate(targets):
         wx, wy = view.to_world(tracks[i, :, 0], tracks[i, :, 1])
         truth = np.array(sim.positions[tg.name][:T])

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sorakit.physics.scene import Scene
-from sorakit.physics.simulate import Event
+from sorakit.physics.simulate import Event, simulate
 from sorakit.report.fitting import (ARC_POINTS, _dipole, _eval, _fit_arc, _joint_gravity, _kinks, _pieces, _runs,
                                     _segment_gaps, _tunnels, _velocity)
 from sorakit.report.results import (BodyReport, Bounce, Flight, Penetration, PhysicsReport, Problem, Teleport,
@@ -121,15 +121,71 @@ def _flights(ctx: _Context, b: _Body) -> None:
             b.runs.append((t, b.p[s:e + 1, 1]))
 
 
+# Frames in the sliding window that measures gravity locally (a quadratic fit), and the fewest
+# window centres in a row that must disagree with the scene before a stretch is called.
+LOCAL_WINDOW, LOCAL_RUN = 7, 4
+
+
+def _local_gravity(ctx: _Context, b: _Body) -> list[Problem]:
+    """Stretches of free flight whose local gravity disagrees with the scene's at that time: the frames
+    where the fault is, and which way it goes (falls too slowly, floats, rises, falls too fast).
+
+    Each frame's vertical acceleration comes from a quadratic fit over ``LOCAL_WINDOW`` frames around
+    it. The noise of that estimate follows from the local fits' own residuals, so a clip with a
+    shaky track needs a larger disagreement (4 standard errors, and at least 35 % of g).
+    """
+    if ctx.scene is None:
+        return []
+    h = LOCAL_WINDOW // 2
+    tc = np.arange(-h, h + 1, dtype=np.float64)
+    A = np.stack([np.ones_like(tc), tc, 0.5 * tc**2], axis=1)
+    pinv = np.linalg.pinv(A)
+    fps2 = ctx.fps**2
+    problems = []
+    for fl in b.flights:
+        y = b.p[fl.start:fl.end + 1, 1]
+        if len(y) < LOCAL_WINDOW + LOCAL_RUN - 1:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(y, LOCAL_WINDOW)
+        coef = windows @ pinv.T
+        resid = windows - coef @ A.T
+        sigma_p = math.sqrt(float(np.median((resid**2).mean(axis=1))) * LOCAL_WINDOW / (LOCAL_WINDOW - 3))
+        sigma_a = float(np.sqrt((pinv[2] ** 2).sum())) * sigma_p * fps2
+        acc = coef[:, 2] * fps2
+        frames = np.arange(fl.start + h, fl.end - h + 1)
+        expected = np.array([ctx.scene.gravity_at(k / ctx.fps) for k in frames])
+        g0 = abs(ctx.scene.gravity) or 9.81
+        off = np.abs(acc - expected) > max(0.35 * g0, 4 * sigma_a)
+        for a, z in _runs(off):
+            if z - a + 1 < LOCAL_RUN:
+                continue
+            g_local, g_expected = float(acc[a:z + 1].mean()), float(expected[a:z + 1].mean())
+            ratio = g_local / g_expected if g_expected else math.inf
+            how = ("rises instead of falling" if ratio < 0 else "floats" if ratio < 0.25
+                   else "falls too slowly" if ratio < 1 else "falls too fast")
+            err = (g_local - g_expected) / (abs(g_expected) or g0)
+            problems.append(Problem(
+                "gravity", b.name, int(frames[a]), err, ctx.th.gravity,
+                f"gravity off in frames {frames[a]}-{frames[z]} ({b.name} {how}: {g_local:.1f} {ctx.units}/s², "
+                f"the scene says {g_expected:.2f})"))
+    return problems
+
+
 def _gravity(ctx: _Context, b: _Body, clip_fit: tuple[float, float] | None) -> list[Problem]:
-    """The body's joint gravity, its error against the scene, and the gravity its local arcs use."""
+    """The body's joint gravity, its error against the scene, and the gravity its local arcs use.
+
+    Stretches whose local gravity is off are reported with their frames (``_local_gravity``); the
+    joint fit is judged when there are none (a gravity wrong all along) and the scene stages no
+    gravity change.
+    """
     fps2 = ctx.fps**2
     fit = _joint_gravity(b.runs)
     g_scene = ctx.scene.gravity if ctx.scene is not None else None
-    problems: list[Problem] = []
+    problems: list[Problem] = _local_gravity(ctx, b)
+    staged = ctx.scene is not None and any(c.kind == "gravity" for c in ctx.scene.changes)
     if fit is not None:
         b.gravity, b.gravity_sigma = fit[0] * fps2, fit[1] * fps2
-        if g_scene:
+        if g_scene and not problems and not staged:
             b.gravity_error = (b.gravity - g_scene) / abs(g_scene)
             if abs(b.gravity_error) > ctx.th.gravity + 2 * b.gravity_sigma / abs(g_scene):
                 problems.append(Problem(
@@ -172,7 +228,8 @@ def _gaps(ctx: _Context, b: _Body, bodies: list[_Body]) -> list[Problem]:
         trusted = any(sides) if b.kind == "ball" else all(sides)
         lost = not np.isfinite(b.px[a_end:b_start + 1, 0]).all()
         at, unexplained = b_start, 0.0
-        if (span == 1 or lost) and miss_px > limit and jump_px > limit:
+        if (span == 1 or lost) and miss_px > limit and jump_px > limit and not _dropped(cl, cr, a_end, b_start, scale,
+                                                                                       limit):
             # Both: the arcs miss each other, and the body did move that far (a short arc extrapolates poorly).
             at, unexplained = (a_end + 1 if lost else b_start), miss_px
         if not unexplained:
@@ -196,6 +253,16 @@ def _gaps(ctx: _Context, b: _Body, bodies: list[_Body]) -> list[Problem]:
             problems.append(Problem("energy", b.name, f, bounce.ratio, th.energy,
                                     f"energy gain x{bounce.ratio:.2f} at frame {f} ({b.name})"))
     return problems
+
+
+def _dropped(cl: np.ndarray, cr: np.ndarray, a_end: int, b_start: int, scale: float, limit: float) -> bool:
+    """Whether the arcs meet once one frame more is allowed between the two samples: a frame missing
+    from the video (dropped in the encoding or by the model) moves everything on by one frame's
+    motion at once, which is not a teleport."""
+    span = b_start - a_end + 1
+    tau = np.linspace(0.0, float(span), 8 * span + 1)
+    sep = np.hypot(*(_eval(cl, tau) - _eval(cr, tau - span)).T)
+    return float(sep.min() * scale) <= limit
 
 
 def _bounce(ctx: _Context, b: _Body, bodies: list[_Body], tc: float, at: np.ndarray, v1: np.ndarray,
@@ -286,6 +353,8 @@ def _trajectory(ctx: _Context, b: _Body) -> list[Problem]:
     if in_view.any():
         b.confidence = float((in_view & np.isfinite(b.px).all(axis=1)).sum() / in_view.sum())
     for s, e in _runs(in_view & ~np.isfinite(b.px).all(axis=1)):
+        if s <= 2 and not np.isfinite(b.px[:s + 1]).all(axis=1).any():
+            break  # never found from the start: the tracker could not read it (its confidence says so), no fault
         if e - s + 1 >= 3:
             problems.append(Problem("missing", b.name, s, float(e - s + 1), 3.0, f"missing from frame {s} ({b.name})"))
             break
@@ -304,6 +373,9 @@ def _judge(ctx: _Context, bodies: list[_Body], first_frame: np.ndarray) -> Physi
         problems += _gaps(ctx, b, bodies)
         problems += _penetrations(ctx, b, bodies)
         problems += _trajectory(ctx, b)
+    clock = _time_scale(ctx, bodies) if ctx.scene is not None else None
+    if clock is not None:  # the clip runs on another clock: that explains its gravity and its path
+        problems = [p for p in problems if p.kind not in ("gravity", "trajectory")] + [clock]
     problems.sort(key=lambda p: (-1 if p.frame is None else p.frame, p.kind, p.body))
     g_scene = ctx.scene.gravity if ctx.scene is not None else None
     g_all = s_all = g_err = None
@@ -316,10 +388,81 @@ def _judge(ctx: _Context, bodies: list[_Body], first_frame: np.ndarray) -> Physi
                          np.array(first_frame))
 
 
+# Speeds tried for the clip's clock, as multiples of real time, and how much better than real time
+# one must match the simulation to be called a time-scale error.
+SPEEDS = np.geomspace(0.4, 2.5, 81)
+CLOCK_GAIN = 0.5
+# The sideways miss in real time (pixels, mean) below which the motion is too vertical to read a clock from.
+SIDEWAYS_PX = 2.0
+
+
+def _time_scale(ctx: _Context, bodies: list[_Body]) -> Problem | None:
+    """A clip played at the wrong speed: the tracks match the simulation on another clock.
+
+    The simulation is run four times finer and read at ``speed * t`` for every speed in
+    ``SPEEDS``; when the best speed is more than 10 % from 1 and brings the mean distance from
+    the simulation below ``CLOCK_GAIN`` of what real time gives, in full and sideways alone, the
+    clip is a time-scale error (slow motion or fast forward), not a gravity or a path fault.
+    """
+    assert ctx.scene is not None
+    tracked = [(b, np.isfinite(b.p).all(axis=1) & b.trust) for b in bodies]
+    tracked = [(b, ok) for b, ok in tracked if ok.sum() >= 8]
+    if not tracked:
+        return None
+    fine_fps = 4 * ctx.fps
+    horizon = int(math.ceil(ctx.T * SPEEDS[-1] * 4)) + 2
+    fine = simulate(ctx.scene, frames=horizon, fps=fine_fps)
+
+    def error(speed: float) -> tuple[float, float]:
+        """Mean distance from the simulation read at ``speed``, and its sideways part alone."""
+        total, sideways, n = 0.0, 0.0, 0
+        for b, ok in tracked:
+            k = np.nonzero(ok)[0]
+            at = k * speed * 4
+            path = fine.positions[b.name]
+            x = np.interp(at, np.arange(len(path)), path[:, 0])
+            y = np.interp(at, np.arange(len(path)), path[:, 1])
+            total += float(np.hypot(b.p[k, 0] - x, b.p[k, 1] - y).sum())
+            sideways += float(np.abs(b.p[k, 0] - x).sum())
+            n += len(k)
+        return total / n, sideways / n
+
+    errors = np.array([error(float(s))[0] for s in SPEEDS])
+    best = int(np.argmin(errors))
+    speed = float(SPEEDS[best])
+    real, real_x = error(1.0)
+    if abs(speed - 1) <= 0.1 or errors[best] >= CLOCK_GAIN * real:
+        return None
+    # A fall alone cannot tell a slow clock from weak gravity (both stretch the same parabola); a
+    # clock also slows the sideways motion, gravity does not. Without sideways motion to show it,
+    # it is left to the gravity judgement.
+    _, best_x = error(speed)
+    if real_x * ctx.scale < SIDEWAYS_PX or best_x >= CLOCK_GAIN * real_x:
+        return None
+    shot = ctx.fps / speed
+    return Problem("timescale", "", None, speed, 0.1,
+                   f"plays at {speed:.2f}x real speed (as if shot at {shot:.0f} fps and played at {ctx.fps}): "
+                   f"its motion matches the simulation on that clock ({errors[best] * ctx.scale:.1f} px against "
+                   f"{real * ctx.scale:.1f} px in real time)")
+
+
+# Below this tracking confidence a body's figures are flagged in the verdict as not to be trusted.
+CONFIDENT = 0.5
+
+
 def _verdict(bodies: tuple[BodyReport, ...], problems: list[Problem], units: str, g: float | None,
              g_err: float | None) -> str:
     if not bodies:
         return "unmeasured: no moving body found"
+    doubt = [f"{b.name} {b.confidence:.2f}" for b in bodies if b.confidence < CONFIDENT]
+    if doubt:
+        return _verdict_of(bodies, problems, units, g, g_err) + (
+            f" (tracking confidence low: {', '.join(doubt)}; its figures may not hold)")
+    return _verdict_of(bodies, problems, units, g, g_err)
+
+
+def _verdict_of(bodies: tuple[BodyReport, ...], problems: list[Problem], units: str, g: float | None,
+                g_err: float | None) -> str:
     if problems:
         shown = "; ".join(p.text for p in problems[:4])
         more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""

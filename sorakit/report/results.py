@@ -62,7 +62,8 @@ class Problem:
     """One thing that is not physical.
 
     Attributes:
-        kind: ``teleport``, ``gravity``, ``energy``, ``penetration``, ``trajectory`` or ``missing``.
+        kind: ``teleport``, ``gravity``, ``energy``, ``penetration``, ``trajectory``, ``missing`` or
+            ``timescale`` (the clip plays at another speed than real time; ``body`` is "").
         body: the body's name.
         frame: the frame it happens at (the first frame after a jump, the contact frame of a
             bounce, the first frame of a penetration or of the flight measured); None for none.

@@ -356,3 +356,145 @@ def _follow(points: list[tuple[np.ndarray, np.ndarray]], radius: float, W: int, 
         track[t] = (cx, cy)
         ambiguous[t] = int((~((xs - cx) ** 2 + (ys - cy) ** 2 <= (reach + 2.0) ** 2)).sum()) >= need
     return track, ambiguous
+
+
+# -- appearance and optical flow (what a video model draws) -----------------------------------
+
+# Normalised cross-correlation a match needs: near the flow's prediction, and anywhere in the
+# frame (a body that jumped), and the share of a new match blended into the running template.
+LOCAL_MATCH, GLOBAL_MATCH, TEMPLATE_RATE = 0.55, 0.7, 0.3
+# Grey-level spread (blurred) below which the first frame shows nothing to follow where a body should be.
+FLAT = 3.0
+# How far (L1, in chromaticity r, g, b that sum to 1) a match's mean colour may stray from the body's
+# in the first frame: light and grain move it little, a patch of background a lot.
+CHROMA = 0.08
+
+
+def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Follows bodies by how they look, from where they are in the first frame.
+
+    For bodies a video model drew in its own colours and textures, under its own light, through
+    grain, blur and compression: the previz's flat colours cannot find them, but the first frame
+    says where they start (image-to-video shares it with the previz; the simulation gives it
+    otherwise). Each body's appearance is the square around its disc there, blurred to a fifth of
+    its radius so that its outline and shading (which do not turn with it) outweigh a texture
+    that does. From frame to
+    frame, dense optical flow (OpenCV's DIS) moves the body by the median flow over its disc; a
+    normalised cross-correlation of its running template in a window around that prediction
+    settles where it is (sub-pixel, from the peak's parabola). When the window holds no good
+    match, the whole frame is searched (a body that jumped away is found where it went); a match
+    must also keep the body's mean chromaticity, so the background never passes for it. When
+    nothing matches, the body is lost for that frame (NaN) and it is looked for along its last
+    velocity, in a window that grows with every frame it stays lost.
+
+    Args:
+        frames: uint8 ``[T, H, W, 3]``.
+        seeds: ``(x, y, radius)`` in pixels per body, in the first frame.
+
+    Returns:
+        ``tracks`` float ``[N, T, 2]`` (NaN where lost) and ``scores`` float ``[N, T]``: the
+        match's correlation, the tracking confidence per frame (0 where lost).
+    """
+    import cv2
+
+    T, H, W, _ = frames.shape
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flows = [dis.calc(gray[t - 1], gray[t], None) for t in range(1, T)]
+    tracks = np.full((len(seeds), T, 2), np.nan)
+    scores = np.zeros((len(seeds), T))
+    yy, xx = np.mgrid[0:H, 0:W]
+    for n, (x0, y0, radius) in enumerate(seeds):
+        # Matched on frames blurred to a fifth of the radius: the body's outline and shading, which do
+        # not turn with it, outweigh a texture that does.
+        sigma = max(1.0, radius / 5)
+        g = np.stack([cv2.GaussianBlur(f.astype(np.float32), (0, 0), sigma) for f in gray])
+        half, inner = max(3, int(radius + 2)), max(2, int(radius / math.sqrt(2)))
+        first = _patch(g[0], x0, y0, half)
+        if first is None or float(first.std()) < FLAT:
+            continue  # out of the frame, or nothing there to follow
+        chroma = _chroma(frames[0], x0, y0, inner)
+        template, original = first.copy(), first
+        tracks[n, 0], scores[n, 0] = (x0, y0), 1.0
+        px, py, vx, vy, lost = x0, y0, 0.0, 0.0, 0
+        for t in range(1, T):
+            if lost:  # along the last velocity: the flow here is the background's
+                px, py = px + vx, py + vy
+            else:
+                disc = (xx - px) ** 2 + (yy - py) ** 2 <= (0.7 * radius) ** 2
+                if disc.any():
+                    f = flows[t - 1][disc]
+                    px, py = px + float(np.median(f[:, 0])), py + float(np.median(f[:, 1]))
+            reach = int(radius + 6 + 2 * lost * math.hypot(vx, vy))
+
+            def looks_like(m: tuple[float, float, float] | None, least: float) -> bool:
+                return (m is not None and m[2] >= least
+                        and _chroma_distance(frames[t], m[0], m[1], inner, chroma) <= CHROMA)
+
+            found = _match(g[t], template, px, py, reach)
+            if not looks_like(found, LOCAL_MATCH):
+                found = max((m for m in (_match(g[t], original, None, None, 0), _match(g[t], template, None, None, 0))
+                             if looks_like(m, GLOBAL_MATCH)), key=lambda m: m[2], default=None)
+            if found is None:
+                lost += 1
+                continue  # lost here
+            last = tracks[n, t - 1 - lost] if t - 1 - lost >= 0 else tracks[n, 0]
+            nx, ny, score = found
+            if np.isfinite(last).all():
+                vx, vy = (nx - last[0]) / (lost + 1), (ny - last[1]) / (lost + 1)
+            px, py, lost = nx, ny, 0
+            tracks[n, t], scores[n, t] = (px, py), score
+            patch = _patch(g[t], px, py, half)
+            if patch is not None:
+                template = (1 - TEMPLATE_RATE) * template + TEMPLATE_RATE * patch
+    return tracks, scores
+
+
+def _chroma(frame: np.ndarray, x: float, y: float, half: int) -> np.ndarray:
+    """Mean chromaticity (r, g, b summing to 1) of the square around ``(x, y)``."""
+    xi, yi = int(round(x)), int(round(y))
+    block = frame[max(0, yi - half):yi + half + 1, max(0, xi - half):xi + half + 1].reshape(-1, 3).astype(np.float64)
+    mean = block.mean(axis=0) if len(block) else np.ones(3)
+    return mean / max(float(mean.sum()), 1e-6)
+
+
+def _chroma_distance(frame: np.ndarray, x: float, y: float, half: int, chroma: np.ndarray) -> float:
+    return float(np.abs(_chroma(frame, x, y, half) - chroma).sum())
+
+
+def _patch(img: np.ndarray, x: float, y: float, half: int) -> np.ndarray | None:
+    xi, yi = int(round(x)), int(round(y))
+    if xi - half < 0 or yi - half < 0 or xi + half + 1 > img.shape[1] or yi + half + 1 > img.shape[0]:
+        return None
+    return img[yi - half:yi + half + 1, xi - half:xi + half + 1].copy()
+
+
+def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | None, reach: int
+           ) -> tuple[float, float, float] | None:
+    """The template's best normalised correlation near ``(x, y)`` (within ``reach``), or anywhere when
+    ``x`` is None: ``(x, y, score)`` with the centre refined to a fraction of a pixel."""
+    import cv2
+
+    half = template.shape[0] // 2
+    H, W = img.shape
+    if x is None or y is None:
+        x0, y0, x1, y1 = 0, 0, W, H
+    else:
+        x0, y0 = max(0, int(x) - reach - half), max(0, int(y) - reach - half)
+        x1, y1 = min(W, int(x) + reach + half + 2), min(H, int(y) + reach + half + 2)
+    region = img[y0:y1, x0:x1]
+    if region.shape[0] < template.shape[0] or region.shape[1] < template.shape[1]:
+        return None
+    if float(template.std()) < 1e-3:
+        return None
+    res = cv2.matchTemplate(region, template.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+    _, best, _, (bx, by) = cv2.minMaxLoc(res)
+
+    def refine(c: int, lo: float, mid: float, hi: float) -> float:
+        d = lo - 2 * mid + hi
+        return c + (0.5 * (lo - hi) / d if abs(d) > 1e-9 else 0.0)
+
+    fx = refine(bx, *res[by, bx - 1:bx + 2]) if 0 < bx < res.shape[1] - 1 else float(bx)
+    fy = refine(by, *res[by - 1:by + 2, bx]) if 0 < by < res.shape[0] - 1 else float(by)
+    return x0 + fx + half, y0 + fy + half, float(best)
