@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("cv2")
 
 from sorakit.report import measure_frames  # noqa: E402
-from sorakit.report.faults import EXPECT, KINDS, Looks, planted  # noqa: E402
+from sorakit.report.faults import KINDS, Looks, planted  # noqa: E402
 
 SEEDS = (0, 7)
 

@@ -161,8 +161,9 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) 
     y0, x0 = y.astype(int), x.astype(int)
     fy, fx = (y - y0)[:, None], (x - x0)[None, :]
     g = grid
-    return ((1 - fy) * ((1 - fx) * g[y0][:, x0] + fx * g[y0][:, x0 + 1])
+    out: np.ndarray = ((1 - fy) * ((1 - fx) * g[y0][:, x0] + fx * g[y0][:, x0 + 1])
             + fy * ((1 - fx) * g[y0 + 1][:, x0] + fx * g[y0 + 1][:, x0 + 1]))
+    return out
 
 
 def dress(sim: Simulation, width: int, height: int, looks: Looks, *, seed: int = 0) -> np.ndarray:
@@ -214,7 +215,7 @@ def dress(sim: Simulation, width: int, height: int, looks: Looks, *, seed: int =
             video[t] = cv2.GaussianBlur(video[t], (0, 0), looks.blur)
     if looks.grain > 0:
         video += rng.normal(0, looks.grain, video.shape).astype(np.float32)
-    out = np.clip(video + 0.5, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(video + 0.5, 0, 255).astype(np.uint8)
     if looks.bits_per_pixel > 0:
         out = _through_codec(out, looks.bits_per_pixel)
     return out

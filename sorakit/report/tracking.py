@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -396,7 +398,7 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
         ``tracks`` float ``[N, T, 2]`` (NaN where lost) and ``scores`` float ``[N, T]``: the
         match's correlation, the tracking confidence per frame (0 where lost).
     """
-    import cv2
+    cv2: Any = importlib.import_module("cv2")  # Any: its stubs lack DIS
 
     T, H, W, _ = frames.shape
     gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
@@ -434,8 +436,9 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
 
             found = _match(g[t], template, px, py, reach)
             if not looks_like(found, LOCAL_MATCH):
-                found = max((m for m in (_match(g[t], original, None, None, 0), _match(g[t], template, None, None, 0))
-                             if looks_like(m, GLOBAL_MATCH)), key=lambda m: m[2], default=None)
+                anywhere = [m for m in (_match(g[t], original, None, None, 0), _match(g[t], template, None, None, 0))
+                            if m is not None and looks_like(m, GLOBAL_MATCH)]
+                found = max(anywhere, key=lambda m: m[2]) if anywhere else None
             if found is None:
                 lost += 1
                 continue  # lost here
