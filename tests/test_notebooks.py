@@ -98,7 +98,10 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         texts = "".join(o.get("text", "") for o in outputs)
         assert "hits the backboard" in texts  # the prompt help
         assert "video-to-video from the previz (strength 0.6)" in texts and "warped noise (strength 0.8)" in texts
-        assert "previz    physical" in texts  # the clean previz passes its report
+        assert "Time-to-Move (t_weak 0, t_strong 1 of 4 steps" in texts
+        assert "previz    score" in texts and "| physical" in texts  # the clean previz passes its report
+        assert "gravity off in frames" in texts and "floats" in texts  # the staged surprise, named
+        assert texts.count("best of 3, #") == 3 and any('class="sorakit-best-of"' in h for h in htmls)
         assert any('class="sorakit-compare"' in h for h in htmls)
         assert any("image/png" in o.get("data", {}) for o in outputs)  # the report's plot
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
