@@ -60,3 +60,14 @@ def test_a_body_nothing_can_follow_is_reported_with_low_confidence_not_as_a_faul
     assert r.bodies[0].confidence < 0.1
     assert "tracking confidence low: ball" in r.verdict
     assert not r.problems_of("teleport") and not r.problems_of("gravity") and not r.problems_of("missing")
+
+
+@pytest.mark.parametrize("kind, expect", [("teleport", "teleport"), ("energy", "energy"), ("clean", "")])
+def test_without_a_scene_what_moves_is_found_and_followed(kind: str, expect: str) -> None:
+    """No scene to say where the ball is: the moving region is detected against the clip's median and
+    followed by its appearance; teleports and energy gains still show (gravity needs the scene's scale)."""
+    p = planted(kind, seed=0)
+    r = measure_frames(p.frames, p.fps, scene=None)
+    assert r.bodies and max(b.confidence for b in r.bodies) > 0.7, r.verdict
+    kinds = {q.kind for q in r.problems}
+    assert expect in kinds if expect else r.passed, r.verdict

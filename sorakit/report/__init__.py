@@ -73,7 +73,8 @@ from sorakit.report.judging import _Body, _Context, _judge
 from sorakit.report.plotting import plot_report, report_png
 from sorakit.report.results import (BodyReport, Bounce, Flight, Penetration, PhysicsReport, Problem, Teleport,
                                     Thresholds, TrajectoryError)
-from sorakit.report.tracking import _Palette, _rgb, _Target, _track_blobs, _track_colours, track_appearance
+from sorakit.report.tracking import (_Palette, _rgb, _Target, _track_blobs, _track_colours, detect_moving,
+                                    track_appearance)
 
 if TYPE_CHECKING:
     from sorakit.clip import Clip
@@ -139,7 +140,12 @@ def measure_frames(frames: np.ndarray, fps: int, *, scene: Scene | None = None,
     bodies: list[_Body] = []
     if scene is None:
         names, tracks, radii, doubts = _track_blobs(frames, th.color)
-        for name, track, radius, doubt in zip(names, tracks, radii, doubts):
+        blobs: list[tuple[str, np.ndarray, float, np.ndarray | None]] = list(zip(names, tracks, radii, doubts))
+        if not blobs:  # no flat-coloured blobs: what moves, followed by its appearance
+            moving = detect_moving(frames)
+            looked, _ = track_appearance(frames, [(x, y, r) for _, x, y, r in moving], [t for t, *_ in moving])
+            blobs = [(f"blob{k}", looked[k], r, None) for k, (*_, r) in enumerate(moving)]
+        for name, track, radius, doubt in blobs:
             bodies.append(_Body(name, "blob", track, np.stack([track[:, 0], H - track[:, 1]], axis=1), radius,
                                 radius, doubt))
         return _judge(_Context(None, fps, 1.0, th, (), T, W, H, "px"), bodies, frames[0])

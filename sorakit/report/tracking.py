@@ -372,7 +372,7 @@ FLAT = 3.0
 CHROMA = 0.08
 
 
-def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
+def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]], starts: list[int] | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Follows bodies by how they look, from where they are in the first frame.
 
@@ -392,7 +392,8 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
 
     Args:
         frames: uint8 ``[T, H, W, 3]``.
-        seeds: ``(x, y, radius)`` in pixels per body, in the first frame.
+        seeds: ``(x, y, radius)`` in pixels per body, in the first frame (or in its frame of ``starts``).
+        starts: the frame each seed is in (0 for all by default); a body is followed from there on.
 
     Returns:
         ``tracks`` float ``[N, T, 2]`` (NaN where lost) and ``scores`` float ``[N, T]``: the
@@ -408,19 +409,20 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
     scores = np.zeros((len(seeds), T))
     yy, xx = np.mgrid[0:H, 0:W]
     for n, (x0, y0, radius) in enumerate(seeds):
+        t0 = 0 if starts is None else starts[n]
         # Matched on frames blurred to a fifth of the radius: the body's outline and shading, which do
         # not turn with it, outweigh a texture that does.
         sigma = max(1.0, radius / 5)
         g = np.stack([cv2.GaussianBlur(f.astype(np.float32), (0, 0), sigma) for f in gray])
         half, inner = max(3, int(radius + 2)), max(2, int(radius / math.sqrt(2)))
-        first = _patch(g[0], x0, y0, half)
+        first = _patch(g[t0], x0, y0, half)
         if first is None or float(first.std()) < FLAT:
             continue  # out of the frame, or nothing there to follow
-        chroma = _chroma(frames[0], x0, y0, inner)
+        chroma = _chroma(frames[t0], x0, y0, inner)
         template, original = first.copy(), first
-        tracks[n, 0], scores[n, 0] = (x0, y0), 1.0
+        tracks[n, t0], scores[n, t0] = (x0, y0), 1.0
         px, py, vx, vy, lost = x0, y0, 0.0, 0.0, 0
-        for t in range(1, T):
+        for t in range(t0 + 1, T):
             if lost:  # along the last velocity: the flow here is the background's
                 px, py = px + vx, py + vy
             else:
@@ -442,7 +444,7 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
             if found is None:
                 lost += 1
                 continue  # lost here
-            last = tracks[n, t - 1 - lost] if t - 1 - lost >= 0 else tracks[n, 0]
+            last = tracks[n, t - 1 - lost] if t - 1 - lost >= t0 else tracks[n, t0]
             nx, ny, score = found
             if np.isfinite(last).all():
                 vx, vy = (nx - last[0]) / (lost + 1), (ny - last[1]) / (lost + 1)
@@ -501,3 +503,40 @@ def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | No
     fx = refine(bx, *res[by, bx - 1:bx + 2]) if 0 < bx < res.shape[1] - 1 else float(bx)
     fy = refine(by, *res[by - 1:by + 2, bx]) if 0 < by < res.shape[0] - 1 else float(by)
     return x0 + fx + half, y0 + fy + half, float(best)
+
+
+def detect_moving(frames: np.ndarray, *, max_bodies: int = 8, min_area: int = 30
+                  ) -> list[tuple[int, float, float, float]]:
+    """Moving bodies where there is no scene to say where they are: ``(frame, x, y, radius)`` each.
+
+    Each frame (grey, blurred) is compared with the per-pixel median over the clip, which is the
+    background wherever things move, after each frame's brightness is brought to the clip's (light
+    that drifts); a pixel differs when it is beyond six times the typical difference (and 12 grey
+    levels). The first frame in which compact regions of at least ``min_area`` pixels differ,
+    clear of the frame's edge, seeds one body per region (two regions closer than three radii are
+    one body).
+    """
+    cv2: Any = importlib.import_module("cv2")
+    T, H, W, _ = frames.shape
+    gray = np.stack([cv2.GaussianBlur(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32), (0, 0), 2.0)
+                     for f in frames])
+    gray *= (np.median(gray) / np.maximum(np.median(gray, axis=(1, 2)), 1.0))[:, None, None]  # light that drifts
+    diff = np.abs(gray - np.median(gray, axis=0))
+    level = max(12.0, 6.0 * float(np.median(diff)))
+    found: list[tuple[int, float, float, float]] = []
+    for t in range(T):
+        count, _, stats, centres = cv2.connectedComponentsWithStats((diff[t] > level).astype(np.uint8))
+        for k in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[k])
+            if area < min_area or x == 0 or y == 0 or x + w >= W or y + h >= H or area < 0.5 * w * h:
+                continue  # too small, cut by the edge, or not compact (a shadow's or a light's edge)
+            cx, cy = (float(c) for c in centres[k])
+            radius = math.sqrt(area / math.pi)
+            if any(math.hypot(cx - fx, cy - fy) < 3 * fr for _, fx, fy, fr in found):
+                continue  # part of a body already seeded
+            found.append((t, cx, cy, radius))
+            if len(found) >= max_bodies:
+                return found
+        if found:
+            return found  # the bodies of the first frame where any moves
+    return found
