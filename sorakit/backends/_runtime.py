@@ -475,7 +475,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
                 current = fam.latents_for_preview(pipe, step_latents, take)
                 kept = guide.after_step(pipe.scheduler, step, current)
                 if kept is not None:
-                    held = fam.pack_noise(pipe, kept, take, cond).to(step_latents)
+                    held = fam.pack_step(pipe, kept, take, cond).to(step_latents)
             state["done"] = step
             elapsed = time.perf_counter() - state["start"]
             per = elapsed / step

@@ -2,8 +2,8 @@
 
 Nothing here changes a pipeline's code. Two hooks do it all:
 
-- ``tail`` wraps the pipeline scheduler's ``set_timesteps`` for one call, so the schedule the
-  pipeline sets is the last ``N - t_weak`` steps of its own ``N``-step schedule (its sigmas or
+- ``tail`` gives the pipeline's scheduler, for one call, a ``set_timesteps`` after which the
+  schedule is the last ``N - t_weak`` steps of its own ``N``-step schedule (its sigmas or
   timesteps sliced, everything else as the scheduler made it): the denoising loop starts at
   step ``t_weak``, from the latents ``Guide.start`` gives, and the first ``t_weak`` steps cost
   nothing.
@@ -149,28 +149,31 @@ def prepare(fam: ModuleType, pipe: Any, take: Any, cond: Conditioning) -> Guide:
 def tail(scheduler: Any, guide: Guide) -> Iterator[None]:
     """For one pipeline call, the schedule the pipeline sets starts at step ``guide.t_weak``.
 
-    The wrapped ``set_timesteps`` runs the scheduler's own, checks the full schedule is the one
-    ``prepare`` read, then keeps its last ``N - t_weak`` timesteps (and sigmas, N - t_weak + 1 with
-    the final 0). The scheduler's ``num_inference_steps`` stays ``N``: CogVideoX's DDIM and DPM
-    step down by ``num_train_timesteps // num_inference_steps``.
+    The scheduler's class is swapped for a subclass whose ``set_timesteps`` runs the class's own,
+    checks (on this scheduler) that the full schedule is the one ``prepare`` read, then keeps its
+    last ``N - t_weak`` timesteps (and sigmas, ``N - t_weak + 1`` with the final 0). A deep copy the
+    pipeline makes (LTX-2's audio scheduler) is of the subclass too, so it gets the same tail and
+    the loop's step index means the same step in both. ``num_inference_steps`` stays ``N``:
+    CogVideoX's DDIM and DPM step down by ``num_train_timesteps // num_inference_steps``.
     """
     torch = _torch()
-    own = scheduler.set_timesteps
+    base = type(scheduler)
     skip = guide.t_weak
 
-    @functools.wraps(own)  # retrieve_timesteps reads the signature for sigmas= and timesteps=
-    def set_timesteps(*args: Any, **kwargs: Any) -> None:
-        own(*args, **kwargs)
-        full = scheduler.timesteps.detach().cpu()
-        if full.shape != guide.timesteps.shape or not torch.allclose(full.float(), guide.timesteps.float()):
+    def set_timesteps(self: Any, *args: Any, **kwargs: Any) -> None:
+        base.set_timesteps(self, *args, **kwargs)
+        full = self.timesteps.detach().cpu()
+        if self is scheduler and (full.shape != guide.timesteps.shape
+                                  or not torch.allclose(full.float(), guide.timesteps.float())):
             raise RuntimeError(f"the pipeline set another schedule than Time-to-Move read "
                                f"({full.tolist()[:4]}... against {guide.timesteps.tolist()[:4]}...)")
-        scheduler.timesteps = scheduler.timesteps[skip:]
+        self.timesteps = self.timesteps[skip:]
         if guide.flow:
-            scheduler.sigmas = scheduler.sigmas[skip:]
+            self.sigmas = self.sigmas[skip:]
 
-    scheduler.set_timesteps = set_timesteps
+    functools.update_wrapper(set_timesteps, base.set_timesteps)  # retrieve_timesteps reads its signature
+    scheduler.__class__ = type(base.__name__, (base,), {"set_timesteps": set_timesteps, "__module__": base.__module__})
     try:
         yield
     finally:
-        del scheduler.set_timesteps  # the class's own method again
+        scheduler.__class__ = base

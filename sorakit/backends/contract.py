@@ -125,6 +125,10 @@ class Family(Protocol):
     def pack_noise(self, pipe: Any, noise: np.ndarray, take: Take, cond: Conditioning) -> Any:
         """Warped noise ``[C, F, h, w]`` as the pipeline's ``latents`` argument, with any first frame in place."""
 
+    def pack_step(self, pipe: Any, latents: np.ndarray, take: Take, cond: Conditioning) -> Any:
+        """``[C, F, h, w]`` transformer-space latents in the layout the denoising loop carries them
+        (what ``callback_on_step_end`` hands back; Time-to-Move's held latents)."""
+
     def call(self, pipe: Any, take: Take, cond: Conditioning, embeds: dict[str, Any], generator: Any,
              on_step_end: OnStepEnd, latents: Any) -> Output:
         """Runs the pipeline for ``take.mode`` with the card's knobs and returns its float frames and sound."""

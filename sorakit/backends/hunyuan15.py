@@ -115,6 +115,11 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
     return torch.from_numpy(noise)[None]
 
 
+def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> Any:
+    """The loop carries its latents as its ``latents`` argument takes them: ``pack_noise``'s layout."""
+    return pack_noise(pipe, latents, take, cond)
+
+
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from PIL import Image

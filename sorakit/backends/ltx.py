@@ -149,6 +149,11 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
     return pipe._pack_latents(x, pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size)
 
 
+def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> Any:
+    """The loop carries its latents as its ``latents`` argument takes them: ``pack_noise``'s layout."""
+    return pack_noise(pipe, latents, take, cond)
+
+
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from sorakit.backends._runtime import float_frames, step_callback

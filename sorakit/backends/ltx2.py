@@ -24,6 +24,7 @@ from sorakit.models import Arch, Card, ModelSpec, get, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "base_mode", "uses_cfg", "passes_per_step", "steps_for",
            "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid", "pack_noise",
+           "pack_step",
            "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
@@ -34,13 +35,14 @@ FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (LTX2Pipeline's EXAMPLE_DOC
 # 24 fps, 40 steps; video guider cfg 3.0, stg 1.0, rescale 0.7, modality 3.0; audio guider cfg 7.0,
 # stg 1.0, rescale 0.7, modality 3.0; STG blocks [29]. diffusers' transformer_ltx2.py docstring:
 # use_cross_timestep "False is the legacy LTX-2.0 behavior". The negative prompt is LTX2Pipeline's
-# EXAMPLE_DOC_STRING's.
+# EXAMPLE_DOC_STRING's. Time-to-Move (3, 7) at 50 steps: the paper gives no LTX-2 pair; this is its Wan
+# cut-and-drag pair (both flow-matching), untuned on LTX-2's real weights.
 register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="Lightricks/LTX-2",
                    modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1), max_frames=257, min_size=128,
                    max_size=1920, joint_audio=True,
                    arch=Arch(18.9, 12.0, 1.2, 4096, 48, spatial=32, temporal=8, patch=(1, 1, 1)),
                    card=Card(width=768, height=512, frames=121, fps=24, steps=40, guidance_scale=3.0,
-                             negative_prompt=ltx.NEGATIVE,
+                             negative_prompt=ltx.NEGATIVE, ttm=(3, 7),
                              knobs=(("stg_scale", 1.0), ("modality_scale", 3.0), ("guidance_rescale", 0.7),
                                     ("audio_guidance_scale", 7.0), ("audio_stg_scale", 1.0),
                                     ("audio_modality_scale", 3.0), ("audio_guidance_rescale", 0.7),
@@ -77,13 +79,14 @@ def passes_per_step(take: Any) -> int:
 
 
 def steps_for(take: Any) -> int:
+    if take.ttm is not None:  # Time-to-Move starts at step t_weak
+        return int(take.steps) - int(take.ttm[0])
     return int(take.steps)
 
 
 def schedule(pipe: Any, take: Any) -> dict[str, Any]:
-    """What the LTX-2 pipelines pass to ``set_timesteps`` (as LTX's). LTX-2 has no Time-to-Move here:
-    its audio scheduler is a deep copy of the video one made inside the call, which a wrapped
-    ``set_timesteps`` would follow into."""
+    """What the LTX-2 pipelines pass to ``set_timesteps`` (as LTX's; the audio scheduler, a deep copy of
+    the video one made inside the call, gets the same, and Time-to-Move's tail follows it there)."""
     return ltx.schedule(pipe, take)
 
 
@@ -105,6 +108,12 @@ def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> A
     x = with_first_frame(pipe, torch.from_numpy(noise)[None], cond)
     vae = pipe.vae
     return pipe._denormalize_latents(x, vae.latents_mean.cpu(), vae.latents_std.cpu(), vae.config.scaling_factor)
+
+
+def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> Any:
+    """Inside the loop LTX-2 carries LTX's packed, normalised tokens (the picture's latent in frame 0
+    for image-to-video): not the denormalised 5-D form its ``latents`` argument takes."""
+    return ltx.pack_noise(pipe, latents, take, cond)
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,

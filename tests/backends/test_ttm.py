@@ -31,7 +31,7 @@ from sorakit.physics.simulate import simulate  # noqa: E402
 from sorakit.previz import render  # noqa: E402
 
 RUNS = [("wan", "t2v"), ("wan", "i2v"), ("cogvideox", "t2v"), ("cogvideox", "i2v"), ("ltx", "t2v"), ("ltx", "i2v"),
-        ("hunyuan15", "t2v"), ("hunyuan15", "i2v")]
+        ("ltx2", "t2v"), ("ltx2", "i2v"), ("hunyuan15", "t2v"), ("hunyuan15", "i2v")]
 SIZE = 64
 STEPS = 4
 
@@ -46,14 +46,15 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, s
     names = {}
     for fam, mode in RUNS:
         builder = importlib.import_module(f"sorakit.tiny.{fam}")
-        build_mode = "t2v" if fam == "ltx" else mode  # one LTX checkpoint runs both
+        build_mode = "t2v" if fam in ("ltx", "ltx2") else mode  # one LTX (LTX-2) checkpoint runs both
         folder = builder.build(tmp_path_factory.mktemp(f"ttm-{fam}-{mode}"), build_mode,
                                **({"side": SIZE} if fam == "cogvideox" else {}))
         # ttm=(6, 25) at 50 steps: strength 1 on 4 steps gives (1, 4), strength 0.5 gives (0, 2)
         card = models.Card(width=SIZE, height=SIZE, frames=9, fps=8, steps=STEPS, guidance_scale=5.0, ttm=(6, 25))
         spec = models.ModelSpec(name=f"ttm-{fam}-{mode}", backend="diffusers", family=fam, model_id=str(folder),
-                                modes=(mode,), size_multiple=32 if fam == "ltx" else 16,
-                                frame_rule=(8, 1) if fam in ("cogvideox", "ltx") else (4, 1),
+                                modes=(mode,), size_multiple=32 if fam in ("ltx", "ltx2") else 16,
+                                frame_rule=(8, 1) if fam in ("cogvideox", "ltx", "ltx2") else (4, 1),
+                                joint_audio=fam == "ltx2",
                                 sizes=((SIZE, SIZE),) if (fam, mode) == ("cogvideox", "i2v") else (),
                                 max_frames=33, min_size=16, card=card)
         models.register(spec)
@@ -97,24 +98,28 @@ class _Spy:
             self.inputs.append(self._canonical(kwargs["hidden_states"]))
 
         self.handle = pipe.transformer.register_forward_pre_hook(pre_hook, with_kwargs=True)
-        own = pipe.scheduler.step
+        video = pipe.scheduler
+        self.base = base = type(video)
 
-        def step(*args: Any, **kwargs: Any) -> Any:
-            out = own(*args, **kwargs)
-            self.stepped.append(self._canonical(out[0] if isinstance(out, tuple) else out.prev_sample))
+        def step(scheduler: Any, *args: Any, **kwargs: Any) -> Any:
+            out = base.step(scheduler, *args, **kwargs)
+            if scheduler is video:  # not LTX-2's audio scheduler, a deep copy made inside the call
+                self.stepped.append(self._canonical(out[0] if isinstance(out, tuple) else out.prev_sample))
             return out
 
-        pipe.scheduler.step = step  # HunyuanVideo 1.5's call wraps this one in its own and deletes its own after
+        # A subclass, not an instance attribute: a deep copy keeps its own state, and HunyuanVideo 1.5's call
+        # sets and deletes an instance ``step`` of its own.
+        video.__class__ = type(base.__name__, (base,), {"step": step})
 
     def close(self) -> None:
         self.handle.remove()
-        self.pipe.scheduler.__dict__.pop("step", None)  # the class's own method again
+        self.pipe.scheduler.__class__ = self.base
 
     def _canonical(self, x: Any) -> np.ndarray:
         x = x[:1].detach().float()
         if self.fam == "cogvideox":  # [B, F, C (+ image), h, w]
             return x[0, :, : self.channels].permute(1, 0, 2, 3).numpy()
-        if self.fam == "ltx" and x.ndim == 3:  # packed tokens [B, F·h·w, C]
+        if self.fam in ("ltx", "ltx2") and x.ndim == 3:  # packed tokens [B, F·h·w, C]
             return family("ltx").latents_for_preview(self.pipe, x, self.take)
         return x[0, : self.channels].numpy()  # [B, C (+ condition), F, h, w]
 
@@ -177,8 +182,8 @@ def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple
     assert 0 < mask.sum() < mask.size  # the ball, not the whole frame nor nothing
     assert steps == [(k, STEPS - t_weak) for k in range(1, STEPS - t_weak + 1)]  # t_weak steps skipped
     assert len(spy.inputs) == STEPS - t_weak
-    # LTX's image-to-video keeps latent frame 0 clean (the picture) and steps only the frames after it
-    first = 1 if (fam, mode) == ("ltx", "i2v") else 0
+    # LTX's (and LTX-2's) image-to-video keeps latent frame 0 clean (the picture) and steps only the frames after it
+    first = 1 if fam in ("ltx", "ltx2") and mode == "i2v" else 0
     inputs = [x[:, first:] for x in spy.inputs]
     stepped = [x if x.shape == spy.inputs[0].shape else np.concatenate([spy.inputs[0][:, :1], x], 1)
                for x in spy.stepped]
@@ -201,8 +206,8 @@ def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple
     assert f"Time-to-Move (t_weak {t_weak}, t_strong {t_strong} of {STEPS} steps" in clip.provenance.guidance
 
 
-@pytest.mark.parametrize("fam, mode", [("wan", "i2v"), ("cogvideox", "i2v"), ("ltx", "i2v"), ("hunyuan15", "i2v")],
-                         ids=["wan", "cogvideox", "ltx", "hunyuan15"])
+@pytest.mark.parametrize("fam, mode", [("wan", "i2v"), ("cogvideox", "i2v"), ("ltx", "i2v"), ("ltx2", "i2v"),
+                                       ("hunyuan15", "i2v")], ids=["wan", "cogvideox", "ltx", "ltx2", "hunyuan15"])
 def test_the_output_follows_the_previz_motion_from_the_same_first_frame(tiny: dict[tuple[str, str], str],
                                                                          picture: str, fam: str, mode: str) -> None:
     name = tiny[(fam, mode)]
@@ -223,7 +228,7 @@ def test_auto_picks_ttm_where_the_card_has_it_and_warp_elsewhere(tiny: dict[tupl
     assert sorakit.Take(model="cogvideox1.5-5b", physics=on).method == "warp"  # no TTM for 1.5's padded latents
     assert sorakit.Take(model="ltx-video", mode="i2v", physics=on).method == "ttm"
     assert sorakit.Take(model="hunyuanvideo1.5-480p-i2v", mode="i2v", physics=on).method == "ttm"
-    assert sorakit.Take(model="ltx-2", physics=on).method == "warp"  # its audio scheduler copies the video one
+    assert sorakit.Take(model="ltx-2", mode="i2v", physics=on).method == "ttm"
     assert sorakit.Take(model="wan2.1-t2v-1.3b", mode="v2v", physics=on).method == "v2v"
     assert sorakit.Take(model="wan2.1-t2v-1.3b", physics=sorakit.PhysicsConfig(strength=0.0)).method == "none"
     assert sorakit.Take(model="wan2.1-i2v-14b-480p", mode="i2v",
@@ -238,7 +243,7 @@ def test_auto_picks_ttm_where_the_card_has_it_and_warp_elsewhere(tiny: dict[tupl
 
 @pytest.mark.parametrize("physics, mode, model, message", [
     (dict(method="tmm"), "t2v", "wan2.1-t2v-1.3b", r"physics.method='tmm': must be one of .*did you mean 'ttm'"),
-    (dict(method="ttm"), "t2v", "ltx-2", r"ltx-2 has no Time-to-Move; use method='warp'"),
+    (dict(method="ttm"), "t2v", "cogvideox1.5-5b", r"cogvideox1.5-5b has no Time-to-Move; use method='warp'"),
     (dict(method="ttm", strength=0.0), "t2v", "wan2.1-t2v-1.3b", r"needs physics.strength above 0"),
     (dict(method="v2v"), "t2v", "wan2.1-t2v-1.3b", r"runs only with mode='v2v'; set mode='v2v'"),
     (dict(method="warp"), "v2v", "wan2.1-t2v-1.3b", r"steers text- and image-to-video"),
