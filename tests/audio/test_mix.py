@@ -145,3 +145,136 @@ def test_speech_inside_another_track_ducks_the_music_too() -> None:
     assert 20 * np.log10(np.sqrt(np.mean(during ** 2)) / np.sqrt(np.mean(before ** 2))) == pytest.approx(-12.0, abs=0.2)
     with pytest.raises(sorakit.InvalidInput, match=r"speech\[0\]=\(2.0,\): must be a \(start, end\) pair"):
         mix([Track("music", music, RATE)], 6.0, speech=((2.0,),))  # type: ignore[arg-type]
+
+
+def test_the_duck_goes_down_over_its_attack_and_comes_back_over_its_release() -> None:
+    """The ducking gain in dB is a straight ramp: halfway down half an attack before the line,
+    halfway back half a release after it, untouched beyond both."""
+    from sorakit.audio.mix import DUCK_ATTACK, DUCK_RELEASE, _duck_curve
+
+    rate = 1000
+    speech = np.zeros(5000, bool)
+    speech[2000:3000] = True
+    db = 20 * np.log10(_duck_curve(speech, rate, 12.0))
+    attack, release = int(DUCK_ATTACK * rate), int(DUCK_RELEASE * rate)
+    np.testing.assert_allclose(db[2000:3000], -12.0, atol=1e-9)
+    assert db[2000 - attack // 2] == pytest.approx(-6.0, abs=0.2)
+    assert db[2999 + release // 2] == pytest.approx(-6.0, abs=0.2)
+    np.testing.assert_allclose(db[:2000 - attack], 0.0, atol=1e-9)
+    np.testing.assert_allclose(db[3000 + release:], 0.0, atol=1e-9)
+    assert (np.diff(db[2000 - attack:2001]) <= 1e-9).all() and (np.diff(db[2999:3000 + release]) >= -1e-9).all()
+
+
+def test_a_fade_out_mirrors_the_fade_in() -> None:
+    m = mix([Track("music", np.ones((1, RATE * 2), np.float32) * 0.1, RATE, fade_in=0.25, fade_out=0.5)], 2.0,
+            loudness=None)
+    stem = m.stems["music"][0]
+    assert stem[-RATE // 4] == pytest.approx(0.05, abs=0.002)  # halfway through the 0.5 s fade out
+    assert stem[RATE // 8] == pytest.approx(0.05, abs=0.002)  # halfway through the 0.25 s fade in
+    assert stem[-RATE // 2 - 10] == pytest.approx(0.1, abs=1e-6)  # before the fade out starts
+
+
+# -- the edges of every rule, and what the mix records (found by mutation testing: tests/mutation.py) --------
+def _one(**kw: object) -> Track:
+    return Track(**{"name": "music", "audio": np.zeros(480, np.float32), "rate": RATE, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("args", [
+    dict(duration=0.0), dict(rate=8000), dict(rate=192_000), dict(loudness=0.0),
+    dict(loudness=-69.9), dict(ceiling=-20.0), dict(ceiling=0.0), dict(ducking=0.0), dict(ducking=60.0),
+    dict(tracks=[_one(rate=1000)]), dict(tracks=[_one(rate=384_000)]), dict(tracks=[_one(gain_db=-120.0)]),
+    dict(tracks=[_one(gain_db=60.0)]), dict(tracks=[_one(start=-3600.0)]), dict(tracks=[_one(start=3600.0)]),
+    dict(tracks=[_one(fade_in=0.0, fade_out=3600.0)]), dict(tracks=[_one(audio=np.zeros(480, np.int16))]),
+])
+def test_the_edges_of_each_rule_are_allowed(args: dict[str, object]) -> None:
+    kw: dict[str, object] = dict(tracks=[], duration=0.01, loudness=None)
+    kw.update(args)
+    tracks, duration = kw.pop("tracks"), kw.pop("duration")
+    mix(tracks, duration, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(duration=3600.5), "duration=3600.5: must be a number of seconds in [0, 3600]"),
+    (dict(duration=True), "duration=True: must be a number"),
+    (dict(rate=7999), "rate=7999: must be an integer sample rate in [8000, 192000]"),
+    (dict(rate=192_001), "rate=192001"), (dict(rate=48_000.0), "rate=48000.0"),
+    (dict(loudness=-70.0), "loudness=-70.0: must be in (-70, 0]"), (dict(loudness=0.5), "loudness=0.5"),
+    (dict(ceiling=-20.5), "ceiling=-20.5: must be in [-20, 0] dBTP"), (dict(ceiling=0.5), "ceiling=0.5"),
+    (dict(ceiling=float("inf")), "ceiling=inf"),
+    (dict(ducking=60.5), "ducking=60.5: must be in [0, 60] dB"),
+    (dict(tracks=(np.zeros(4),)), "tracks: must be a list of Track, got tuple"),
+    (dict(tracks="music"), "tracks: must be a list of Track, got str"),
+    (dict(tracks=[_one(rate=999)]), "tracks[0] (music): rate=999 must be an integer in [1000, 384000]"),
+    (dict(tracks=[_one(rate=384_001)]), "rate=384001 must be an integer in [1000, 384000]"),
+    (dict(tracks=[_one(gain_db=60.5)]), "tracks[0] (music): gain_db=60.5 must be a finite number in [-120, 60] dB"),
+    (dict(tracks=[_one(gain_db=-120.5)]), "gain_db=-120.5 must be a finite number in [-120, 60] dB"),
+    (dict(tracks=[_one(start=3600.5)]), "tracks[0] (music): start=3600.5 must be a finite number in [-3600, 3600] s"),
+    (dict(tracks=[_one(start=-3600.5)]), "start=-3600.5 must be a finite number in [-3600, 3600] s"),
+    (dict(tracks=[_one(fade_out=3600.5)]), "fade_out=3600.5 must be a finite number, 0 or more, at most 3600 s"),
+    (dict(tracks=[_one(audio=np.zeros(4, complex))]), "tracks[0] (music): audio has dtype complex128"),
+])
+def test_just_beyond_each_rule_is_refused(args: dict[str, object], message: str) -> None:
+    kw: dict[str, object] = dict(tracks=[], duration=0.01, loudness=None)
+    kw.update(args)
+    tracks, duration = kw.pop("tracks"), kw.pop("duration")
+    with pytest.raises(sorakit.InvalidInput) as err:
+        mix(tracks, duration, **kw)  # type: ignore[arg-type]
+    assert message in str(err.value)
+
+
+def test_gain_scales_a_track_by_its_decibels_and_the_mix_records_each_track() -> None:
+    tone = sine(440, 1.0, 0.2)
+    m = mix([Track("music", tone, RATE, gain_db=-6.0, label="a bed", source="musicgen"),
+             Track("foley", tone, RATE, start=0.5, gain_db=6.0)], 2.0, loudness=None)
+    np.testing.assert_allclose(m.stems["music"][0, :RATE], tone * 10 ** (-6 / 20), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(m.stems["foley"][1, RATE // 2:RATE // 2 + RATE], tone * 10 ** (6 / 20), rtol=1e-5,
+                               atol=1e-7)
+    music, foley = m.info.tracks
+    assert (music.name, music.start, music.end, music.gain_db, music.label, music.source) == (
+        "music", 0.0, 1.0, -6.0, "a bed", "musicgen")
+    assert (foley.name, foley.start, foley.end) == ("foley", 0.5, 1.5)
+    assert m.info.rate == RATE and m.info.target is None and m.info.ceiling == -1.0 and m.info.gain_db == 0.0
+    assert m.stems["music"].dtype == np.float32 and m.audio.dtype == np.float32
+
+
+def test_without_a_target_the_levels_are_left_alone() -> None:
+    tone = sine(440, 1.0, 0.2)
+    m = mix([Track("music", tone, RATE)], 1.0, loudness=None)
+    np.testing.assert_allclose(m.audio[0], tone, rtol=1e-5, atol=1e-7)  # no master gain, nothing limited
+    assert m.info.limited_db == 0.0 and m.info.loudness == round(integrated_loudness(m.audio, RATE), 3)
+
+
+def test_tracks_of_one_name_add_up_and_only_ducked_tracks_duck() -> None:
+    one = np.full(RATE, 0.1, np.float32)
+    speech = sine(800, 0.5, 0.2)
+    m = mix([Track("foley", one, RATE), Track("foley", one, RATE, start=0.5), Track("music", one, RATE, duck=True),
+             Track("dialogue", speech, RATE, start=0.25), Track("dialogue", speech, RATE, start=1.0)], 2.0,
+            loudness=None, ducking=12.0)
+    foley, music = m.stems["foley"][0], m.stems["music"][0]
+    assert foley[0] == pytest.approx(0.1) and foley[int(0.75 * RATE)] == pytest.approx(0.2)  # the two overlap
+    assert foley[int(0.3 * RATE)] == pytest.approx(0.1)  # foley is not ducked under the line
+    assert music[int(0.5 * RATE)] == pytest.approx(0.1 * 10 ** (-12 / 20), rel=1e-3)  # music is, under each line
+    assert m.stems["dialogue"][0, int(1.25 * RATE)] != 0.0  # the second line is there too
+
+
+def test_the_limiter_brings_a_peak_to_the_ceiling_not_below() -> None:
+    x = np.zeros((2, 4800))
+    x[:, 2400] = 1.0
+    y, reduction = limit(x, RATE, -6.0)
+    assert 20 * np.log10(np.abs(y).max()) == pytest.approx(-6.0, abs=0.05) and reduction == pytest.approx(6.0, abs=0.05)
+    assert y[0, 2000] == 0.0 and y[0, 2399] == 0.0
+    quiet = x * 0.1  # -20 dBFS: nothing to do
+    z, none = limit(quiet, RATE, -6.0)
+    np.testing.assert_array_equal(z, quiet)
+    assert none == 0.0
+
+
+def test_a_peaky_programme_reaches_its_target_through_the_limiter() -> None:
+    rng = np.random.default_rng(3)
+    bed = (rng.standard_normal((2, RATE * 4)) * 0.05).astype(np.float32)
+    for k in range(1, 8):
+        bed[:, k * RATE // 2:k * RATE // 2 + 48] += 0.9  # hits far above the bed
+    m = mix([Track("foley", bed, RATE)], 4.0, loudness=-16.0)
+    assert m.info.limited_db > 3.0  # the limiter had to work
+    assert m.info.loudness == pytest.approx(-16.0, abs=0.1)
+    assert true_peak(m.audio, RATE) <= -1.0 + 1e-6

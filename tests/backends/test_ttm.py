@@ -32,6 +32,8 @@ from sorakit.previz import render  # noqa: E402
 
 RUNS = [("wan", "t2v"), ("wan", "i2v"), ("cogvideox", "t2v"), ("cogvideox", "i2v"), ("ltx", "t2v"), ("ltx", "i2v"),
         ("ltx2", "t2v"), ("ltx2", "i2v"), ("hunyuan15", "t2v"), ("hunyuan15", "i2v")]
+# Wan's real checkpoints ship UniPC (flow prediction, flow sigmas), not the tiny builder's Euler: one more run with it.
+UNIPC = ("wan-unipc", "t2v")
 SIZE = 64
 STEPS = 4
 
@@ -44,21 +46,33 @@ def _scene(vx: float) -> Scene:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], str]]:
     names = {}
-    for fam, mode in RUNS:
+    for fam, mode in [*RUNS, UNIPC]:
+        real = fam
+        fam = fam.removesuffix("-unipc")
         builder = importlib.import_module(f"sorakit.tiny.{fam}")
         build_mode = "t2v" if fam in ("ltx", "ltx2") else mode  # one LTX (LTX-2) checkpoint runs both
-        folder = builder.build(tmp_path_factory.mktemp(f"ttm-{fam}-{mode}"), build_mode,
+        folder = builder.build(tmp_path_factory.mktemp(f"ttm-{real}-{mode}"), build_mode,
                                **({"side": SIZE} if fam == "cogvideox" else {}))
+        if real == "wan-unipc":  # the scheduler Wan-AI/Wan2.1-T2V-1.3B-Diffusers ships (its scheduler_config.json)
+            import json
+
+            import diffusers
+
+            diffusers.UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0,
+                                              num_train_timesteps=1000).save_pretrained(folder / "scheduler")
+            index = json.loads((folder / "model_index.json").read_text())
+            index["scheduler"] = ["diffusers", "UniPCMultistepScheduler"]
+            (folder / "model_index.json").write_text(json.dumps(index))
         # ttm=(6, 25) at 50 steps: strength 1 on 4 steps gives (1, 4), strength 0.5 gives (0, 2)
         card = models.Card(width=SIZE, height=SIZE, frames=9, fps=8, steps=STEPS, guidance_scale=5.0, ttm=(6, 25))
-        spec = models.ModelSpec(name=f"ttm-{fam}-{mode}", backend="diffusers", family=fam, model_id=str(folder),
+        spec = models.ModelSpec(name=f"ttm-{real}-{mode}", backend="diffusers", family=fam, model_id=str(folder),
                                 modes=(mode,), size_multiple=32 if fam in ("ltx", "ltx2") else 16,
                                 frame_rule=(8, 1) if fam in ("cogvideox", "ltx", "ltx2") else (4, 1),
                                 joint_audio=fam == "ltx2",
                                 sizes=((SIZE, SIZE),) if (fam, mode) == ("cogvideox", "i2v") else (),
                                 max_frames=33, min_size=16, card=card)
         models.register(spec)
-        names[(fam, mode)] = spec.name
+        names[(real, mode)] = spec.name
     yield names
     for name in names.values():
         models.MODELS.pop(name, None)
@@ -161,7 +175,7 @@ def _expected(pipe: Any, fam: str, take: sorakit.Take) -> tuple[Any, Any, np.nda
     return z, noise, mask, level
 
 
-@pytest.mark.parametrize("fam, mode", RUNS, ids=[f"{f}-{m}" for f, m in RUNS])
+@pytest.mark.parametrize("fam, mode", [*RUNS, UNIPC], ids=[f"{f}-{m}" for f, m in [*RUNS, UNIPC]])
 @pytest.mark.parametrize("strength, pair", [(1.0, (1, 4)), (0.5, (0, 2))], ids=["hold-to-end", "release-at-2"])
 def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple[str, str], str], picture: str,
                                                                  fam: str, mode: str, strength: float,
@@ -170,6 +184,7 @@ def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple
                  physics=sorakit.PhysicsConfig(scene=_scene(3.0), strength=strength, method="ttm"))
     assert take.ttm == pair
     t_weak, t_strong = pair
+    fam = fam.removesuffix("-unipc")
     spec = models.get(take.model)
     pipe = _runtime.pipeline(spec, family(fam), mode, _runtime.PRESETS["cpu"])
     spy = _Spy(pipe, fam, take.resolved())

@@ -1,0 +1,128 @@
+"""Mutation testing, one module at a time against its own tests: the score and the surviving mutants.
+
+    .venv/bin/pip install mutmut
+    .venv/bin/python tests/mutation.py sorakit/audio/mix.py [more modules...] [--children 2]
+    .venv/bin/python tests/mutation.py --all
+
+mutmut runs, for every mutant, the tests that cover the mutated function. Run over the whole
+package at once (``[tool.mutmut]`` in pyproject.toml), a mutant in the mixer also runs every
+storyboard film that mixes sound, and the run takes about a day on two cores. Here each module
+is mutated in a copy of the working tree whose ``[tool.mutmut]`` names that module and only the
+test files that are about it (``TESTS``), so a mutant costs its unit tests. Results go to
+``mutation-results/<module>.json`` (killed, survived, timed out, the score, and each survivor's
+diff) and a line per module is printed.
+
+Threads are pinned to one (``OMP_NUM_THREADS=1`` and friends): mutmut forks a child per mutant
+from a process that has run torch and OpenCV, and a thread pool inherited across a fork can
+deadlock the child, which mutmut would count as a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The test files that are about each module: what its mutants are run against.
+TESTS: dict[str, list[str]] = {
+    "sorakit/audio/mix.py": ["tests/audio/test_mix.py"],
+    "sorakit/audio/soundtrack.py": ["tests/audio/test_soundtrack.py"],
+    "sorakit/guidance/warp.py": ["tests/test_warp.py"],
+    "sorakit/guidance/ttm.py": ["tests/backends/test_ttm.py"],
+    "sorakit/backends/_ttm.py": ["tests/backends/test_ttm.py"],
+    "sorakit/backends/_runtime.py": ["tests/backends/test_runtime.py", "tests/backends/test_inputs.py"],
+    "sorakit/backends/contract.py": ["tests/backends/test_inputs.py", "tests/backends/test_behaviour.py"],
+    "sorakit/backends/wan.py": ["tests/backends/test_inputs.py", "tests/backends/test_behaviour.py"],
+    "sorakit/backends/ltx.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx.py"],
+    "sorakit/backends/ltx2.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx2.py"],
+    "sorakit/backends/cogvideox.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_cogvideox.py"],
+    "sorakit/backends/hunyuan15.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_hunyuan15.py"],
+    "sorakit/generate.py": ["tests/backends/test_inputs.py", "tests/test_clip.py"],
+    "sorakit/report/__init__.py": ["tests/test_report.py", "tests/test_report_faults.py"],
+    "sorakit/report/tracking.py": ["tests/test_report.py", "tests/test_report_faults.py"],
+    "sorakit/report/fitting.py": ["tests/test_report.py"],
+    "sorakit/report/judging.py": ["tests/test_report.py", "tests/test_report_faults.py"],
+    "sorakit/storyboard.py": ["tests/test_storyboard.py"],
+    "sorakit/clip.py": ["tests/test_clip.py", "tests/test_saves.py"],
+    "sorakit/best.py": ["tests/test_best.py"],
+}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _config(module: str, tests: list[str]) -> str:
+    quoted = ", ".join(f'"{t}"' for t in tests)
+    return (f'\n[tool.mutmut]\nsource_paths = ["sorakit"]\nonly_mutate = ["{module}"]\nalso_copy = ["assets/"]\n'
+            f"pytest_add_cli_args_test_selection = [{quoted}]\n"
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-k", "not sigkill and not ctrl_c"]\n'
+            "mutate_only_covered_lines = true\n")
+
+
+def run(module: str, children: int, out: Path) -> dict[str, object]:
+    """Mutates ``module`` in a copy of the working tree and returns its results."""
+    work = Path(tempfile.mkdtemp(prefix="sorakit-mutation-"))
+    try:
+        for name in ("sorakit", "tests", "assets", "notebooks", "README.md"):
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+            elif src.exists():
+                shutil.copy2(src, work / name)
+        text = (ROOT / "pyproject.toml").read_text()
+        head, _, after = text.partition("\n[tool.mutmut]")
+        rest = after.split("\n[", 1)[1] if "\n[" in after else ""  # the sections after mutmut's own
+        (work / "pyproject.toml").write_text(head + _config(module, TESTS[module]) + ("\n[" + rest if rest else ""))
+        env = {**os.environ, **ONE_THREAD}
+        mutmut = str(Path(sys.executable).parent / "mutmut")
+        subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=work, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        meta = work / "mutants" / f"{module}.meta"
+        codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        killed = [k for k, v in codes.items() if v not in (0, None, 33, 34, 36, -24, 152)]
+        survived = sorted(k for k, v in codes.items() if v == 0)
+        timeouts = [k for k, v in codes.items() if v in (36, -24, 152)]
+        diffs = {}
+        for name in survived:
+            shown = subprocess.run([mutmut, "show", name], cwd=work, env=env, capture_output=True, text=True)
+            diffs[name] = "\n".join(line for line in shown.stdout.splitlines() if line.startswith(("-", "+"))
+                                    and not line.startswith(("---", "+++")))
+        done = len(killed) + len(survived) + len(timeouts)
+        result: dict[str, object] = {
+            "module": module, "tests": TESTS[module], "mutants": len(codes), "killed": len(killed),
+            "survived": len(survived), "timeouts": len(timeouts),
+            "score": round(100 * (len(killed) + len(timeouts)) / done, 1) if done else None,
+            "survivors": diffs,
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        (out / (module.replace("/", ".") + ".json")).write_text(json.dumps(result, indent=2))
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(TESTS)}")
+    parser.add_argument("--all", action="store_true", help="every module in TESTS")
+    parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--out", default=str(ROOT / "mutation-results"))
+    args = parser.parse_args()
+    modules = list(TESTS) if args.all else args.modules
+    unknown = [m for m in modules if m not in TESTS]
+    if not modules or unknown:
+        parser.error(f"name modules from: {', '.join(TESTS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    for module in modules:
+        r = run(module, args.children, Path(args.out))
+        print(f"{module}: {r['killed']} killed, {r['survived']} survived, {r['timeouts']} timed out of "
+              f"{r['mutants']} -> score {r['score']}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()
