@@ -152,6 +152,18 @@ def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> 
     return pack_noise(pipe, latents, take, cond)
 
 
+def _vae_scale(pipe: Any) -> None:
+    """diffusers 0.42.1's WanVideoToVideoPipeline takes its spatial factor as ``2 ** len(temperal_downsample)``
+    (8), where Wan 2.2 TI2V's VAE patches 2x2 pixels first (16, its config's ``scale_factor_spatial``, which
+    the other Wan pipelines read): its noise would not match the encoded video. Read it from the config."""
+    from diffusers.video_processor import VideoProcessor
+
+    factor = pipe.vae.config.scale_factor_spatial
+    if factor and pipe.vae_scale_factor_spatial != factor:
+        pipe.vae_scale_factor_spatial = factor
+        pipe.video_processor = VideoProcessor(vae_scale_factor=factor)
+
+
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     """Runs the pipeline for ``take.mode`` and returns its float frames (Wan makes no sound)."""
@@ -172,6 +184,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
         args["image"] = cond.image
     elif take.mode == "v2v":
         assert cond.video is not None
+        _vae_scale(pipe)
         args["video"] = [Image.fromarray(f) for f in cond.video]
         args["strength"] = cond.strength
     elif take.mode == "vace":

@@ -31,11 +31,16 @@ def tokenizer() -> object:
                                    model_max_length=512)
 
 
-def build(folder: str | os.PathLike[str], mode: str = "t2v", *, max_side: int = 32) -> Path:
+def build(folder: str | os.PathLike[str], mode: str = "t2v", *, max_side: int = 32, version: str = "2.1") -> Path:
     """Builds and saves a tiny Wan pipeline for ``mode``: ``t2v`` (also serves ``v2v``), ``i2v`` or ``vace``.
 
     ``max_side`` is the most latent patches along an axis its position embedding covers (32: up
-    to 512 pixels; 64 runs 832x480).
+    to 512 pixels; 64 runs 832x480). ``version="2.2"`` builds Wan 2.2 TI2V's layout instead (``t2v``
+    only; sorakit derives its image-to-video from it, as from Wan-AI/Wan2.2-TI2V-5B-Diffusers): a
+    residual VAE that patches 2x2 pixels before its 8x downsampling (16x in all), and
+    ``expand_timesteps``, so image-to-video holds the picture as the first latent frame with
+    timestep 0 rather than in extra input channels; the scheduler is UniPC with flow sigmas, as
+    that checkpoint ships it.
 
     >>> import tempfile, diffusers
     >>> path = build(tempfile.mkdtemp())
@@ -47,6 +52,10 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, max_side: int = 
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config
     from transformers import UMT5EncoderModel
 
+    if version not in ("2.1", "2.2") or (version == "2.2" and mode != "t2v"):
+        raise InvalidInput(f"version={version!r}, mode={mode!r}: a tiny Wan is 2.1 (t2v, i2v, vace) or 2.2 (t2v)")
+    if version == "2.2":
+        return _build_ti2v(Path(folder), max_side)
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                      temperal_downsample=[False, True, True])
@@ -77,5 +86,32 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, max_side: int = 
     else:
         raise InvalidInput(f"mode={mode!r}: a tiny Wan is built for t2v, i2v or vace")
     out = Path(folder)
+    pipe.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def _build_ti2v(out: Path, max_side: int) -> Path:
+    import diffusers
+    import torch
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    z = 8  # the real VAE has 48 latent channels; the layout, not the width, is what the pipelines read
+    torch.manual_seed(0)
+    vae = diffusers.AutoencoderKLWan(base_dim=4, decoder_base_dim=4, z_dim=z, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                                     temperal_downsample=[False, True, True], is_residual=True, in_channels=12,
+                                     out_channels=12, patch_size=2, scale_factor_spatial=16,
+                                     latents_mean=[0.0] * z, latents_std=[1.0] * z)
+    torch.manual_seed(0)
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=64, d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                               num_heads=4, relative_attention_num_buckets=8))
+    torch.manual_seed(0)
+    transformer = diffusers.WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=z, out_channels=z, text_dim=32,
+        freq_dim=256, ffn_dim=32, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=max_side,
+        num_layers=2)
+    scheduler = diffusers.UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                                  flow_shift=5.0)
+    pipe = diffusers.WanPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer(), transformer=transformer,
+                                 scheduler=scheduler, expand_timesteps=True)
     pipe.save_pretrained(out, safe_serialization=True)
     return out

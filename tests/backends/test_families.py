@@ -44,6 +44,7 @@ CASES = [
     Case("wan", "t2v", ("t2v", "v2v")),
     Case("wan", "i2v", ("i2v",)),
     Case("wan", "vace", ("vace",)),
+    Case("wan", "t2v", ("t2v", "i2v", "v2v"), width=32, height=32, size_multiple=32, version="2.2"),  # TI2V layout
     Case("cogvideox", "t2v", ("t2v", "v2v"), frame_rule=(8, 1), fps=8),
     Case("cogvideox", "i2v", ("i2v",), frame_rule=(8, 1), sizes=((16, 16),), fps=8),
     Case("cogvideox", "t2v", ("t2v", "v2v"), frames=17, frame_rule=(16, 1), fps=16, version="1.5"),

@@ -32,8 +32,10 @@ from sorakit.previz import render  # noqa: E402
 
 RUNS = [("wan", "t2v"), ("wan", "i2v"), ("cogvideox", "t2v"), ("cogvideox", "i2v"), ("ltx", "t2v"), ("ltx", "i2v"),
         ("ltx2", "t2v"), ("ltx2", "i2v"), ("hunyuan15", "t2v"), ("hunyuan15", "i2v")]
-# Wan's real checkpoints ship UniPC (flow prediction, flow sigmas), not the tiny builder's Euler: one more run with it.
+# Wan's real checkpoints ship UniPC (flow prediction, flow sigmas), not the tiny builder's Euler: one more run
+# with it; and Wan 2.2 TI2V's layout (a 16x VAE, the picture as latent frame 0 with timestep 0), both modes.
 UNIPC = ("wan-unipc", "t2v")
+TI2V = [("wan22", "t2v"), ("wan22", "i2v")]
 SIZE = 64
 STEPS = 4
 
@@ -46,13 +48,16 @@ def _scene(vx: float) -> Scene:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, str], str]]:
     names = {}
-    for fam, mode in [*RUNS, UNIPC]:
+    for fam, mode in [*RUNS, UNIPC, *TI2V]:
         real = fam
-        fam = fam.removesuffix("-unipc")
+        fam = "wan" if fam == "wan22" else fam.removesuffix("-unipc")
         builder = importlib.import_module(f"sorakit.tiny.{fam}")
         build_mode = "t2v" if fam in ("ltx", "ltx2") else mode  # one LTX (LTX-2) checkpoint runs both
+        if real == "wan22":
+            build_mode = "t2v"  # its image-to-video is derived from the one checkpoint, as for the real one
         folder = builder.build(tmp_path_factory.mktemp(f"ttm-{real}-{mode}"), build_mode,
-                               **({"side": SIZE} if fam == "cogvideox" else {}))
+                               **({"side": SIZE} if fam == "cogvideox" else {"version": "2.2"} if real == "wan22"
+                                  else {}))
         if real == "wan-unipc":  # the scheduler Wan-AI/Wan2.1-T2V-1.3B-Diffusers ships (its scheduler_config.json)
             import json
 
@@ -66,7 +71,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple[str, s
         # ttm=(6, 25) at 50 steps: strength 1 on 4 steps gives (1, 4), strength 0.5 gives (0, 2)
         card = models.Card(width=SIZE, height=SIZE, frames=9, fps=8, steps=STEPS, guidance_scale=5.0, ttm=(6, 25))
         spec = models.ModelSpec(name=f"ttm-{real}-{mode}", backend="diffusers", family=fam, model_id=str(folder),
-                                modes=(mode,), size_multiple=32 if fam in ("ltx", "ltx2") else 16,
+                                modes=("t2v", "i2v") if real == "wan22" else (mode,),
+                                size_multiple=32 if fam in ("ltx", "ltx2") or real == "wan22" else 16,
                                 frame_rule=(8, 1) if fam in ("cogvideox", "ltx", "ltx2") else (4, 1),
                                 joint_audio=fam == "ltx2",
                                 sizes=((SIZE, SIZE),) if (fam, mode) == ("cogvideox", "i2v") else (),
@@ -175,7 +181,7 @@ def _expected(pipe: Any, fam: str, take: sorakit.Take) -> tuple[Any, Any, np.nda
     return z, noise, mask, level
 
 
-@pytest.mark.parametrize("fam, mode", [*RUNS, UNIPC], ids=[f"{f}-{m}" for f, m in [*RUNS, UNIPC]])
+@pytest.mark.parametrize("fam, mode", [*RUNS, UNIPC, *TI2V], ids=[f"{f}-{m}" for f, m in [*RUNS, UNIPC, *TI2V]])
 @pytest.mark.parametrize("strength, pair", [(1.0, (1, 4)), (0.5, (0, 2))], ids=["hold-to-end", "release-at-2"])
 def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple[str, str], str], picture: str,
                                                                  fam: str, mode: str, strength: float,
@@ -184,7 +190,8 @@ def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple
                  physics=sorakit.PhysicsConfig(scene=_scene(3.0), strength=strength, method="ttm"))
     assert take.ttm == pair
     t_weak, t_strong = pair
-    fam = fam.removesuffix("-unipc")
+    ti2v = fam == "wan22"
+    fam = "wan" if ti2v else fam.removesuffix("-unipc")
     spec = models.get(take.model)
     pipe = _runtime.pipeline(spec, family(fam), mode, _runtime.PRESETS["cpu"])
     spy = _Spy(pipe, fam, take.resolved())
@@ -198,7 +205,8 @@ def test_the_masked_region_follows_the_reference_until_t_strong(tiny: dict[tuple
     assert steps == [(k, STEPS - t_weak) for k in range(1, STEPS - t_weak + 1)]  # t_weak steps skipped
     assert len(spy.inputs) == STEPS - t_weak
     # LTX's (and LTX-2's) image-to-video keeps latent frame 0 clean (the picture) and steps only the frames after it
-    first = 1 if fam in ("ltx", "ltx2") and mode == "i2v" else 0
+    # and Wan 2.2 TI2V's feeds the picture's latent as frame 0 with timestep 0
+    first = 1 if (fam in ("ltx", "ltx2") or ti2v) and mode == "i2v" else 0
     inputs = [x[:, first:] for x in spy.inputs]
     stepped = [x if x.shape == spy.inputs[0].shape else np.concatenate([spy.inputs[0][:, :1], x], 1)
                for x in spy.stepped]
