@@ -33,7 +33,7 @@ from sorakit import models
 from sorakit.clip import Clip, load
 from sorakit.display import DEFAULT_MAX_BYTES, clip_html
 from sorakit.physics.presets import PRESETS
-from sorakit.take import MEMORY_PRESETS, PhysicsConfig, Take
+from sorakit.take import MEMORY_PRESETS, PHYSICS_METHODS, PhysicsConfig, Take
 
 SIZES = {"832x480": (832, 480), "480x832": (480, 832), "640x368": (640, 368), "512x320": (512, 320),
          "416x240": (416, 240), "320x192": (320, 192), "1280x720": (1280, 720)}
@@ -134,6 +134,8 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.scene = w.Dropdown(description="scene", options=["(none)", *PRESETS], style=label)
         self.strength = w.FloatSlider(description="physics", min=0.0, max=1.0, step=0.05, style=label,
                                       tooltip="physics guidance strength (0 = off)")
+        self.method = w.Dropdown(description="guidance", options=list(PHYSICS_METHODS), style=label,
+                                 tooltip="how the scene steers the model: auto picks Time-to-Move where it can")
         self.foley = w.Checkbox(description="Foley from collisions")
         self.ambience = w.Text(description="ambience", placeholder="AudioGen prompt, e.g. a busy gym; empty for none",
                                layout=wide, style=label)
@@ -162,7 +164,7 @@ class Studio(w.VBox):  # type: ignore[misc]
             w.HBox([self.steps, self.guidance_scale]),
             w.HBox([self.frames, self.fps, self.size]),
             w.HBox([self.model, self.mode, self.memory]),
-            w.HBox([self.scene, self.strength, self.foley]),
+            w.HBox([self.scene, self.strength, self.method, self.foley]),
             self.ambience, self.music,
             w.HBox([self.generate_button, self.cancel_button, self.progress, self.status]),
             w.HBox([self.best_n, self.best_button]),
@@ -192,7 +194,8 @@ class Studio(w.VBox):  # type: ignore[misc]
             steps=int(self.steps.value), guidance_scale=float(self.guidance_scale.value),
             frames=int(self.frames.value), fps=int(self.fps.value), width=width, height=height,
             model=self.model.value, mode=self.mode.value, memory=self.memory.value,
-            physics=PhysicsConfig(scene=scene, strength=float(self.strength.value), trail=self._extra.physics.trail),
+            physics=PhysicsConfig(scene=scene, strength=float(self.strength.value), trail=self._extra.physics.trail,
+                                  method=str(self.method.value)),
             sound=dataclasses.replace(self._extra.sound, foley=bool(self.foley.value), ambience=self.ambience.value,
                                       music=self.music.value))
 
@@ -218,6 +221,8 @@ class Studio(w.VBox):  # type: ignore[misc]
             self._following = False
         self.memory.value, self.scene.value = take.memory, name
         self.strength.value, self.foley.value = take.physics.strength, take.sound.foley
+        if take.physics.method in PHYSICS_METHODS:
+            self.method.value = take.physics.method
         self.ambience.value, self.music.value = take.sound.ambience, take.sound.music
 
     def _add_size(self, size: tuple[int, int]) -> None:
@@ -503,8 +508,7 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
 
     def variant(seed: int, value: Any) -> Take:
         if knob == "physics.strength":
-            return take.replace(seed=seed, physics=PhysicsConfig(scene=take.physics.scene, strength=float(value),
-                                                                 trail=take.physics.trail))
+            return take.replace(seed=seed, physics=dataclasses.replace(take.physics, strength=float(value)))
         if knob not in ("guidance_scale", "steps", "fps", "frames"):
             raise InvalidInput(f"knob={knob!r}: a sweep varies guidance_scale, steps, fps, frames or physics.strength")
         return take.replace(seed=seed, **{knob: value})

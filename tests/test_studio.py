@@ -25,8 +25,10 @@ def test_every_control_is_a_view_on_the_take(tmp_path: Path) -> None:
     studio.guidance_scale.value = 3.0
     studio.scene.value = "ramp"
     studio.strength.value = 0.9
+    studio.method.value = "warp"
     changed = studio.take
     assert (changed.guidance_scale, changed.physics.scene, changed.physics.strength) == (3.0, "ramp", 0.9)
+    assert changed.physics.method == "warp"
     assert Studio(changed, out_dir=tmp_path).take == changed  # restores exactly
     custom = sorakit.Scene.room("lab").add(sorakit.Ball("ball", 2.0, 2.0, 0.3))
     with_scene = take.replace(physics=sorakit.PhysicsConfig(scene=custom))

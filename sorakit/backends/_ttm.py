@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -64,7 +64,6 @@ class Guide:
     flow: bool
     timesteps: Any
     sigmas: Any
-    overwrites: list[int] = field(default_factory=list)
 
     def noised(self, scheduler: Any, index: int) -> Any:
         """The reference noised with the fixed noise to the level of step ``index`` of the full schedule.
@@ -97,7 +96,6 @@ class Guide:
         index = self.t_weak + step - 1
         if index >= self.t_strong:
             return None
-        self.overwrites.append(index)
         held = self.noised(scheduler, index + 1).numpy()
         return np.where(self.mask[None], held, current).astype(np.float32)
 
