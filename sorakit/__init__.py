@@ -15,6 +15,7 @@ from sorakit.errors import (BadPath, InvalidInput, MissingPackage, NotFound, Out
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.best import best_of
+from sorakit.lipsync import lipsync
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Change, Event, Material, Scene, Segment, SoundProfile, preset, simulate
 from sorakit.physics.describe import describe
@@ -23,7 +24,7 @@ from sorakit.take import SoundConfig, DialogueLine, PhysicsConfig, Take, physics
 
 __all__ = [
     "Take", "PhysicsConfig", "SoundConfig", "DialogueLine",
-    "generate", "best_of", "Step", "Clip", "Provenance", "load", "verify", "Verification",
+    "generate", "best_of", "lipsync", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Change", "Material", "SoundProfile", "preset", "simulate", "Event",
