@@ -10,7 +10,7 @@ storyboard film that mixes sound, and the run takes about a day on two cores. He
 is mutated in a copy of the working tree whose ``[tool.mutmut]`` names that module and only the
 test files that are about it (``TESTS``), so a mutant costs its unit tests. Results go to
 ``mutation-results/<module>.json`` (killed, survived, timed out, the score, and each survivor's
-diff) and a line per module is printed.
+diff), mutmut's own output to ``<module>.log`` beside it, and a line per module is printed.
 
 Threads are pinned to one (``OMP_NUM_THREADS=1`` and friends): mutmut forks a child per mutant
 from a process that has run torch and OpenCV, and a thread pool inherited across a fork can
@@ -81,8 +81,11 @@ def run(module: str, children: int, out: Path) -> dict[str, object]:
         (work / "pyproject.toml").write_text(head + _config(module, TESTS[module]) + ("\n[" + rest if rest else ""))
         env = {**os.environ, **ONE_THREAD}
         mutmut = str(Path(sys.executable).parent / "mutmut")
-        subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=work, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / (module.replace("/", ".") + ".log")
+        with open(log, "w") as sink:  # mutmut's own output, for a run that went wrong
+            subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=work, env=env, stdout=sink,
+                           stderr=subprocess.STDOUT, check=False)
         meta = work / "mutants" / f"{module}.meta"
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
         killed = [k for k, v in codes.items() if v not in (0, None, 33, 34, 36, -24, 152)]

@@ -99,6 +99,7 @@ def test_bad_input_is_refused_before_anything_renders(tmp_path: Path, kw: dict[s
     generate_module = importlib.import_module("sorakit.generate")
 
     monkeypatch.setattr(generate_module, "generate", lambda *a, **k: pytest.fail("rendered"))
+    kw = dict(kw)  # the parameters are shared by every run of the test in a process (mutmut runs it twice)
     take = sorakit.Take(**{**SMALL, **kw.pop("take", {})})
     with pytest.raises(sorakit.InvalidInput, match=message):
         best_of(take, folder=tmp_path, **kw)
