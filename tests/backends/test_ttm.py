@@ -310,3 +310,40 @@ def test_indices_scale_with_strength_and_steps() -> None:
     assert indices(1.0, 2, (50, 50)) == (1, 2)
     with pytest.raises(ValueError):
         indices(0.0, 50, (3, 7))
+
+
+# -- the edges, found by mutation testing (tests/mutation.py) ------------------------------------------------
+def test_indices_edges() -> None:
+    assert indices(1.0, 100, (12, 25)) == (48, 100)  # the pair is per 50 steps
+    assert indices(0.5, 50, (9, 4)) == (4, 4)  # the loop never starts after the hold ends
+    with pytest.raises(ValueError, match=r"strength 1.5 is not in \(0, 1\]"):
+        indices(1.5, 50, (3, 7))
+
+
+def test_latent_frames_cover_exactly_their_video_frames() -> None:
+    """Latent 0 is video frame 0 alone; latent k covers frames 4k-3 .. 4k; past the video the last frame stands."""
+
+    def only(frame: int, count: int = 9, latent: int = 3) -> np.ndarray:
+        ids = np.zeros((count, 8, 8), np.int16)
+        ids[frame, 2:4, 2:4] = 1
+        return latent_mask(ids, latent_frames=latent, latent_height=8, latent_width=8, temporal=4, dilate=0).any(
+            axis=(1, 2))
+
+    assert only(0).tolist() == [True, False, False]
+    assert only(1).tolist() == [False, True, False]
+    assert only(4).tolist() == [False, True, False]
+    assert only(5).tolist() == [False, False, True]
+    assert only(4, count=5).tolist() == [False, True, True]  # latent 2 is past a 5-frame video: frame 4 again
+    assert only(3, count=5).tolist() == [False, True, False]
+
+
+def test_motion_video_takes_any_array_and_drops_alpha() -> None:
+    frames = np.full((2, 4, 6, 3), 200.0)  # float input
+    ids = np.zeros((2, 4, 6), np.int16)
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., 3] = 255
+    out = motion_video(frames, ids, rgba)
+    assert out.dtype == np.uint8 and out.shape == (2, 4, 6, 3) and (out == 0).all()
+    assert motion_video(frames, ids, None).dtype == np.uint8
+    with pytest.raises(ValueError, match="the picture is 4x4, the previz 6x4"):
+        motion_video(frames, ids, np.zeros((4, 4, 3), np.uint8))
