@@ -146,3 +146,87 @@ def test_the_studio_runs_best_of_and_shows_scores(tmp_path: Path) -> None:
 def test_score_is_a_plain_record() -> None:
     s = Score(50.0, 1.0, 1.0, None, 0, 0, 0, 0, 1.0, "ok")
     assert Score(**s.__dict__) == s and np.isfinite(s.total)
+
+
+# -- the edges, found by mutation testing (tests/mutation.py) ------------------------------------------------
+def test_the_score_is_its_formula_over_the_report() -> None:
+    from sorakit.report.faults import planted
+
+    p = planted("energy", seed=2)  # a report with path error, gravity, problems and lost frames
+    r = measure_frames(p.frames, p.fps, scene=p.scene)
+    s = score(r)
+    th = r.thresholds
+    path = float(np.mean([b.trajectory.mean_pct for b in r.bodies if b.trajectory is not None]))
+    found = float(np.mean([b.confidence for b in r.bodies]))
+    counts = [len(r.problems_of(k)) for k in ("teleport", "energy", "penetration", "missing")]
+    penalty = path / th.trajectory + abs(r.gravity_error or 0.0) / th.gravity + sum(counts) + 2 * (1 - found)
+    assert s.penalty == pytest.approx(penalty, abs=1e-4) and s.total == round(100 / (1 + s.penalty), 2)
+    assert (s.teleports, s.energy, s.penetrations, s.missing) == tuple(counts) and s.energy >= 1
+    assert s.gravity_error == r.gravity_error and s.found == found and s.path_pct == path and s.verdict == r.verdict
+    assert 0 < found < 1 and s.penalty > 1  # every part of the formula is at work in this clip
+
+
+def test_seeds_wrap_and_the_limits_are_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert best._seeds(sorakit.Take(seed=2**32 - 1), 2) == [2**32 - 1, 0]
+    generate_module = importlib.import_module("sorakit.generate")
+
+    class Rendered(Exception):
+        pass
+
+    def first(*a: Any, **k: Any) -> Any:
+        raise Rendered
+
+    monkeypatch.setattr(generate_module, "generate", first)
+    take = sorakit.Take(**SMALL)
+    for allowed in (dict(n=1), dict(n=64), dict(seeds=list(range(64))), dict(seeds=[2**32 - 1])):
+        with pytest.raises(Rendered):  # past every check, into the first render
+            best_of(take, folder=tmp_path, **allowed)  # type: ignore[arg-type]
+    for refused in (dict(n=65), dict(seeds=list(range(65))), dict(seeds=[2**32]), dict(n=True), dict(seeds=[True])):
+        with pytest.raises(sorakit.InvalidInput):
+            best_of(take, folder=tmp_path, **refused)  # type: ignore[arg-type]
+
+
+def test_defaults_folder_and_progress_pass_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sorakit.sidecar import take_hash
+
+    generate_module = importlib.import_module("sorakit.generate")
+    real = generate_module.generate
+    seen: list[tuple[int, object]] = []
+
+    def spy(t: sorakit.Take, **kw: Any) -> sorakit.Clip:
+        seen.append((t.seed, kw.get("progress")))
+        return real(t, **kw)
+
+    monkeypatch.setattr(generate_module, "generate", spy)
+    take = sorakit.Take(seed=9, **{**SMALL, "frames": 8})
+    ranking = best_of(take, folder=tmp_path, progress=False)
+    assert seen == [(9, False), (10, False), (11, False), (12, False)]  # n defaults to 4, from the Take's seed
+    assert ranking.folder == tmp_path / take_hash(take.replace(seed=0).resolved())[:16] and ranking.take == take
+
+
+def test_a_saved_score_is_trusted_only_with_its_format_and_hash(tmp_path: Path) -> None:
+    take = sorakit.Take(seed=4, **{**SMALL, "frames": 8})
+    first = best_of(take, seeds=[4], folder=tmp_path)
+    side = first.folder / "seed-4.score.json"
+    record = json.loads(side.read_text())
+    record["score"]["total"] = 12.5  # a hand-edited score under the right format and hash: trusted as saved
+    side.write_text(json.dumps(record))
+    assert best_of(take, seeds=[4], folder=tmp_path).entries[0].score.total == 12.5
+    record["format"] = "something/else"  # the right hash under another format: scored again
+    side.write_text(json.dumps(record))
+    again = best_of(take, seeds=[4], folder=tmp_path).entries[0]
+    assert again.resumed and again.score.total == first.entries[0].score.total
+
+
+def test_a_file_that_is_another_take_or_unfinished_is_rendered_again(tmp_path: Path) -> None:
+    import shutil
+
+    take = sorakit.Take(seed=1, **{**SMALL, "frames": 8})
+    first = best_of(take, seeds=[1, 2], folder=tmp_path)
+    for suffix in (".mp4", ".json", ".score.json"):  # seed 1's files under seed 2's names
+        shutil.copy(first.folder / f"seed-1{suffix}", first.folder / f"seed-2{suffix}")
+    again = best_of(take, seeds=[1, 2], folder=tmp_path)
+    assert {e.seed: e.resumed for e in again.entries} == {1: True, 2: False}
+    stopped = sorakit.generate(take.replace(seed=3), should_stop=lambda: True)
+    stopped.save(first.folder / "seed-3.mp4")  # a take stopped part way
+    assert {e.seed: e.resumed for e in best_of(take, seeds=[3], folder=tmp_path).entries} == {3: False}
