@@ -47,7 +47,7 @@ TESTS: dict[str, list[str]] = {
     "sorakit/generate.py": ["tests/backends/test_inputs.py", "tests/test_clip.py"],
     "sorakit/report/__init__.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/report/tracking.py": ["tests/test_report.py", "tests/test_report_faults.py"],
-    "sorakit/report/fitting.py": ["tests/test_report.py"],
+    "sorakit/report/fitting.py": ["tests/test_report.py", "tests/test_report_fitting.py"],
     "sorakit/report/judging.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/storyboard.py": ["tests/test_storyboard.py"],
     "sorakit/clip.py": ["tests/test_clip.py", "tests/test_saves.py"],
