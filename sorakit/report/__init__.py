@@ -19,13 +19,25 @@ Method:
    centroid is biased). Without a scene, moving blobs are found by differencing each frame
    against the per-pixel median, their colours are clustered, and each colour is tracked the
    same way, in pixels.
+   **What a video model draws** (its own colours and textures, light, grain, blur, compression)
+   the colours do not find. A body the colour tracker misses in the first frames it should be
+   seen in is followed by its appearance instead (``tracking.track_appearance``): seeded where
+   the simulation puts it in frame 0 (image-to-video shares that frame with the previz), moved
+   along DIS optical flow, settled by normalised cross-correlation of a blurred template, checked
+   by its chromaticity, searched for in the whole frame after a jump. Without a scene and without
+   flat-coloured blobs, what moves against the median frame is seeded and followed the same way
+   (``tracking.detect_moving``). Each body gets a ``confidence``: the share of the frames it should
+   be seen in where it was found.
 2. **Pieces and contacts.** Pixel tracks become metres through the previz's view mapping (y up).
    A sample whose second difference departs from the local median acceleration by more than a
    few pixels is a *kink*: a contact, a kick or a jump. Kinks and frames where the body is lost
    split the track into smooth pieces. With a scene, frames where the body touches static
    geometry or another body (by distance) are marked supported; the remaining runs are free
    flight.
-3. **Gravity.** Each flight run of four or more frames gets its own parabola (``y = y0 + vt +
+3. **Gravity.** A sliding seven-frame fit reads each flight frame's own acceleration; a stretch of
+   four or more that disagrees with the scene's gravity at that time (beyond its noise) is named
+   with its frames and direction (floats, falls too slowly, falls too fast, rises). Each flight
+   run of four or more frames gets its own parabola (``y = y0 + vt +
    g t^2 / 2``); all runs of a body are then fitted jointly (shared ``g``, their own start and
    velocity) for the body's gravity and its standard error, and all bodies together for the
    clip's. The relative error is taken against the scene's gravity.
@@ -44,7 +56,13 @@ Method:
    tolerance, or its centre crossing a segment between two frames (tunnelling).
 7. **Trajectory error.** With a scene, the tracks are compared with ``simulate(scene)`` drawn in
    the same pixels: mean and max in pixels and in % of the frame diagonal. A body the simulation
-   shows in plain view but the frames do not, for three frames or more, is *missing*.
+   shows in plain view but the frames do not, for three frames or more, is *missing* (but not a
+   body never found from the start: that is a tracking failure, which its confidence shows).
+8. **The clock.** The simulation, run four times finer, is read at ``speed * t`` for speeds from
+   0.4 to 2.5; when another speed fits the tracks far better than real time, sideways motion
+   included, the clip plays at the wrong speed: one ``timescale`` problem instead of gravity and
+   path faults. A gap that closes once one more frame is allowed between its samples is a dropped
+   frame, not a teleport.
 
 Frames where a body may be hidden in part or swapped with a look-alike (boxes whose bounding
 circles overlap, as in a row of dominoes; overlapping balls; a colour seen twice without a scene)
