@@ -134,7 +134,7 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.scene = w.Dropdown(description="scene", options=["(none)", *PRESETS], style=label)
         self.strength = w.FloatSlider(description="physics", min=0.0, max=1.0, step=0.05, style=label,
                                       tooltip="physics guidance strength (0 = off)")
-        self.method = w.Dropdown(description="guidance", options=list(PHYSICS_METHODS), style=label,
+        self.method = w.Dropdown(description="method", options=list(PHYSICS_METHODS), style=label,
                                  tooltip="how the scene steers the model: auto picks Time-to-Move where it can")
         self.foley = w.Checkbox(description="Foley from collisions")
         self.ambience = w.Text(description="ambience", placeholder="AudioGen prompt, e.g. a busy gym; empty for none",
