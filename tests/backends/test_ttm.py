@@ -347,3 +347,32 @@ def test_motion_video_takes_any_array_and_drops_alpha() -> None:
     assert motion_video(frames, ids, None).dtype == np.uint8
     with pytest.raises(ValueError, match="the picture is 4x4, the previz 6x4"):
         motion_video(frames, ids, np.zeros((4, 4, 3), np.uint8))
+
+
+def test_which_schedulers_mix_by_sigmas() -> None:
+    import diffusers
+
+    from sorakit.backends._ttm import _is_flow
+
+    assert _is_flow(diffusers.FlowMatchEulerDiscreteScheduler())
+    assert _is_flow(diffusers.UniPCMultistepScheduler(use_flow_sigmas=True, prediction_type="epsilon"))
+    assert _is_flow(diffusers.UniPCMultistepScheduler(prediction_type="flow_prediction"))
+    assert not _is_flow(diffusers.UniPCMultistepScheduler())
+    assert not _is_flow(diffusers.CogVideoXDDIMScheduler())
+
+
+def test_a_scheduler_that_scales_its_start_is_refused(tiny: dict[tuple[str, str], str], picture: str) -> None:
+    import diffusers
+
+    from sorakit.backends import _ttm
+    from sorakit.backends.contract import conditioning
+
+    take = _take(tiny[("wan", "t2v")], "t2v", picture).resolved()
+    pipe = _runtime.pipeline(models.get(take.model), family("wan"), "t2v", _runtime.PRESETS["cpu"])
+    own = pipe.scheduler
+    pipe.scheduler = diffusers.EulerDiscreteScheduler()  # init_noise_sigma is its largest sigma, not 1
+    try:
+        with pytest.raises(RuntimeError, match="EulerDiscreteScheduler scales its initial latents"):
+            _ttm.prepare(family("wan"), pipe, take, conditioning(take, None))
+    finally:
+        pipe.scheduler = own
