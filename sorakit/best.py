@@ -34,7 +34,8 @@ import numpy as np
 
 from sorakit.clip import Clip, load
 from sorakit.report import PhysicsReport, measure
-from sorakit.sidecar import file_sha256, take_hash
+from sorakit import _serde
+from sorakit.sidecar import file_sha256, read, take_hash
 from sorakit.take import Take
 
 __all__ = ["best_of", "score", "Score", "Entry", "Ranking"]
@@ -190,10 +191,11 @@ def _seeds(take: Take, n: int | None) -> list[int]:
     return [(take.seed + k) % 2**32 for k in range(n)]
 
 
-def _scored(clip: Clip, path: Path) -> Score:
-    """Scores the clip as saved (decoded from its mp4) and writes the score beside it."""
+def _scored(clip: Clip, path: Path, sha: str | None = None) -> Score:
+    """Scores the clip as saved (decoded from its mp4) and writes the score beside it, under the
+    mp4's SHA-256 (``sha`` when the caller has it already)."""
     s = score(measure(clip))
-    record = {"format": SCORE_FORMAT, "mp4_sha256": file_sha256(path), "score": s.__dict__}
+    record = {"format": SCORE_FORMAT, "mp4_sha256": sha or file_sha256(path), "score": s.__dict__}
     tmp = path.with_suffix(".score.json.tmp")
     tmp.write_text(json.dumps(record, indent=2))
     os.replace(tmp, path.with_suffix(".score.json"))
@@ -201,23 +203,34 @@ def _scored(clip: Clip, path: Path) -> Score:
 
 
 def _resume(take: Take, mp4: Path) -> Entry | None:
-    """The entry for a take already saved and scored in full, or None to render it again."""
-    side = mp4.with_suffix(".score.json")
-    if not (mp4.is_file() and mp4.with_suffix(".json").is_file()):
+    """The entry for a take already saved and scored in full, or None to render it again.
+
+    The take is read from its sidecar and the mp4 checked against the hash recorded there (as
+    ``load`` checks it), so a take whose score is on file is not decoded at all.
+    """
+    side = mp4.with_suffix(".json")
+    if not (mp4.is_file() and side.is_file()):
         return None
+    sha = file_sha256(mp4)
     try:
-        clip = load(mp4)
+        meta = read(side)
+        saved = _serde.from_dict(Take, meta.get("take"), path="take")
+        provenance = meta.get("provenance")
+        status = provenance.get("status") if isinstance(provenance, dict) else None
     except (InvalidInput, OSError):
         return None  # a damaged or half-written take: render it again
-    if clip.take != take.resolved() or clip.provenance.status != "complete":
+    if meta.get("mp4_sha256") != sha or saved != take.resolved() or status != "complete":
         return None
     try:
-        record = json.loads(side.read_text())
-        if record.get("format") != SCORE_FORMAT or record.get("mp4_sha256") != file_sha256(mp4):
+        record = json.loads(mp4.with_suffix(".score.json").read_text())
+        if record.get("format") != SCORE_FORMAT or record.get("mp4_sha256") != sha:
             raise ValueError("stale")
         s = Score(**record["score"])
         if not math.isfinite(s.total):
             raise ValueError("bad")
     except (OSError, ValueError, TypeError, KeyError):
-        s = _scored(clip, mp4)
+        try:
+            s = _scored(load(mp4), mp4, sha)
+        except (InvalidInput, OSError):
+            return None
     return Entry(take.seed, mp4, s, resumed=True)

@@ -260,14 +260,10 @@ class Studio(w.VBox):  # type: ignore[misc]
         """Generate: validates, renders with live progress, saves, shows the result; errors show in the panel."""
         from sorakit.generate import Step, generate
 
-        self.error.value = ""
         if not self.lock.value:
             self.roll()
-        try:
-            take = self.take
-            take.validate()
-        except ValueError as exc:
-            self._fail(exc)
+        take = self._valid_take()
+        if take is None:
             return None
         self._stop = False
         self.generate_button.disabled, self.cancel_button.disabled = True, False
@@ -319,12 +315,8 @@ class Studio(w.VBox):  # type: ignore[misc]
         from sorakit.best import Entry, best_of
         from sorakit.display import ranking_html
 
-        self.error.value = ""
-        try:
-            take = self.take
-            take.validate()
-        except ValueError as exc:
-            self._fail(exc)
+        take = self._valid_take()
+        if take is None:
             return None
         self.generate_button.disabled = self.best_button.disabled = True
         self.progress.value, self.progress.max, self.progress.bar_style = 0, int(self.best_n.value), ""
@@ -352,6 +344,17 @@ class Studio(w.VBox):  # type: ignore[misc]
         self.status.value = f"best: seed {ranking.best.seed} · physics {ranking.best.score.total:.1f}"
         self.result.value = ranking_html(ranking, max_bytes=self.max_bytes)
         return ranking
+
+    def _valid_take(self) -> Take | None:
+        """The panel's Take, validated; None when it is refused (the reason shows in the panel)."""
+        self.error.value = ""
+        try:
+            take = self.take
+            take.validate()
+        except ValueError as exc:
+            self._fail(exc)
+            return None
+        return take
 
     def _fail(self, exc: BaseException) -> None:
         import html

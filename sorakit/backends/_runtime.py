@@ -470,7 +470,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
             bar = tqdm(total=total, desc=spec.name, unit="step")
 
         def on_step_end(step: int, step_latents: Any) -> Any:
-            held = None
+            held, current = None, None  # current: the step's latents as [C, F, h, w] numpy, read once
             if guide is not None and step_latents is not None:  # TTM: the moving bodies held until t_strong
                 current = fam.latents_for_preview(pipe, step_latents, take)
                 kept = guide.after_step(pipe.scheduler, step, current)
@@ -485,8 +485,9 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
                 preview = None
                 if step_latents is not None:
                     weights = fit_preview(spec.model_id, fam, pipe)
-                    lat = fam.latents_for_preview(pipe, step_latents, take)  # [C, F, h, w] numpy
-                    preview = project(lat[:, lat.shape[1] // 2], weights)
+                    if current is None:
+                        current = fam.latents_for_preview(pipe, step_latents, take)
+                    preview = project(current[:, current.shape[1] // 2], weights)
                 on_step(Step(step, total, per, per * (total - step), preview))
             if should_stop is not None and step < total and should_stop():
                 state["stopped"] = True

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from sorakit.guidance.ttm import DILATE
 from sorakit.models import ModelSpec
 
 if TYPE_CHECKING:
@@ -187,16 +188,10 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
         motion = previz
         t_weak, t_strong = take.ttm
         notes.append(f"Time-to-Move (t_weak {t_weak}, t_strong {t_strong} of {take.steps} steps; "
-                     f"strength {strength:g}; moving bodies held, mask grown {_dilate()} latent px)")
+                     f"strength {strength:g}; moving bodies held, mask grown {DILATE} latent px)")
     return Conditioning(image=image, video=video, reference_images=references, motion=motion, sim=sim,
                         method=method, strength=strength, ttm=take.ttm if motion is not None else None,
                         notes=tuple(notes))
-
-
-def _dilate() -> int:
-    from sorakit.guidance.ttm import DILATE
-
-    return DILATE
 
 
 if TYPE_CHECKING:  # mypy checks every family module against the protocol

@@ -179,6 +179,14 @@ def _one(**kw: object) -> Track:
     return Track(**{"name": "music", "audio": np.zeros(480, np.float32), "rate": RATE, **kw})  # type: ignore[arg-type]
 
 
+def _mix(args: dict[str, object]) -> None:
+    """``mix`` of a short silent clip with ``args`` in place of its defaults."""
+    kw: dict[str, object] = dict(tracks=[], duration=0.01, loudness=None)
+    kw.update(args)
+    tracks, duration = kw.pop("tracks"), kw.pop("duration")
+    mix(tracks, duration, **kw)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("args", [
     dict(duration=0.0), dict(rate=8000), dict(rate=192_000), dict(loudness=0.0),
     dict(loudness=-69.9), dict(ceiling=-20.0), dict(ceiling=0.0), dict(ducking=0.0), dict(ducking=60.0),
@@ -187,10 +195,7 @@ def _one(**kw: object) -> Track:
     dict(tracks=[_one(fade_in=0.0, fade_out=3600.0)]), dict(tracks=[_one(audio=np.zeros(480, np.int16))]),
 ])
 def test_the_edges_of_each_rule_are_allowed(args: dict[str, object]) -> None:
-    kw: dict[str, object] = dict(tracks=[], duration=0.01, loudness=None)
-    kw.update(args)
-    tracks, duration = kw.pop("tracks"), kw.pop("duration")
-    mix(tracks, duration, **kw)  # type: ignore[arg-type]
+    _mix(args)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -214,11 +219,8 @@ def test_the_edges_of_each_rule_are_allowed(args: dict[str, object]) -> None:
     (dict(tracks=[_one(audio=np.zeros(4, complex))]), "tracks[0] (music): audio has dtype complex128"),
 ])
 def test_just_beyond_each_rule_is_refused(args: dict[str, object], message: str) -> None:
-    kw: dict[str, object] = dict(tracks=[], duration=0.01, loudness=None)
-    kw.update(args)
-    tracks, duration = kw.pop("tracks"), kw.pop("duration")
     with pytest.raises(sorakit.InvalidInput) as err:
-        mix(tracks, duration, **kw)  # type: ignore[arg-type]
+        _mix(args)
     assert message in str(err.value)
 
 
