@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sorakit.physics.scene import Scene, Segment
-from sorakit.report.fitting import _dipole, _eval, _fit_arc, _kinks, _pieces, _runs, _segment_gaps, _velocity
+from sorakit.report.fitting import (_dipole, _eval, _fit_arc, _joint_gravity, _kinks, _pieces, _runs, _segment_gaps,
+                                    _tunnels, _velocity)
 
 
 def test_runs_of_true_including_one_that_reaches_the_end() -> None:
@@ -76,3 +77,59 @@ def test_a_jump_is_a_there_and_back_a_contact_is_not() -> None:
     assert at == 5 and strength == pytest.approx(20.0)
     bounce = np.stack([t * 3, -np.abs(t - 5) * 4], axis=1)  # one change of velocity at 5
     assert _dipole(bounce, 1, 8)[1] <= 0.0
+
+
+def test_pieces_at_the_last_frame_and_next_to_lost_frames() -> None:
+    ones, kink = np.ones(6, bool), np.zeros(6, bool)
+    kink[4:] = True  # kinks running to the last frame: a one-frame piece there
+    assert _pieces(ones, kink) == ([(0, 4), (5, 5)], [(4, 5)])
+    assert _pieces(np.array([1, 0, 1, 1], bool), np.zeros(4, bool)) == ([(0, 0), (2, 3)], [(0, 2)])
+    lost = ones.copy()
+    lost[3] = False
+    kink[:] = False
+    kink[2] = True  # a kink just before a lost frame
+    assert _pieces(lost, kink) == ([(0, 2), (2, 2), (4, 5)], [(2, 2), (2, 4)])
+    kink[3] = True  # a run of kinks stops at the lost frame
+    assert _pieces(lost, kink)[0] == [(0, 2), (2, 2), (4, 5)]
+
+
+# A ramp from (1, 0.5) to (3, 1.5); every crossing below is exact in binary floating point.
+# A net above it that the first path crosses does not count, and does not hide the ramp behind it.
+RAMP = Scene("ramp", segments=(Segment("net", 1.0, 1.0, 3.0, 2.0, collide=False), Segment("ramp", 1.0, 0.5, 3.0, 1.5)))
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ([(2.0, 2.0), (2.5, 1.5), (3.0, 0.0)], [(2, "ramp")]),  # through the middle, between frames 1 and 2
+    ([(0.5, 1.0), (1.5, 0.0)], [(1, "ramp")]),  # through its first end exactly
+    ([(2.5, 2.0), (3.5, 1.0)], [(1, "ramp")]),  # through its last end exactly
+    ([(3.5, 3.0), (4.5, 2.0)], []),  # across its line two thirds of a length past the end
+    ([(-0.5, 0.0), (0.5, -1.0)], []),  # across its line before the start
+    ([(2.0, 2.0), (2.0, 1.0), (2.0, 2.0)], []),  # down onto it and back: touching is not passing through
+    ([(1.5, 2.0), (2.5, 2.5), (2.0, 1.5)], []),  # moving on one side
+    ([(2.0, 2.0), (np.nan, np.nan), (2.0, 0.0)], []),  # lost in between: nothing is claimed
+])
+def test_a_pass_through_is_a_crossing_of_a_colliding_segment_between_its_ends(
+        path: list[tuple[float, float]], expected: list[tuple[int, str]]) -> None:
+    assert _tunnels(np.array(path), RAMP) == expected
+
+
+def test_the_shared_gravity_and_an_honest_standard_error() -> None:
+    # Two throws with their own starts and velocities and one gravity, measured with noise: the fit
+    # finds g, and its standard error matches the spread of g over many noise draws.
+    rng = np.random.default_rng(0)
+    t1, t2 = np.arange(12.0), np.arange(5.0, 14.0)
+    g = -0.4
+    fits = []
+    for _ in range(400):
+        y1 = 3.0 + 2.0 * t1 + 0.5 * g * t1**2 + rng.normal(0, 0.3, t1.size)
+        y2 = -1.0 - 1.0 * t2 + 0.5 * g * t2**2 + rng.normal(0, 0.3, t2.size)
+        fit = _joint_gravity([(t1, y1), (t2, y2)])
+        assert fit is not None
+        fits.append(fit)
+    estimates, errors = np.array(fits).T
+    assert estimates.mean() == pytest.approx(g, abs=0.005)
+    assert np.median(errors) == pytest.approx(estimates.std(), rel=0.15)
+    exact = [(t1, 3.0 + 2.0 * t1 + 0.5 * g * t1**2)]
+    assert _joint_gravity(exact) == pytest.approx((g, 0.0), abs=1e-9)
+    assert _joint_gravity([(t1[:3], exact[0][1][:3])]) is None  # 3 points, 3 unknowns: no error to give
+    assert _joint_gravity([]) is None
