@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from sorakit.clip import Clip
+    from sorakit.lipsync import LipSync
 
     CastImage = str | os.PathLike[str] | Image.Image | np.ndarray
 
@@ -325,6 +326,9 @@ class ConsistencyReport:
         verdict: one line, ``"consistent: ..."`` or ``"inconsistent: ..."`` naming the worst cut and
             what broke which limit (``LOOK_MIN``, ``COLOR_MAX``, ``EXPOSURE_MAX``), and any
             character not found (``CAST_FOUND``).
+        lip_sync: per shot, how its mouths move with the lines heard over it (``sorakit.lipsync``:
+            offset in ms, confidence, verdict), or None for a shot without lines; filled by
+            ``Film.consistency``, empty from ``measure`` alone.
     """
 
     shots: tuple[ShotLook, ...]
@@ -333,6 +337,7 @@ class ConsistencyReport:
     color_drift: tuple[float, ...]
     exposure_drift: tuple[float, ...]
     verdict: str
+    lip_sync: tuple[LipSync | None, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 
 from sorakit import models
 from sorakit.audio import soundtrack
+from sorakit.audio.mix import Track, mix
 from sorakit.cameo import Cameo
 from sorakit.callbacks import OnSound, OnStep, ShouldStop, Step
 from sorakit.clip import Clip, Provenance
@@ -26,7 +27,7 @@ __all__ = ["generate", "Step"]
 
 def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldStop | None = None,
              progress: bool | None = None, retry_lighter: bool = False,
-             on_sound: OnSound | None = None) -> Clip:
+             on_sound: OnSound | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
     """Renders ``take`` into a Clip with whichever backend its model names.
 
     >>> import sorakit
@@ -45,6 +46,11 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
         retry_lighter: after a CUDA out-of-memory error, run again under the next lighter memory
             preset instead of raising ``OutOfMemory``; the clip's Take records the preset used.
         on_sound: progress of the sound models after the video, ``(track, done, total)``.
+        speech: more speech on the clip's timeline, ``(samples, rate)``, for a joint-audio model
+            to make the picture to, besides the Take's own lines: a storyboard gives each shot the
+            slice of the film's lines that falls inside it. Whoever spoke it mixes it; the clip's
+            sound leaves it out. Ignored (with the Take's own lines overlaid) where the Take does
+            not lip-sync.
 
     Raises:
         InvalidInput: a bad Take, before anything loads (a line its voice cannot speak included).
@@ -57,20 +63,28 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     soundtrack.preflight(take)
     person = _cameo(take)  # the photo is checked (readable, big enough, a face) before any model loads
     spec = models.get(take.model)
+    spoken = None
+    if take.lip_synced:  # the lines are spoken first: the picture is made to them
+        spoken = soundtrack.speak(take, take.duration)
+    lip_syncs = spec.joint_audio and take.sound.lip_sync is not False and take.sound.dialogue_source == "voice"
+    film = speech if speech is not None and lip_syncs else None
     if spec.backend == "previz":
         clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=bool(progress))
     else:
         clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop,
-                          progress=on_step is None if progress is None else progress, retry_lighter=retry_lighter)
+                          progress=on_step is None if progress is None else progress, retry_lighter=retry_lighter,
+                          spoken=spoken, speech=film)
     if take.watermark:  # a visible "AI-generated" in every frame, recorded in the provenance
         from sorakit.watermark import LABEL, burn
 
         clip = dataclasses.replace(clip, frames=burn(clip.frames),
                                    provenance=dataclasses.replace(clip.provenance, watermark=LABEL))
-    # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own.
+    # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own
+    # (left out when lip-synced: it is the lines it was given, which the mix has from the voices).
     own = spec.joint_audio and clip.provenance.backend != "previz"
-    return _with_sound(clip, foley=None if own else clip.audio, joint=(clip.audio, clip.sample_rate) if own else None,
-                       on_sound=on_sound, should_stop=should_stop, progress=bool(progress))
+    joint = (clip.audio, clip.sample_rate) if own and spoken is None and film is None else None
+    return _with_sound(clip, foley=None if own else clip.audio, joint=joint, on_sound=on_sound,
+                       should_stop=should_stop, progress=bool(progress), spoken=spoken)
 
 
 def _cameo(take: Take) -> Cameo | None:
@@ -82,7 +96,8 @@ def _cameo(take: Take) -> Cameo | None:
 
 
 def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray, int] | None,
-                on_sound: OnSound | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
+                on_sound: OnSound | None, should_stop: ShouldStop | None, progress: bool,
+                spoken: soundtrack.Spoken | None = None) -> Clip:
     """The clip with its mixed soundtrack; a sound model's failure keeps the video (``SoundtrackFailed``)."""
     take = clip.take
     stopped = clip.provenance.status != "complete"
@@ -99,7 +114,7 @@ def _with_sound(clip: Clip, *, foley: np.ndarray | None, joint: tuple[np.ndarray
 
     try:
         built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, on_sound=report,
-                                 should_stop=should_stop, models=not stopped)
+                                 should_stop=should_stop, models=not stopped, spoken=spoken)
     except Stopped as exc:  # stopped while a sound model ran: keep the video with the sound made without models
         built = soundtrack.build(take, clip.duration, foley=foley, joint=joint, models=False)
         clip = dataclasses.replace(clip, provenance=dataclasses.replace(
@@ -170,12 +185,23 @@ def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | Non
 
 
 def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_step: OnStep | None,
-               should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False) -> Clip:
+               should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
+               spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
     from sorakit.backends import _runtime, family
     from sorakit.backends.contract import conditioning
 
     fam = family(spec.family)
     cond = conditioning(take, person)
+    notes = [_dialogue_note(take, spec)] if take.sound.dialogue else []
+    if spoken is not None or speech is not None:  # lip sync: the lines on the clip's timeline, for the model
+        track = np.zeros(int(round(take.duration * SAMPLE_RATE)), np.float32)
+        if spoken is not None:
+            track += soundtrack.speech_track(spoken, take.duration, SAMPLE_RATE)
+        if speech is not None:
+            given = placed_speech(speech, take.duration)
+            track += given
+            notes.append(speech_note(given))
+        cond = dataclasses.replace(cond, speech=(track, SAMPLE_RATE))
     result = _runtime.run(spec, fam, take, cond, on_step=on_step, should_stop=should_stop,
                           progress=progress, retry_lighter=retry_lighter)
     if take.memory != "auto" and result.preset != take.memory:
@@ -192,9 +218,45 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     follows = take.mode in ("v2v", "vace")  # only then does the video hold to the simulation's timing
     events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
     consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
-    return Clip(frames, take.rate, audio, rate, take,
-                Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(cond.notes), consent,
-                               _runtime.revision(spec)), events)
+    provenance = Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(cond.notes), consent,
+                                _runtime.revision(spec))
+    if notes:
+        provenance = dataclasses.replace(provenance, dialogue="; ".join(notes))
+    return Clip(frames, take.rate, audio, rate, take, provenance, events)
+
+
+def placed_speech(speech: tuple[np.ndarray, int], duration: float) -> np.ndarray:
+    """Speech handed to ``generate`` as the model gets it: mono at 48 kHz, at its own level, cut or
+    padded to the clip's ``duration`` (resampled by the mixer when it comes at another rate)."""
+    audio, rate = np.atleast_2d(np.asarray(speech[0], np.float32)), int(speech[1])
+    n = int(round(duration * SAMPLE_RATE))
+    if rate == SAMPLE_RATE:
+        mono = audio.mean(axis=0)
+        return np.ascontiguousarray(np.pad(mono, (0, max(0, n - mono.size)))[:n], np.float32)
+    placed = mix([Track("dialogue", audio, rate)], duration, rate=SAMPLE_RATE, loudness=None, ceiling=0.0, ducking=0.0)
+    return np.asarray(placed.audio.mean(axis=0), np.float32)
+
+
+def speech_note(speech: np.ndarray) -> str:
+    """The provenance's words for speech handed to ``generate`` (a storyboard's lines over a shot),
+    with a fingerprint of the exact samples (at 48 kHz) so a saved shot says what it was made to."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(speech, np.float32).tobytes()).hexdigest()[:16]
+    return f"the storyboard's lines over this shot lip-synced (speech sha256 {digest})"
+
+
+def _dialogue_note(take: Take, spec: models.ModelSpec) -> str:
+    """How the Take's lines reach the clip, in words, for its provenance."""
+    n = len(take.sound.dialogue)
+    lines = f"{n} dialogue line{'s' if n != 1 else ''}"
+    if take.sound.dialogue_source == "model":
+        return f"{lines} spoken by {spec.name} from its prompt; each line's start measured from its sound"
+    if take.lip_synced:
+        return (f"{lines} lip-synced: spoken by VITS voices, encoded with {spec.name}'s audio VAE and held clean "
+                "(sigma 0) at every step while the picture was made to them; the model's own sound left out")
+    why = "sound.lip_sync is off" if spec.joint_audio else f"{spec.name} makes no sound to animate mouths by"
+    return f"{lines} overlaid: spoken by VITS voices and laid over the picture ({why})"
 
 
 def _fit(audio: np.ndarray, duration: float, rate: int) -> np.ndarray:

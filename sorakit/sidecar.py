@@ -51,7 +51,9 @@ class Provenance:
     ``guidance`` says how the physics scene steered the model ("warped noise (strength 0.6)"), if it did.
     ``cameo`` names the person a cameo put in the clip, that they consented, and their photo's hash.
     ``revision`` says exactly which weights made it (``owner/name@<commit>``, or a local folder's
-    fingerprint); ``watermark`` is the visible label burnt into the frames, if any.
+    fingerprint); ``watermark`` is the visible label burnt into the frames, if any. ``dialogue``
+    says how the spoken lines reached the clip: lip-synced by the model, laid over the picture,
+    or spoken by the model itself.
     """
 
     sorakit_version: str
@@ -65,6 +67,7 @@ class Provenance:
     cameo: str = ""
     revision: str = ""
     watermark: str = ""
+    dialogue: str = ""
 
     @classmethod
     def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "",

@@ -40,8 +40,9 @@ from sorakit.cameo import Cameo
 from sorakit.clip import Clip, load
 from sorakit.sidecar import AI_LABEL, FILM_FORMAT, take_hash, write
 from sorakit.consistency import ConsistencyReport
+from sorakit.lipsync import LipSync
 from sorakit.errors import InvalidInput
-from sorakit.take import SoundConfig, DialogueLine, Take
+from sorakit.take import DialogueLine, PhysicsConfig, SoundConfig, Take
 
 JOINS = ("cut", "crossfade", "continue", "match")
 EDGE = 0.005  # s of fade at every cut, so the sound never clicks where shots meet
@@ -123,7 +124,24 @@ class Film:
         from sorakit.consistency import DEFAULT_EMBEDDER, measure
 
         cast: dict[str, Any] = {c.name: c.image for c in self.cast if c.image is not None}
-        return measure(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
+        report = measure(self.shots, cast=cast or None, model=model or DEFAULT_EMBEDDER, device=device)
+        return dataclasses.replace(report, lip_sync=self.lip_sync())
+
+    def lip_sync(self) -> tuple[LipSync | None, ...]:
+        """Per shot, ``sorakit.lipsync`` over the film's sound where lines are heard in that shot
+        (the film's own lines and the shot's), else None."""
+        from sorakit.lipsync import lipsync
+
+        lines = self.soundtrack.lines if self.soundtrack is not None else ()
+        out: list[LipSync | None] = []
+        for clip, start in zip(self.shots, self.starts):
+            if not any(start < line.end and line.start < start + clip.duration for line in lines):
+                out.append(None)
+                continue
+            lo = int(round(start * self.sample_rate))
+            heard = self.audio[:, lo:lo + int(round(clip.duration * self.sample_rate))]
+            out.append(lipsync(dataclasses.replace(clip, audio=heard, sample_rate=self.sample_rate, stems={})))
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -320,7 +338,7 @@ class Storyboard:
         sound = SoundConfig(foley=False, music=self.music, music_model=self.music_model, backend=self.music_backend,
                             dialogue=lines, loudness=self.loudness)
         return Take(seed=first.seed, frames=frames, fps=first.rate, width=first.size[0], height=first.size[1],
-                    physics=dataclasses.replace(first.physics, strength=0.0), sound=sound)
+                    physics=PhysicsConfig(), sound=sound)  # the previz backend carries the sound only
 
     # -- rendering ------------------------------------------------------------------------------
     def render(self, out_dir: str | os.PathLike[str], *, on_shot: Callable[[ShotEvent], None] | None = None,
@@ -342,7 +360,7 @@ class Storyboard:
                 default) leaves it to ``generate`` (video models show their steps).
             on_step: passed to ``generate`` for each shot.
         """
-        from sorakit.generate import generate
+        from sorakit.generate import generate, placed_speech, speech_note
 
         self.validate()
         out = Path(out_dir)
@@ -361,6 +379,14 @@ class Storyboard:
 
         previous: Take | None = None
         status = "complete"
+        # The film's lines over the shots that lip-sync: spoken once on the film's timeline, and each
+        # such shot made to its slice of them (a line running across a cut is in both shots).
+        starts = self._starts([s.take.duration for s in self.shots])
+        film_spoken: _soundtrack.Spoken | None = None
+        film_speech = None
+        if self.dialogue and any(_lip_syncs(s.take) for s in self.shots):
+            film_spoken = _soundtrack.speak(self._bed_take(), self.duration)
+            film_speech = _soundtrack.speech_track(film_spoken, self.duration, RATE)
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -376,13 +402,21 @@ class Storyboard:
                 # moving or respelling the folder renders nothing again); it runs from the file itself.
                 take = self._resolved(i, previous or self.shots[0].take,
                                       first_frame=None if still is None else still.name)
-                if _finished(path, take.resolved()):  # a clip records its Take with the card filled in
-                    clips.append(load(path))
+                speech = None
+                if film_speech is not None and _lip_syncs(take):
+                    lo = int(round(starts[i] * RATE))
+                    part = film_speech[lo:lo + int(round(take.resolved().duration * RATE))]
+                    speech = (part, RATE) if np.any(part) else None
+                made_to = "" if speech is None else speech_note(placed_speech(speech, take.resolved().duration))
+                # a clip records its Take with the card filled in, and what speech it was made to
+                saved = load(path) if _finished(path, take.resolved()) else None
+                if saved is not None and made_to in saved.provenance.dialogue:
+                    clips.append(saved)
                     note(ShotEvent(i, n, "loaded", str(path)))
                 else:
                     note(ShotEvent(i, n, "rendering", str(path)))
                     run = take if still is None else take.replace(first_frame=str(still))
-                    clip = generate(run, should_stop=should_stop, progress=progress, on_step=on_step)
+                    clip = generate(run, should_stop=should_stop, progress=progress, on_step=on_step, speech=speech)
                     if still is not None:
                         clip = dataclasses.replace(clip, take=clip.take.replace(first_frame=still.name))
                     if clip.provenance.status != "complete":
@@ -398,12 +432,13 @@ class Storyboard:
         finally:
             if bar is not None:
                 bar.close()
-        film = dataclasses.replace(self._join(clips, status, tuple(log)), cast=self.cast)
+        film = dataclasses.replace(self._join(clips, status, tuple(log), film_spoken), cast=self.cast)
         if status != "complete":
             return film
         return dataclasses.replace(film, path=self._save(film, out))
 
-    def _join(self, clips: list[Clip], status: str, log: tuple[ShotEvent, ...]) -> Film:
+    def _join(self, clips: list[Clip], status: str, log: tuple[ShotEvent, ...],
+              spoken: _soundtrack.Spoken | None = None) -> Film:
         """The shots on one timeline: crossfades blended, sound from every shot plus the film's own."""
         first = self.shots[0].take
         fps = first.rate
@@ -435,7 +470,8 @@ class Storyboard:
                                fade_out=fade_out if i + 1 < len(clips) else 0.0, label=f"shot {i + 1}"))
         lines: tuple[_soundtrack.SpokenLine, ...] = ()
         if status == "complete" and (self.music or self.dialogue):
-            bed, lines = _soundtrack.tracks(self._bed_take(), duration)
+            bed, lines = _soundtrack.tracks(self._bed_take(), duration, spoken=spoken)
+            lines = tuple(self._how(line, clips, starts) for line in lines)
             for i, track in enumerate(bed):  # shots may speak even when the film itself has no lines
                 if track.name == "music":
                     bed[i] = dataclasses.replace(track, duck=True)
@@ -446,6 +482,13 @@ class Storyboard:
         mixed = mix(parts, duration, loudness=self.loudness, speech=tuple((x.start, x.end) for x in shot_lines))
         info = SoundtrackInfo(mixed.info, lines + shot_lines)
         return Film(frames, fps, mixed.audio, mixed.rate, tuple(clips), tuple(starts), info, status, log=log)
+
+    def _how(self, line: _soundtrack.SpokenLine, clips: list[Clip], starts: list[float]) -> _soundtrack.SpokenLine:
+        """A film line is ``lip-synced`` when every shot it is heard over was made to it, else ``overlaid``."""
+        over = [c for c, s in zip(clips, starts) if s < line.end and line.start < s + c.duration]
+        synced = bool(over) and all("storyboard's lines over this shot lip-synced" in c.provenance.dialogue
+                                    for c in over)
+        return dataclasses.replace(line, how=_soundtrack.LIP_SYNCED if synced else _soundtrack.OVERLAID)
 
     def _save(self, film: Film, out: Path) -> Path:
         def side(sha: str) -> dict[str, object]:
@@ -470,6 +513,12 @@ class Storyboard:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
+
+
+def _lip_syncs(take: Take) -> bool:
+    """Whether a shot's model makes its picture to speech it is given (as ``Take.lip_synced``, lines or not)."""
+    spec = models.get(take.model)
+    return spec.joint_audio and take.sound.lip_sync is not False and take.sound.dialogue_source == "voice"
 
 
 def _finished(path: Path, take: Take) -> bool:

@@ -24,12 +24,18 @@ CARD_KNOBS = ("width", "height", "frames", "fps", "steps", "guidance_scale", "ne
 
 @dataclass(frozen=True)
 class DialogueLine:
-    """A spoken line: who says what, when (seconds from the clip start), in which voice."""
+    """A spoken line: who says what, when (seconds from the clip start), in which voice.
+
+    ``voice`` is the VITS voice that speaks it (a hub id or folder, ``#n`` for a speaker);
+    ``style`` is how it is said ("softly", "angrily"), words a video model that speaks the line
+    itself reads (``SoundConfig.dialogue_source='model'``).
+    """
 
     speaker: str
     text: str
     start: float
     voice: str = ""
+    style: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ PHYSICS_METHODS = ("auto", "ttm", "warp", "v2v", "vace", "first_frame")
 
 
 AUDIO_BACKENDS = ("auto", "audiocraft", "transformers")
+# Who speaks the dialogue: a VITS voice (laid over the picture, or lip-synced by a joint-audio
+# model), or the joint-audio video model itself from the lines in its prompt.
+DIALOGUE_SOURCES = ("voice", "model")
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,12 @@ class SoundConfig:
         ducking: dB by which music drops while someone speaks.
         foley_gain, ambience_gain, music_gain, dialogue_gain: each track's level in dB, after each
             generated track is first brought to the same reference loudness.
+        lip_sync: a joint-audio video model (LTX-2) makes the picture to the spoken lines: they
+            are encoded with its audio VAE and held clean while it denoises, so mouths move with
+            them. None (the default) lip-syncs wherever the model can; False lays the voice over
+            the picture; True on a model without joint audio warns and lays it over.
+        dialogue_source: ``voice`` (VITS voices speak the lines) or ``model`` (the joint-audio
+            video model speaks them from its prompt; their starts are measured from its sound).
     """
 
     foley: bool = True
@@ -91,6 +106,8 @@ class SoundConfig:
     ambience_gain: float = -10.0
     music_gain: float = -8.0
     dialogue_gain: float = 0.0
+    lip_sync: bool | None = None
+    dialogue_source: str = "voice"
 
 
 @dataclass(frozen=True)
@@ -227,6 +244,37 @@ class Take:
         steps = self.steps if self.steps is not None else models.get(self.model).card.steps
         return indices(self.physics.strength, int(steps), pair)
 
+    @property
+    def lip_synced(self) -> bool:
+        """Whether the dialogue's voices are lip-synced by the video model: the Take has lines spoken
+        by voices, its model makes sound with its picture, and ``sound.lip_sync`` is not False.
+
+        >>> line = DialogueLine("Ana", "Nice shot!", 0.5)
+        >>> Take(model="ltx-2", sound=SoundConfig(dialogue=(line,))).lip_synced
+        True
+        >>> Take(model="wan2.1-t2v-1.3b", sound=SoundConfig(dialogue=(line,))).lip_synced
+        False
+        """
+        au = self.sound
+        return (bool(au.dialogue) and au.dialogue_source == "voice" and au.lip_sync is not False
+                and models.get(self.model).joint_audio)
+
+    @property
+    def model_prompt(self) -> str:
+        """The prompt as the video model reads it: with ``dialogue_source='model'`` the lines follow
+        it as LTX-2's prompting guide asks, who speaks, how, and the exact words in quotes.
+
+        >>> line = DialogueLine("The coach", "Keep your elbow in.", 0.5, style="calmly")
+        >>> Take(prompt="A gym.", model="ltx-2", sound=SoundConfig(dialogue=(line,),
+        ...      dialogue_source="model")).model_prompt
+        'A gym. The coach says calmly: "Keep your elbow in."'
+        """
+        if self.sound.dialogue_source != "model" or not self.sound.dialogue:
+            return self.prompt
+        said = [f'{line.speaker} says{" " + line.style if line.style else ""}: "{line.text}"'
+                for line in sorted(self.sound.dialogue, key=lambda line: line.start)]
+        return " ".join([self.prompt.strip(), *said]).strip()
+
     # -- JSON ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, object]:
         return _serde.to_dict(self)  # type: ignore[no-any-return]
@@ -282,6 +330,7 @@ class Take:
         _check_text(t)
         _check_physics(t, spec)
         _check_sound(t)
+        _check_dialogue(t, spec)
         _check_pictures(t)
 
 
@@ -462,6 +511,24 @@ def _check_sound(t: Take) -> None:
                 raise _bad(f"sound.dialogue[{i}].voice", line.voice, "a speaker is chosen as '#' and a number",
                           "write e.g. '/content/my-vits#12' (a multi-speaker VITS folder), or leave it empty")
             models.check_safetensors(ref)  # a pickle-only voice is refused before any model loads
+
+
+def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
+    """Who speaks the lines, and whether the model can lip-sync them (a warning when it cannot)."""
+    au = t.sound
+    if au.dialogue_source not in DIALOGUE_SOURCES:
+        raise _bad("sound.dialogue_source", au.dialogue_source, f"must be one of {', '.join(DIALOGUE_SOURCES)}",
+                   _did_you_mean(au.dialogue_source, DIALOGUE_SOURCES,
+                                 "'voice' speaks the lines with VITS voices, 'model' lets LTX-2 speak them"))
+    if au.dialogue_source == "model" and au.dialogue and not spec.joint_audio:
+        raise _bad("sound.dialogue_source", "model", f"{t.model} makes no sound, so it cannot speak the lines",
+                   "use dialogue_source='voice', or a model with joint audio such as 'ltx-2'")
+    if au.lip_sync and au.dialogue and au.dialogue_source == "voice" and not spec.joint_audio:
+        import warnings
+
+        warnings.warn(f"sound.lip_sync=True: {t.model} makes no sound with its picture, so it cannot animate "
+                      "mouths to the lines; they are laid over the video. Use a joint-audio model such as "
+                      "'ltx-2' to lip-sync them", UserWarning, stacklevel=4)
 
 
 def _check_pictures(t: Take) -> None:

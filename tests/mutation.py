@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The test files that are about each module: what its mutants are run against.
 TESTS: dict[str, list[str]] = {
     "sorakit/audio/mix.py": ["tests/audio/test_mix.py"],
-    "sorakit/audio/soundtrack.py": ["tests/audio/test_soundtrack.py"],
+    "sorakit/audio/soundtrack.py": ["tests/audio/test_soundtrack.py", "tests/backends/test_lip_sync.py"],
+    "sorakit/audio/speech.py": ["tests/backends/test_lip_sync.py"],
     "sorakit/guidance/warp.py": ["tests/test_warp.py"],
     "sorakit/guidance/ttm.py": ["tests/backends/test_ttm.py"],
     "sorakit/backends/_ttm.py": ["tests/backends/test_ttm.py"],
@@ -41,10 +42,11 @@ TESTS: dict[str, list[str]] = {
     "sorakit/backends/contract.py": ["tests/backends/test_inputs.py", "tests/backends/test_behaviour.py"],
     "sorakit/backends/wan.py": ["tests/backends/test_inputs.py", "tests/backends/test_behaviour.py"],
     "sorakit/backends/ltx.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx.py"],
-    "sorakit/backends/ltx2.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx2.py"],
+    "sorakit/backends/ltx2.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx2.py",
+                                 "tests/backends/test_lip_sync.py"],
     "sorakit/backends/cogvideox.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_cogvideox.py"],
     "sorakit/backends/hunyuan15.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_hunyuan15.py"],
-    "sorakit/generate.py": ["tests/backends/test_inputs.py", "tests/test_clip.py"],
+    "sorakit/generate.py": ["tests/backends/test_inputs.py", "tests/test_clip.py", "tests/backends/test_lip_sync.py"],
     "sorakit/report/__init__.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/report/tracking.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/report/fitting.py": ["tests/test_report.py", "tests/test_report_fitting.py"],

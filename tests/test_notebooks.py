@@ -48,6 +48,10 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert sum(h.count("<audio controls") for h in htmls) >= 6  # the mix and each track alone
         assert "tracks ['foley', 'ambience', 'music', 'dialogue', 'dialogue']" in texts
         assert "same clip back: True | verify: True" in texts and "target -23.0 got -23.0" in texts
+        # dialogue the picture speaks: a lip-synced line, a line the model says itself, the measure
+        assert "lip-synced: True" in texts and "coach: 'Again!'  [lip-synced]" in texts
+        assert 'coach says loudly, with a grin: "Again!"' in texts
+        assert "coach: 'Again!'  [spoken by the model" in texts and "no face:" in texts
     if path.stem == "03_cameo":
         texts = "".join(o.get("text", "") for o in outputs)
         # every refusal, with its message

@@ -18,7 +18,7 @@ import dataclasses
 import importlib.util
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,15 +36,25 @@ MAX_MATCH_DB = 30.0
 """``on_sound(track, done, total)``: progress of the sound models (tokens for music and ambience)."""
 
 
+# How a line reached the clip (``SpokenLine.how``).
+OVERLAID = "overlaid"  # a VITS voice mixed over the picture
+LIP_SYNCED = "lip-synced"  # a VITS voice the joint-audio video model made the picture to
+BY_MODEL = "spoken by the model"  # the video model spoke it; its start is measured from the model's sound
+NOT_HEARD = "spoken by the model; not found in its sound"  # no speech near the line: the asked start is kept
+
+
 @dataclass(frozen=True)
 class SpokenLine:
-    """A dialogue line as placed in the clip: seconds on the clip's timeline (``end`` after any cut)."""
+    """A dialogue line as placed in the clip: seconds on the clip's timeline (``end`` after any cut),
+    and ``how`` it got there: ``overlaid``, ``lip-synced``, ``spoken by the model`` (start and end
+    measured from the model's sound), or that the model's sound has no speech for it."""
 
     speaker: str
     text: str
     voice: str
     start: float
     end: float
+    how: str = OVERLAID
 
 
 @dataclass(frozen=True)
@@ -106,15 +116,20 @@ def preflight(take: Take) -> None:
             how = ("pip install 'sorakit[audiocraft]' then pip install --no-deps audiocraft==1.3.0"
                    if need == "audiocraft" else "pip install 'sorakit[audio]'")
             raise MissingPackage(f"sound.music with backend {backend!r} needs {need}: {how}")
-    if au.dialogue and not (_installed("transformers") and _installed("torch")):
+    voiced = au.dialogue if au.dialogue_source == "voice" else ()  # the model speaks the others itself
+    if voiced and not (_installed("transformers") and _installed("torch")):
         raise MissingPackage("sound.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'")
+    if take.lip_synced and not _installed("torchaudio"):
+        raise MissingPackage("lip-synced dialogue is encoded with torchaudio's mel front end for the video model's "
+                             "audio VAE: pip install torchaudio (the build that matches your torch), or set "
+                             "SoundConfig(lip_sync=False) to lay the voices over the picture")
     from sorakit.audio.tts import check_available, check_line
 
     if au.ambience:
         check_available(au.ambience_model, "state_dict.bin")
     if au.music:
         check_available(au.music_model, "state_dict.bin" if music_backend(take) == "audiocraft" else "config.json")
-    for i, line in enumerate(au.dialogue):  # the voice has the speaker, and can speak the words
+    for i, line in enumerate(voiced):  # the voice has the speaker, and can speak the words
         try:
             check_line(line.text, line.voice)
         except InvalidInput as exc:
@@ -124,21 +139,22 @@ def preflight(take: Take) -> None:
 def build(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,
           joint: tuple[np.ndarray, int] | None = None, on_sound: OnSound | None = None,
           should_stop: Callable[[], bool] | None = None, device: str | None = None,
-          models: bool = True) -> Soundtrack:
+          models: bool = True, spoken: Spoken | None = None) -> Soundtrack:
     """Makes and mixes the Take's soundtrack for a clip of ``duration`` seconds.
 
     The arguments are those of ``tracks``; the mix follows ``take.sound``'s loudness and ducking.
     """
     parts, lines = tracks(take, duration, foley=foley, foley_rate=foley_rate, joint=joint, on_sound=on_sound,
-                          should_stop=should_stop, device=device, models=models)
-    mixed = mix(parts, duration, loudness=take.sound.loudness, ducking=take.sound.ducking)
+                          should_stop=should_stop, device=device, models=models, spoken=spoken)
+    said = tuple((line.start, line.end) for line in lines if line.how == BY_MODEL)  # inside the joint track
+    mixed = mix(parts, duration, loudness=take.sound.loudness, ducking=take.sound.ducking, speech=said)
     return Soundtrack(mixed, SoundtrackInfo(mixed.info, lines))
 
 
 def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, foley_rate: int = RATE,
            joint: tuple[np.ndarray, int] | None = None, on_sound: OnSound | None = None,
            should_stop: Callable[[], bool] | None = None, device: str | None = None,
-           models: bool = True) -> tuple[list[Track], tuple[SpokenLine, ...]]:
+           models: bool = True, spoken: Spoken | None = None) -> tuple[list[Track], tuple[SpokenLine, ...]]:
     """The Take's tracks for a clip of ``duration`` seconds, unmixed, and its spoken lines.
 
     Args:
@@ -151,8 +167,16 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
         device: where the sound models run (default: CUDA when there is a GPU, else the CPU).
         models: False leaves out the tracks that need a sound model (ambience, music, dialogue),
             as for a render the user stopped.
+        spoken: the lines already spoken (``speak``), as for a lip-synced clip whose picture was
+            made to them: used as they are, not spoken again.
+
+    With ``sound.dialogue_source='model'`` the lines are in the ``joint`` track: no voice speaks
+    them, and each line's start and end are measured there (``sorakit.audio.speech``).
     """
-    au = take.sound if models else dataclasses.replace(take.sound, ambience="", music="", dialogue=())
+    by_model = take.sound.dialogue_source == "model"
+    keep = () if by_model or not models else take.sound.dialogue
+    au = dataclasses.replace(take.sound, dialogue=keep) if models else dataclasses.replace(
+        take.sound, ambience="", music="", dialogue=())
     parts: list[Track] = []
     lines: list[SpokenLine] = []
     if foley is not None and au.foley and np.any(foley):
@@ -180,26 +204,55 @@ def tracks(take: Take, duration: float, *, foley: np.ndarray | None = None, fole
         audio, rate = music.generate(au.music_model, au.music, duration, seed=take.seed, device=device,
                                      on_progress=progress("music"), should_stop=should_stop)
         _leave_gpu(music._MODELS if backend == "audiocraft" else music._CACHE)  # type: ignore[attr-defined]
-        parts.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain, duck=bool(au.dialogue),
+        parts.append(Track("music", _match(audio, rate), rate, gain_db=au.music_gain,
+                           duck=bool(take.sound.dialogue),
                             fade_in=min(0.2, duration / 4), fade_out=min(1.0, duration / 4), label=au.music,
                            source=f"{au.music_model} ({backend})"))
     if au.dialogue:
-        from sorakit.audio import tts
-
-        for i, line in enumerate(au.dialogue):
-            if should_stop is not None and should_stop():
-                break
-            audio, rate = tts.speak(line.text, voice=line.voice, seed=take.seed + i, device=device)
-            end = min(line.start + audio.shape[-1] / rate, duration)
-            lines.append(SpokenLine(line.speaker, line.text, line.voice or tts.DEFAULT_VOICE, line.start,
-                                    round(end, 6)))
+        if spoken is None:
+            spoken = speak(take, duration, device=device, should_stop=should_stop, on_sound=on_sound)
+        for line, audio, rate in spoken:
+            lines.append(line)
             parts.append(Track("dialogue", _match(audio, rate), rate, start=line.start, gain_db=au.dialogue_gain,
-                                fade_out=0.01, label=f"{line.speaker}: {line.text}",
-                                source=line.voice or tts.DEFAULT_VOICE))
-            if on_sound is not None:
-                on_sound("dialogue", i + 1, len(au.dialogue))
-        _leave_gpu(tts._CACHE)
+                               fade_out=0.01, label=f"{line.speaker}: {line.text}", source=line.voice))
+    if by_model and models and take.sound.dialogue:
+        lines.extend(measure_lines(take.sound.dialogue, joint, duration))
     return parts, tuple(lines)
+
+
+Spoken = list[tuple[SpokenLine, np.ndarray, int]]
+
+
+def speak(take: Take, duration: float, *, device: str | None = None, should_stop: Callable[[], bool] | None = None,
+          on_sound: OnSound | None = None) -> Spoken:
+    """Each of the Take's dialogue lines spoken by its VITS voice: ``(line as placed, audio, rate)``.
+
+    A line's ``how`` is ``lip-synced`` when the Take is (``Take.lip_synced``), else ``overlaid``;
+    its end is cut at the clip's end.
+    """
+    from sorakit.audio import tts
+
+    how = LIP_SYNCED if take.lip_synced else OVERLAID
+    out: Spoken = []
+    for i, line in enumerate(take.sound.dialogue):
+        if should_stop is not None and should_stop():
+            break
+        audio, rate = tts.speak(line.text, voice=line.voice, seed=take.seed + i, device=device)
+        end = min(line.start + audio.shape[-1] / rate, duration)
+        out.append((SpokenLine(line.speaker, line.text, line.voice or tts.DEFAULT_VOICE, line.start, round(end, 6),
+                               how), audio, rate))
+        if on_sound is not None:
+            on_sound("dialogue", i + 1, len(take.sound.dialogue))
+    _leave_gpu(tts._CACHE)
+    return out
+
+
+def speech_track(spoken: Spoken, duration: float, rate: int) -> np.ndarray:
+    """The spoken lines on the clip's timeline, mono at ``rate``: each brought to the reference
+    loudness and placed at its start, as the mix places them (what a lip-syncing model is given)."""
+    parts = [Track("dialogue", _match(audio, r), r, start=line.start, fade_out=0.01) for line, audio, r in spoken]
+    placed = mix(parts, duration, rate=rate, loudness=None, ducking=0.0)
+    return np.asarray(placed.audio.mean(axis=0), np.float32)
 
 
 def _leave_gpu(cache: dict[tuple[str, str], Any]) -> None:
@@ -244,3 +297,28 @@ def _installed(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def measure_lines(lines: Sequence[Any], joint: tuple[np.ndarray, int] | None, duration: float) -> list[SpokenLine]:
+    """The ``DialogueLine``s a model spoke, placed where its sound ``joint = (audio, rate)`` has them.
+
+    Each span of speech goes to the line whose asked start is nearest; a line takes the start of
+    its first span and the end of its last (a line said with a pause is one line). A line no span
+    went to keeps its asked start, and its ``how`` says it was not found.
+    """
+    from sorakit.audio.speech import speech_spans
+
+    ordered = sorted(lines, key=lambda line: line.start)
+    spans = speech_spans(joint[0], joint[1]) if joint is not None else []
+    mine: dict[int, list[tuple[float, float]]] = {}
+    for span in spans:
+        nearest = min(range(len(ordered)), key=lambda i: abs(ordered[i].start - span[0]))
+        mine.setdefault(nearest, []).append(span)
+    out = []
+    for i, line in enumerate(ordered):
+        heard = mine.get(i)
+        if heard:
+            out.append(SpokenLine(line.speaker, line.text, "", heard[0][0], min(heard[-1][1], duration), BY_MODEL))
+        else:
+            out.append(SpokenLine(line.speaker, line.text, "", line.start, line.start, NOT_HEARD))
+    return out

@@ -452,7 +452,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
                       f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning, stacklevel=3)
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
-        embeds = prompt_embeddings(spec, fam, pipe, take.prompt, take.negative_prompt or "", cfg, preset)
+        embeds = prompt_embeddings(spec, fam, pipe, take.model_prompt, take.negative_prompt or "", cfg, preset)
         latents, guide = None, None
         if cond.method == "ttm" and cond.motion is not None:  # Time-to-Move: start at t_weak from the motion video
             from sorakit.backends import _ttm

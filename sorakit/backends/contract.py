@@ -47,6 +47,8 @@ class Conditioning:
         method: ``none``, ``ttm``, ``warp``, ``v2v``, ``vace`` or ``first_frame`` (``Take.method``).
         strength: ``physics.strength``, as the method reads it.
         ttm: Time-to-Move's ``(t_weak, t_strong)`` step indices when it runs, else None.
+        speech: the dialogue lines spoken and placed on the clip's timeline, ``(mono samples, rate)``,
+            for a joint-audio family to make the picture to (lip sync); else None.
         notes: what was done, in words, for the clip's provenance.
     """
 
@@ -58,6 +60,7 @@ class Conditioning:
     method: str = "none"
     strength: float = 0.0
     ttm: tuple[int, int] | None = None
+    speech: tuple[np.ndarray, int] | None = None
     notes: tuple[str, ...] = ()
 
 

@@ -11,7 +11,9 @@ of given ``latents`` clean instead of encoding the picture, so the picture's lat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -22,10 +24,9 @@ from sorakit.backends.contract import Conditioning, Output
 from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview, with_first_frame, working_size
 from sorakit.models import Arch, Card, ModelSpec, get, register
 
-__all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "base_mode", "uses_cfg", "passes_per_step", "steps_for",
-           "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid", "pack_noise",
-           "pack_step",
-           "call"]
+__all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "N_FFT", "base_mode", "uses_cfg", "passes_per_step",
+           "steps_for", "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid",
+           "pack_noise", "pack_step", "speech_mel", "encode_speech", "hold_audio", "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
 FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (LTX2Pipeline's EXAMPLE_DOC_STRING)
@@ -116,6 +117,117 @@ def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> 
     return ltx.pack_noise(pipe, latents, take, cond)
 
 
+# The audio VAE's front end, as Lightricks' reference builds it for the encoder (ltx-core's
+# AudioProcessor, created with sample_rate=16000, mel_bins=64, mel_hop_length=160, n_fft=1024):
+# torchaudio's MelSpectrogram with win_length=n_fft, a Hann window, f_min 0, f_max at Nyquist,
+# centred with reflect padding, magnitude (power 1), Slaney mel scale and norm; then
+# log(clamp(mel, 1e-5)), laid out [B, channels, frames, mel bins] (stereo: the encoder's
+# in_channels is 2). diffusers 0.42.1 has the encoder but not this front end; the config gives the
+# rate, hop and bins, the FFT size is not in it.
+N_FFT = 1024
+
+
+def speech_mel(pipe: Any, audio: np.ndarray, rate: int) -> Any:
+    """``audio`` (mono ``[samples]`` or ``[channels, samples]`` at ``rate``) as the log-mel
+    spectrogram LTX-2's audio VAE encodes: float32 ``[1, 2, frames, mel_bins]``."""
+    import torch
+
+    try:
+        import torchaudio
+    except ImportError as exc:
+        from sorakit.errors import MissingPackage
+
+        raise MissingPackage("lip sync on LTX-2 encodes the speech with torchaudio's mel front end: "
+                             "pip install torchaudio (the build that matches your torch)") from exc
+    cfg = pipe.audio_vae.config
+    wave = torch.from_numpy(np.atleast_2d(np.asarray(audio, np.float32)))
+    wave = wave.mean(0, keepdim=True).expand(2, -1)  # the speech in both channels
+    if rate != cfg.sample_rate:
+        wave = torchaudio.functional.resample(wave, rate, cfg.sample_rate)
+    to_mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=cfg.sample_rate, n_fft=N_FFT, win_length=N_FFT, hop_length=cfg.mel_hop_length, f_min=0.0,
+        f_max=cfg.sample_rate / 2.0, n_mels=cfg.mel_bins, window_fn=torch.hann_window, center=True,
+        pad_mode="reflect", power=1.0, mel_scale="slaney", norm="slaney")
+    mel = torch.log(torch.clamp(to_mel(wave), min=1e-5))  # [2, mel_bins, frames]
+    return mel.transpose(1, 2)[None].contiguous()
+
+
+def audio_frames(pipe: Any, take: Any) -> int:
+    """The audio latent frames the LTX-2 pipelines make for ``take``: ``round(duration * rate / hop / 4)``
+    with the duration ``num_frames / frame_rate`` (LTX2Pipeline.__call__, step 4)."""
+    per_second = pipe.audio_sampling_rate / pipe.audio_hop_length / float(pipe.audio_vae_temporal_compression_ratio)
+    return int(round(take.n_frames / float(take.rate) * per_second))
+
+
+def encode_speech(pipe: Any, audio: np.ndarray, rate: int, take: Any) -> Any:
+    """The speech as LTX-2's raw (not normalised) audio latents ``[1, C, L, M]``, ``L`` the clip's
+    audio latent frames: what the pipelines take as ``audio_latents`` (they normalise and pack them).
+
+    The speech is padded with silence (or cut) to the clip's length and encoded whole; the
+    encoder's distribution is read at its mode, the latent of that exact sound.
+    """
+    import torch
+
+    frames = audio_frames(pipe, take)
+    cfg = pipe.audio_vae.config
+    mono = np.asarray(audio, np.float32)
+    mono = mono.mean(0) if mono.ndim == 2 else mono
+    need = int(np.ceil((frames * pipe.audio_vae_temporal_compression_ratio + 1) * cfg.mel_hop_length * rate
+                       / cfg.sample_rate))
+    mono = np.pad(mono, (0, max(0, need - mono.size)))[:need]
+    vae = pipe.audio_vae
+    with torch.no_grad():
+        z = vae.encode(speech_mel(pipe, mono, rate).to(vae.device, vae.dtype)).latent_dist.mode()
+    return z[:, :, :frames].float().cpu()
+
+
+@contextlib.contextmanager
+def hold_audio(pipe: Any) -> Iterator[None]:
+    """For one call, the audio latents the pipeline is given stay clean: at sigma 0 for the
+    transformer and untouched by the audio scheduler's step, so the picture is made to the sound.
+
+    This is what LTX2DFRPipeline's ``freeze_audio=True`` does (its loop passes
+    ``audio_timestep = audio_sigma = 0`` and skips the audio Euler step), done on LTX2Pipeline and
+    LTX2ImageToVideoPipeline, which lack the flag: the transformer's ``forward`` gets
+    ``audio_timestep`` and ``audio_sigma`` of 0 on every pass (conditional, unconditional,
+    perturbed, modality-isolated), and the audio scheduler, a deep copy of the video one made
+    inside the call, is of a subclass whose ``step`` returns the sample it was given. The video
+    scheduler (``pipe.scheduler`` itself) steps as before. Pass the speech with ``noise_scale``
+    0 (the default), so the latents start clean.
+    """
+    import torch
+
+    transformer, scheduler = pipe.transformer, pipe.scheduler
+    base = type(scheduler)
+    had_forward = "forward" in vars(transformer)
+    forward = transformer.forward
+
+    def clean_forward(*args: Any, **kwargs: Any) -> Any:
+        t = kwargs.get("timestep")
+        if t is not None:
+            zero = torch.zeros(t.shape[0], device=t.device, dtype=t.dtype)
+            kwargs["audio_timestep"], kwargs["audio_sigma"] = zero, zero
+        return forward(*args, **kwargs)
+
+    def step(self: Any, model_output: Any, timestep: Any, sample: Any, *args: Any, **kwargs: Any) -> Any:
+        out = base.step(self, model_output, timestep, sample, *args, **kwargs)
+        if self is scheduler:
+            return out
+        return (sample,) if not kwargs.get("return_dict", True) else type(out)(prev_sample=sample)
+
+    functools.update_wrapper(step, base.step)
+    transformer.forward = clean_forward
+    scheduler.__class__ = type(base.__name__, (base,), {"step": step, "__module__": base.__module__})
+    try:
+        yield
+    finally:
+        scheduler.__class__ = base
+        if had_forward:
+            transformer.forward = forward
+        else:
+            del transformer.forward
+
+
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,
          on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     """Returns the float frames and the joint soundtrack ``[channels, samples]`` with its sample rate."""
@@ -131,7 +243,12 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
         args["latents"] = latents
     if take.mode == "i2v":
         args["image"] = cond.image
-    out = pipe(**args)
+    if cond.speech is not None:  # lip sync: the picture is made to the lines, held clean
+        args["audio_latents"] = encode_speech(pipe, cond.speech[0], cond.speech[1], take)
+        with hold_audio(pipe):
+            out = pipe(**args)
+    else:
+        out = pipe(**args)
     audio = out.audio[0] if hasattr(out.audio, "ndim") and out.audio.ndim == 3 else out.audio
     audio = audio.float().cpu().numpy() if hasattr(audio, "cpu") else np.asarray(audio, np.float32)
     return Output(float_frames(out.frames), audio.astype(np.float32), int(pipe.vocoder.config.output_sampling_rate))

@@ -103,10 +103,15 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> Path:
         vae.latents_mean.copy_(torch.linspace(-0.3, 0.3, 4))  # latents normalised twice, or not at all,
         vae.latents_std.copy_(torch.linspace(0.6, 1.4, 4))  # show in a test
     torch.manual_seed(0)
+    # Two downsampling levels, as LTX-2's (1, 2, 4): the encoder compresses time and mel bins 4x, as the
+    # pipelines' fixed audio_vae_temporal/mel_compression_ratio (4) assume when they take audio latents.
     audio_vae = diffusers.AutoencoderKLLTX2Audio(
-        base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,
+        base_channels=4, output_channels=2, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=None, in_channels=2,
         resolution=32, latent_channels=2, norm_type="pixel", causality_axis="height", dropout=0.0,
         mid_block_add_attention=False, sample_rate=16000, mel_hop_length=160, is_causal=True, mel_bins=8)
+    with torch.no_grad():  # per-feature statistics that are not the identity, as for the video VAE
+        audio_vae.latents_mean.copy_(torch.linspace(-0.2, 0.2, audio_vae.latents_mean.numel()))
+        audio_vae.latents_std.copy_(torch.linspace(0.7, 1.3, audio_vae.latents_std.numel()))
     torch.manual_seed(0)
     vocoder = ltx2.LTX2Vocoder(
         in_channels=audio_vae.config.output_channels * audio_vae.config.mel_bins, hidden_channels=32,

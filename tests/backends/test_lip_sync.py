@@ -1,0 +1,277 @@
+"""Dialogue the picture speaks, on the tiny LTX-2 through sorakit.generate (issue: lip sync).
+
+Lip-synced lines reach the pipeline as clean audio latents (the ones the transformer sees at every
+pass of every step equal the encoded speech, at timestep 0), the picture changes when the speech
+changes and nothing else does, and the clip records the lines as ``lip-synced``. A model that
+speaks its lines gets them in its prompt and its sound is measured for their starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("diffusers")
+torch = pytest.importorskip("torch")
+
+import sorakit  # noqa: E402
+from sorakit import models  # noqa: E402
+from sorakit.audio import soundtrack  # noqa: E402
+from sorakit.audio.soundtrack import measure_lines  # noqa: E402
+from sorakit.audio.speech import speech_spans  # noqa: E402
+from sorakit.backends import _runtime, ltx2  # noqa: E402
+from sorakit.take import DialogueLine, SoundConfig  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    from sorakit.tiny import ltx2 as tiny_ltx2
+    from sorakit.tiny import tts as tiny_tts
+    from sorakit.tiny import wan as tiny_wan
+
+    card = models.Card(width=32, height=32, frames=9, fps=24, steps=2, guidance_scale=3.0)
+    joint = models.register(models.ModelSpec(
+        name="lips-tiny-ltx2", backend="diffusers", family="ltx2", model_id=str(tiny_ltx2.build(
+            tmp_path_factory.mktemp("ltx2"))), modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1),
+        max_frames=33, min_size=16, card=card, joint_audio=True))
+    silent = models.register(models.ModelSpec(
+        name="lips-tiny-wan", backend="diffusers", family="wan", model_id=str(tiny_wan.build(
+            tmp_path_factory.mktemp("wan"), "t2v")), modes=("t2v",), size_multiple=16, frame_rule=(4, 1),
+        max_frames=33, min_size=16, card=models.Card(width=16, height=16, frames=9, fps=16, steps=2,
+                                                     guidance_scale=5.0)))
+    voice = str(tiny_tts.build(tmp_path_factory.mktemp("voice")))
+    yield {"joint": joint.name, "silent": silent.name, "voice": voice}
+    for name in (joint.name, silent.name):
+        models.MODELS.pop(name, None)
+    _runtime.clear_cache()
+
+
+def take(names: dict[str, str], *lines: tuple[str, float], model: str = "joint", **sound: Any) -> sorakit.Take:
+    dialogue = tuple(DialogueLine("Ana", text, start, voice=names["voice"]) for text, start in lines)
+    return sorakit.Take(prompt="a woman talks to the camera", negative_prompt="", seed=5, model=names[model],
+                        memory="cpu", physics=sorakit.PhysicsConfig(scene=None),
+                        sound=SoundConfig(foley=False, dialogue=dialogue, loudness=None, **sound))
+
+
+class Spy:
+    """Records what the transformer is given on every pass, and the pipeline's float frames."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.audio: list[tuple[Any, Any]] = []
+        self.frames: list[np.ndarray] = []
+        self.pipes: list[Any] = []
+        call = ltx2.call
+
+        def spy_call(pipe: Any, *args: Any) -> Any:
+            forward = pipe.transformer.forward
+
+            def seen(*a: Any, **k: Any) -> Any:
+                self.audio.append((k["audio_hidden_states"].detach().clone(), k.get("audio_timestep")))
+                return forward(*a, **k)
+
+            pipe.transformer.forward = seen
+            try:
+                out = call(pipe, *args)
+            finally:
+                del pipe.transformer.forward
+            self.pipes.append(pipe)
+            self.frames.append(out.frames)
+            return out
+
+        monkeypatch.setattr(ltx2, "call", spy_call)
+
+
+@pytest.mark.parametrize("mode", ["t2v", "i2v"])
+def test_lip_synced_lines_reach_the_model_clean_at_every_step(names: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path, mode: str) -> None:
+    spy = Spy(monkeypatch)
+    t = take(names, ("hello there", 0.05))
+    if mode == "i2v":  # LTX2ImageToVideoPipeline passes its own audio_timestep: it is held at 0 all the same
+        from PIL import Image
+
+        Image.new("RGB", (32, 32), (200, 60, 40)).save(tmp_path / "first.png")
+        t = t.replace(mode="i2v", first_frame=str(tmp_path / "first.png"))
+    assert t.lip_synced
+    clip = sorakit.generate(t, progress=False)
+    pipe = spy.pipes[0]
+    resolved = t.resolved()
+    spoken = soundtrack.speak(resolved, resolved.duration)
+    speech = soundtrack.speech_track(spoken, resolved.duration, 48_000)
+    raw = ltx2.encode_speech(pipe, speech, 48_000, resolved)
+    assert raw.shape == (1, 2, ltx2.audio_frames(pipe, resolved), 2)
+    held = pipe._normalize_audio_latents(pipe._pack_audio_latents(raw), pipe.audio_vae.latents_mean,
+                                         pipe.audio_vae.latents_std)
+    # 2 steps, every guidance pass; the conditional and unconditional passes go as one doubled batch
+    assert len(spy.audio) == 2 * (ltx2.passes_per_step(resolved) - int(ltx2.uses_cfg(resolved))) == 6
+    for given, timestep in spy.audio:  # the batch is doubled for guidance: each half is the speech
+        for half in given.split(1):
+            torch.testing.assert_close(half, held, rtol=0, atol=0)
+        assert timestep is not None and not timestep.any()  # at sigma 0
+    # the pipe is left as it was: its own scheduler class, no forward of ours
+    assert type(pipe.scheduler).step is type(pipe.scheduler).__mro__[0].step and "forward" not in vars(pipe.transformer)
+    assert type(pipe.scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
+    assert type(pipe.scheduler).__module__.startswith("diffusers")
+    # the clip: the line is lip-synced, and the mix has the voice, not the model's copy of it
+    assert [(line.text, line.how) for line in clip.soundtrack.lines] == [("hello there", "lip-synced")]
+    assert [tr.name for tr in clip.soundtrack.mix.tracks] == ["dialogue"]
+    assert "1 dialogue line lip-synced" in clip.provenance.dialogue
+    from sorakit.clip import load
+
+    again = load(clip.save(tmp_path / "talk.mp4"))  # the sidecar keeps how each line was made
+    assert again.soundtrack is not None and again.soundtrack.lines == clip.soundtrack.lines
+
+
+def test_the_picture_changes_with_the_speech_and_with_nothing_else(names: dict[str, str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = Spy(monkeypatch)
+    first = take(names, ("hello there", 0.05))
+    sorakit.generate(first, progress=False)
+    sorakit.generate(first, progress=False)  # the same speech: the same picture, exactly
+    sorakit.generate(take(names, ("good morning to you all", 0.05)), progress=False)  # other words
+    sorakit.generate(take(names, ("hello there", 0.15)), progress=False)  # the same words, later
+    a, same, other, later = spy.frames
+    np.testing.assert_array_equal(same, a)
+    assert np.abs(other - a).max() > 1e-4
+    assert np.abs(later - a).max() > 1e-4
+    # without lip sync the same Take's picture is the model's own: neither of the above
+    spy.frames.clear()
+    sorakit.generate(dataclasses.replace(first, sound=dataclasses.replace(first.sound, lip_sync=False)), progress=False)
+    assert np.abs(spy.frames[0] - a).max() > 1e-4
+
+
+def test_lip_sync_off_or_a_silent_model_overlays_the_voice(names: dict[str, str]) -> None:
+    off = take(names, ("hello there", 0.05), lip_sync=False)
+    assert not off.lip_synced
+    clip = sorakit.generate(off, progress=False)
+    assert [line.how for line in clip.soundtrack.lines] == ["overlaid"]
+    assert sorted(tr.name for tr in clip.soundtrack.mix.tracks) == ["dialogue", "joint"]
+    assert "overlaid" in clip.provenance.dialogue and "lip_sync is off" in clip.provenance.dialogue
+    silent = take(names, ("hello there", 0.05), model="silent", lip_sync=True)
+    with pytest.warns(UserWarning, match="cannot animate mouths to the lines; they are laid over the video"):
+        silent.validate()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        clip = sorakit.generate(silent, progress=False)
+    assert [line.how for line in clip.soundtrack.lines] == ["overlaid"]
+    assert "makes no sound to animate mouths by" in clip.provenance.dialogue
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # left to its default, a silent model does not warn
+        take(names, ("hello there", 0.05), model="silent").validate()
+
+
+def test_a_model_that_speaks_gets_the_lines_in_its_prompt_and_their_starts_are_measured(
+        names: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    prompts: list[str] = []
+    encode = ltx2.encode_prompt
+
+    def spy(pipe: Any, prompt: str, *args: Any, **kw: Any) -> Any:
+        prompts.append(prompt)
+        return encode(pipe, prompt, *args, **kw)
+
+    monkeypatch.setattr(ltx2, "encode_prompt", spy)
+    call = ltx2.call
+
+    def speaking(*args: Any) -> Any:  # the tiny model's sound is noise: here it says a line from 0.12 s to 0.33 s
+        out = call(*args)
+        return out._replace(audio=np.stack([burst(out.sample_rate, 0.375, [(0.12, 0.33)])] * 2))
+
+    monkeypatch.setattr(ltx2, "call", speaking)
+    _runtime.clear_cache()
+    t = take(names, ("hello there", 0.05), dialogue_source="model")
+    t = t.replace(sound=dataclasses.replace(t.sound, dialogue=(dataclasses.replace(t.sound.dialogue[0], voice="",
+                                                                                   style="warmly"),)))
+    assert not t.lip_synced
+    clip = sorakit.generate(t, progress=False)
+    assert prompts == ['a woman talks to the camera Ana says warmly: "hello there"']
+    # the model's own sound is the track, and the line is where its speech is
+    assert [tr.name for tr in clip.soundtrack.mix.tracks] == ["joint"]
+    (line,) = clip.soundtrack.lines
+    assert line.how == "spoken by the model" and abs(line.start - 0.12) <= 0.02 and abs(line.end - 0.33) <= 0.02
+    assert "spoken by lips-tiny-ltx2 from its prompt" in clip.provenance.dialogue
+    with pytest.raises(ValueError, match="makes no sound, so it cannot speak the lines"):
+        take(names, ("hello there", 0.05), model="silent", dialogue_source="model").validate()
+
+
+def burst(rate: int, seconds: float, spans: list[tuple[float, float]], noise: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    audio = noise * rng.standard_normal(t.size)
+    for a, b in spans:  # voiced: a 140 Hz buzz with formant-like partials, syllables at 4 Hz
+        on = (t >= a) & (t < b)
+        syllables = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * (t - a))
+        audio += on * 0.2 * syllables * (np.sin(2 * np.pi * 140 * t) + 0.5 * np.sin(2 * np.pi * 700 * t))
+    return audio.astype(np.float32)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.002])
+def test_speech_spans_find_each_line_within_two_frames(noise: float) -> None:
+    rate = 16_000
+    truth = [(0.30, 1.10), (1.60, 2.05), (2.70, 2.95)]
+    found = speech_spans(burst(rate, 3.5, truth, noise), rate)
+    assert len(found) == len(truth)
+    for (a, b), (fa, fb) in zip(truth, found):
+        assert abs(fa - a) <= 0.02 and abs(fb - b) <= 0.02
+    assert speech_spans(np.zeros(rate, np.float32), rate) == []  # silence: no speech
+    assert speech_spans(burst(rate, 1.0, [(0.2, 0.25)]), rate) == []  # a click is not a line
+
+
+def test_measured_lines_take_the_spans_nearest_their_asked_starts() -> None:
+    rate = 16_000
+    audio = burst(rate, 4.0, [(0.42, 0.9), (1.0, 1.4), (2.9, 3.4)])
+    lines = [DialogueLine("A", "one", 0.3), DialogueLine("B", "two", 2.5), DialogueLine("C", "three", 1.9)]
+    a, c, b = measure_lines(lines, (audio, rate), 4.0)  # in the order they start
+    assert (a.speaker, a.how) == ("A", "spoken by the model") and abs(a.start - 0.42) < 0.02
+    assert abs(a.end - 1.4) < 0.02  # a line said with a pause is one line
+    assert (c.speaker, c.how) == ("C", "spoken by the model; not found in its sound") and c.start == 1.9
+    assert b.speaker == "B" and abs(b.start - 2.9) < 0.02 and abs(b.end - 3.4) < 0.02
+    assert [line.how for line in measure_lines(lines, None, 4.0)] == ["spoken by the model; not found in its sound"] * 3
+
+
+
+def test_a_film_line_across_a_cut_is_lip_synced_in_both_shots(names: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    from sorakit.audio.mix import RATE
+    from sorakit.storyboard import Shot, Storyboard
+
+    given: list[Any] = []
+    call = ltx2.call
+
+    def spy(pipe: Any, t: Any, cond: Any, *args: Any) -> Any:
+        given.append(cond.speech)
+        return call(pipe, t, cond, *args)
+
+    monkeypatch.setattr(ltx2, "call", spy)
+    shot = take(names).replace(sound=SoundConfig(foley=False, loudness=None))
+    line = DialogueLine("Ana", "hello there my friend", 0.2, voice=names["voice"])
+    board = Storyboard((Shot(shot), Shot(shot.replace(seed=6))), dialogue=(line,))
+    film = board.render(tmp_path)
+    cut = film.starts[1]
+    assert cut == pytest.approx(0.375)
+    # the film's line spoken once on its timeline; each shot made to its own slice of it
+    spoken = soundtrack.speak(board._bed_take(), board.duration)
+    assert spoken[0][0].end > cut + 0.05  # the line runs across the cut
+    speech = soundtrack.speech_track(spoken, board.duration, RATE)
+    n = int(round(cut * RATE))
+    assert len(given) == 2 and all(g is not None for g in given)
+    np.testing.assert_allclose(given[0][0], speech[:n], atol=1e-6)
+    np.testing.assert_allclose(given[1][0], speech[n:2 * n], atol=1e-6)
+    for clip in film.shots:
+        assert "storyboard's lines over this shot lip-synced (speech sha256 " in clip.provenance.dialogue
+        assert clip.soundtrack is not None and [t.name for t in clip.soundtrack.mix.tracks] == []  # the film mixes it
+    assert film.soundtrack is not None and [x.how for x in film.soundtrack.lines] == ["lip-synced"]
+    # both shots' lip sync is measured over the film's sound (the tiny model draws no face)
+    from sorakit.tiny import clip as tiny_clip
+
+    report = film.consistency(model=str(tiny_clip.build(tmp_path / "embedder")))
+    measures = report.lip_sync  # one per shot: both have the line over them
+    assert len(measures) == 2 and all(m is not None and m.verdict.startswith("no face") for m in measures)
+    # rendered again: both shots load; the line moved: both are made again to the new speech
+    assert [e.state for e in board.render(tmp_path).log] == ["loaded", "loaded"]
+    moved = Storyboard(board.shots, dialogue=(dataclasses.replace(line, start=0.1),))
+    assert [e.state for e in moved.render(tmp_path).log] == ["rendering", "rendered"] * 2
