@@ -237,13 +237,16 @@ def placed_speech(speech: tuple[np.ndarray, int], duration: float) -> np.ndarray
     return np.asarray(placed.audio.mean(axis=0), np.float32)
 
 
+FILM_SPEECH = "the storyboard's lines over this shot lip-synced"
+
+
 def speech_note(speech: np.ndarray) -> str:
     """The provenance's words for speech handed to ``generate`` (a storyboard's lines over a shot),
     with a fingerprint of the exact samples (at 48 kHz) so a saved shot says what it was made to."""
     import hashlib
 
     digest = hashlib.sha256(np.ascontiguousarray(speech, np.float32).tobytes()).hexdigest()[:16]
-    return f"the storyboard's lines over this shot lip-synced (speech sha256 {digest})"
+    return f"{FILM_SPEECH} (speech sha256 {digest})"
 
 
 def _dialogue_note(take: Take, spec: models.ModelSpec) -> str:

@@ -360,7 +360,7 @@ class Storyboard:
                 default) leaves it to ``generate`` (video models show their steps).
             on_step: passed to ``generate`` for each shot.
         """
-        from sorakit.generate import generate, placed_speech, speech_note
+        from sorakit.generate import FILM_SPEECH, generate, placed_speech, speech_note
 
         self.validate()
         out = Path(out_dir)
@@ -410,7 +410,8 @@ class Storyboard:
                 made_to = "" if speech is None else speech_note(placed_speech(speech, take.resolved().duration))
                 # a clip records its Take with the card filled in, and what speech it was made to
                 saved = load(path) if _finished(path, take.resolved()) else None
-                if saved is not None and made_to in saved.provenance.dialogue:
+                if saved is not None and (made_to in saved.provenance.dialogue if made_to
+                                          else FILM_SPEECH not in saved.provenance.dialogue):
                     clips.append(saved)
                     note(ShotEvent(i, n, "loaded", str(path)))
                 else:
@@ -486,8 +487,9 @@ class Storyboard:
     def _how(self, line: _soundtrack.SpokenLine, clips: list[Clip], starts: list[float]) -> _soundtrack.SpokenLine:
         """A film line is ``lip-synced`` when every shot it is heard over was made to it, else ``overlaid``."""
         over = [c for c, s in zip(clips, starts) if s < line.end and line.start < s + c.duration]
-        synced = bool(over) and all("storyboard's lines over this shot lip-synced" in c.provenance.dialogue
-                                    for c in over)
+        from sorakit.generate import FILM_SPEECH
+
+        synced = bool(over) and all(FILM_SPEECH in c.provenance.dialogue for c in over)
         return dataclasses.replace(line, how=_soundtrack.LIP_SYNCED if synced else _soundtrack.OVERLAID)
 
     def _save(self, film: Film, out: Path) -> Path:

@@ -520,6 +520,10 @@ def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
         raise _bad("sound.dialogue_source", au.dialogue_source, f"must be one of {', '.join(DIALOGUE_SOURCES)}",
                    _did_you_mean(au.dialogue_source, DIALOGUE_SOURCES,
                                  "'voice' speaks the lines with VITS voices, 'model' lets LTX-2 speak them"))
+    for i, line in enumerate(au.dialogue):
+        if len(line.style) > 200:
+            raise _bad(f"sound.dialogue[{i}].style", line.style[:20] + "...", "is longer than 200 characters",
+                       "say how the line is spoken in a few words ('softly', 'with a grin')")
     if au.dialogue_source == "model" and au.dialogue and not spec.joint_audio:
         raise _bad("sound.dialogue_source", "model", f"{t.model} makes no sound, so it cannot speak the lines",
                    "use dialogue_source='voice', or a model with joint audio such as 'ltx-2'")

@@ -201,6 +201,12 @@ def test_a_model_that_speaks_gets_the_lines_in_its_prompt_and_their_starts_are_m
     assert "spoken by lips-tiny-ltx2 from its prompt" in clip.provenance.dialogue
     with pytest.raises(ValueError, match="makes no sound, so it cannot speak the lines"):
         take(names, ("hello there", 0.05), model="silent", dialogue_source="model").validate()
+    with pytest.raises(ValueError, match=r"^sound.dialogue_source='Model': must be one of voice, model; did you mean"):
+        take(names, ("hello there", 0.05), dialogue_source="Model").validate()
+    long = t.replace(sound=dataclasses.replace(t.sound, dialogue=(dataclasses.replace(t.sound.dialogue[0],
+                                                                                      style="x" * 201),)))
+    with pytest.raises(ValueError, match=r"sound.dialogue\[0\].style='x{20}\.\.\.': is longer than 200 characters"):
+        long.validate()
 
 
 def burst(rate: int, seconds: float, spans: list[tuple[float, float]], noise: float = 0.0) -> np.ndarray:
@@ -280,3 +286,7 @@ def test_a_film_line_across_a_cut_is_lip_synced_in_both_shots(names: dict[str, s
     assert [e.state for e in board.render(tmp_path).log] == ["loaded", "loaded"]
     moved = Storyboard(board.shots, dialogue=(dataclasses.replace(line, start=0.1),))
     assert [e.state for e in moved.render(tmp_path).log] == ["rendering", "rendered"] * 2
+    # the line gone: the shots made to it are made again, to no speech
+    silent = Storyboard(board.shots).render(tmp_path)
+    assert [e.state for e in silent.log] == ["rendering", "rendered"] * 2
+    assert all(c.provenance.dialogue == "" for c in silent.shots)
