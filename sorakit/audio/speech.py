@@ -5,9 +5,10 @@ them when it likes; ``sorakit.audio.soundtrack.measure_lines`` finds from these 
 line actually starts and ends in the model's sound, so ``clip.soundtrack.lines`` tells the truth
 and the music ducks under them.
 
-The detector is an energy gate on 20 ms frames (10 ms apart): a frame is voiced when its level is
+The detector is an energy gate on 10 ms frames (2.5 ms apart): a frame is voiced when its level is
 both 12 dB above the track's noise floor (its 10th-percentile frame) and within 30 dB of its
 loudest frames (99th percentile); pauses under 0.25 s are closed and bursts under 0.1 s dropped.
+Edges are found to within about 1.5 ms on a clean onset.
 It hears speech over quiet ambience; under loud music or noise it hears the noise too, and a line's
 measured start is then as good as that track allows.
 
@@ -25,7 +26,7 @@ import numpy as np
 
 __all__ = ["speech_spans"]
 
-FRAME, HOP = 0.020, 0.010  # seconds
+FRAME, HOP = 0.010, 0.0025  # seconds
 ABOVE_FLOOR_DB, BELOW_PEAK_DB = 12.0, 30.0
 MIN_GAP, MIN_SPEECH = 0.25, 0.10  # seconds
 
@@ -37,20 +38,23 @@ def speech_spans(audio: np.ndarray, rate: int) -> list[tuple[float, float]]:
     size, hop = max(1, int(round(FRAME * rate))), max(1, int(round(HOP * rate)))
     if mono.size < size:
         return []
+    sums = np.concatenate([[0.0], np.cumsum(mono * mono)])
     starts = np.arange(0, mono.size - size + 1, hop)
-    energy = np.array([np.mean(mono[s:s + size] ** 2) for s in starts])
-    level = 10 * np.log10(energy + 1e-12)
+    energy = (sums[starts + size] - sums[starts]) / size
+    level = 10 * np.log10(np.maximum(energy, 0.0) + 1e-12)
     floor, peak = np.percentile(level, 10), np.percentile(level, 99)
     if peak < -80.0:  # digital silence
         return []
     voiced = (level > floor + ABOVE_FLOOR_DB) & (level > peak - BELOW_PEAK_DB)
+    # A frame is voiced as soon as it reaches into the sound (its gate is 30 dB down), so the first
+    # voiced frame starts up to a frame before the onset, less up to a hop: the onset is a frame
+    # less half a hop after its start (within half a hop), the offset as far before the last one's end.
+    trim = (size - hop / 2) / rate
     spans: list[list[float]] = []
     for i in np.flatnonzero(voiced):
-        start, end = starts[i] / rate, (starts[i] + size) / rate
+        start, end = starts[i] / rate + trim, (starts[i] + size) / rate - trim
         if spans and start - spans[-1][1] < MIN_GAP:
-            spans[-1][1] = end
+            spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    # a frame's stretch overhangs the sound by up to one frame on each side: report the hop-centred edges
-    trim = (size - hop) / 2 / rate
-    return [(round(float(a + trim), 4), round(float(b - trim), 4)) for a, b in spans if b - a >= MIN_SPEECH]
+    return [(round(float(a), 4), round(float(b), 4)) for a, b in spans if b - a >= MIN_SPEECH]
