@@ -21,9 +21,10 @@ from sorakit.physics import Ball, Box, Change, Event, Material, Scene, Segment, 
 from sorakit.physics.describe import describe
 from sorakit.storyboard import Character, Film, Shot, Storyboard
 from sorakit.take import SoundConfig, DialogueLine, PhysicsConfig, Take, physics_prompt
+from sorakit.models import Lora
 
 __all__ = [
-    "Take", "PhysicsConfig", "SoundConfig", "DialogueLine",
+    "Take", "PhysicsConfig", "SoundConfig", "DialogueLine", "Lora",
     "generate", "best_of", "lipsync", "Step", "Clip", "Provenance", "load", "verify", "Verification",
     "show", "show_filmstrip", "show_waveform", "show_soundtrack", "show_compare", "clip_html", "compare_html",
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",

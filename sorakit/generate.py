@@ -222,6 +222,15 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                                 _runtime.revision(spec))
     if notes:
         provenance = dataclasses.replace(provenance, dialogue="; ".join(notes))
+    if take.speed == "fast" and spec.card.fast is not None:
+        fast = spec.card.fast
+        provenance = dataclasses.replace(provenance, variant=(
+            f"fast: {fast.steps} steps, guidance {fast.guidance_scale:g}"
+            + (f", shift {fast.shift:g}" if fast.shift is not None else "") + (f" ({fast.source})" if fast.source else "")))
+    if take.all_loras:
+        from sorakit.backends import _loras
+
+        provenance = dataclasses.replace(provenance, loras=_loras.describe(take.all_loras))
     return Clip(frames, take.rate, audio, rate, take, provenance, events)
 
 

@@ -18,6 +18,39 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Lora:
+    """A LoRA on the video model's transformer.
+
+    Attributes:
+        ref: a hub id (``owner/name``), a local folder, or a local ``.safetensors`` file.
+        weight: its scale (1.0 as trained; 0 leaves the model as it is).
+        file: the ``.safetensors`` file inside the repo or folder ("" when it holds just one).
+    """
+
+    ref: str
+    weight: float = 1.0
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Fast:
+    """A model's step- and guidance-distilled variant, run by ``Take(speed="fast")``.
+
+    Attributes:
+        steps, guidance_scale: its schedule (guidance 1.0: one forward pass a step, no CFG).
+        shift: its flow-matching shift (None keeps the checkpoint's).
+        loras: the LoRAs that make it, on the base checkpoint.
+        source: where the numbers come from (a model card, a repository file).
+    """
+
+    steps: int
+    guidance_scale: float
+    shift: float | None = None
+    loras: tuple[Lora, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Card:
     """A model's own defaults, from its model card or its authors' reference code.
 
@@ -34,6 +67,7 @@ class Card:
             ``decode_timestep``, LTX-2's audio guidance), passed to the pipeline as they are.
         ttm: Time-to-Move's ``(t_weak, t_strong)`` at 50 steps from the paper, for the
             checkpoints it runs on (None: no TTM; ``physics.method='auto'`` then warps the noise).
+        fast: the distilled variant ``speed="fast"`` runs (None: the model has none registered).
     """
 
     width: int = 832
@@ -46,6 +80,7 @@ class Card:
     shift: float | None = None
     knobs: tuple[tuple[str, Any], ...] = ()
     ttm: tuple[int, int] | None = None
+    fast: Fast | None = None
 
     def knob(self, name: str, default: Any = None) -> Any:
         """The family knob ``name``, or ``default`` when the card sets none."""

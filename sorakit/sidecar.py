@@ -53,7 +53,8 @@ class Provenance:
     ``revision`` says exactly which weights made it (``owner/name@<commit>``, or a local folder's
     fingerprint); ``watermark`` is the visible label burnt into the frames, if any. ``dialogue``
     says how the spoken lines reached the clip: lip-synced by the model, laid over the picture,
-    or spoken by the model itself.
+    or spoken by the model itself. ``variant`` names the distilled variant a ``speed="fast"``
+    Take ran, and ``loras`` every LoRA with its exact revision and weight.
     """
 
     sorakit_version: str
@@ -68,6 +69,8 @@ class Provenance:
     revision: str = ""
     watermark: str = ""
     dialogue: str = ""
+    variant: str = ""
+    loras: str = ""
 
     @classmethod
     def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "",

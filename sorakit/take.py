@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sorakit import _serde, models
 from sorakit.cameo import Cameo
+from sorakit.models import Lora
 from sorakit.physics.presets import PRESETS
 from sorakit.physics.scene import Scene
 
@@ -153,6 +154,8 @@ class Take:
     cameo_name: str = ""
     cameo_consent: bool = False
     watermark: bool = False
+    speed: str = "quality"
+    loras: tuple[Lora, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -173,7 +176,23 @@ class Take:
         """
         card = models.get(self.model).card
         unset = {k: getattr(card, k) for k in CARD_KNOBS if getattr(self, k) is None}
+        if self.speed == "fast" and card.fast is not None:  # the distilled variant's own schedule
+            unset.update({k: getattr(card.fast, k) for k in ("steps", "guidance_scale") if getattr(self, k) is None})
         return self.replace(**unset) if unset else self
+
+    @property
+    def all_loras(self) -> tuple[Lora, ...]:
+        """The LoRAs the model runs with: the fast variant's (``speed="fast"``), then the Take's own."""
+        fast = models.get(self.model).card.fast
+        return (fast.loras if self.speed == "fast" and fast is not None else ()) + tuple(self.loras)
+
+    @property
+    def shift(self) -> float | None:
+        """The flow-matching shift the model runs at: the fast variant's, else its card's (None: the checkpoint's)."""
+        card = models.get(self.model).card
+        if self.speed == "fast" and card.fast is not None and card.fast.shift is not None:
+            return card.fast.shift
+        return card.shift
 
     # Typed views of a resolved Take's knobs, for code that runs it (a Take left unset reads its card).
     @property
@@ -331,6 +350,7 @@ class Take:
         _check_physics(t, spec)
         _check_sound(t)
         _check_dialogue(t, spec)
+        _check_speed(t, spec)
         _check_pictures(t)
 
 
@@ -533,6 +553,43 @@ def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
         warnings.warn(f"sound.lip_sync=True: {t.model} makes no sound with its picture, so it cannot animate "
                       "mouths to the lines; they are laid over the video. Use a joint-audio model such as "
                       "'ltx-2' to lip-sync them", UserWarning, stacklevel=4)
+
+
+SPEEDS = ("quality", "fast")
+MAX_LORAS = 4
+
+
+def _check_speed(t: Take, spec: models.ModelSpec) -> None:
+    """``speed`` has a variant behind it, and each LoRA is a safetensors file at a sane weight."""
+    if t.speed not in SPEEDS:
+        raise _bad("speed", t.speed, f"must be one of {', '.join(SPEEDS)}",
+                   _did_you_mean(t.speed, SPEEDS, "'quality' runs the card's schedule, 'fast' its distilled variant"))
+    if t.speed == "fast" and spec.card.fast is None:
+        raise _bad("speed", "fast", f"{t.model} has no step-distilled variant registered",
+                   "use speed='quality' (or register a models.Fast on its card)")
+    if not isinstance(t.loras, tuple) or not all(isinstance(x, models.Lora) for x in t.loras):
+        raise _bad("loras", t.loras, "must be a tuple of sorakit.Lora", "write loras=(sorakit.Lora('owner/name'),)")
+    if t.loras and spec.backend == "previz":
+        raise _bad("loras", t.loras[0].ref, "the previz has no transformer to apply a LoRA to", "pick a video model")
+    if len(t.loras) > MAX_LORAS:
+        raise _bad("loras", len(t.loras), f"at most {MAX_LORAS} LoRAs run at once", "drop the ones you need least")
+    seen = set()
+    for i, lora in enumerate(t.loras):
+        key = f"loras[{i}]"
+        if os.path.isfile(lora.ref):
+            if not lora.ref.endswith(".safetensors"):
+                raise _bad(f"{key}.ref", lora.ref, "LoRAs load only from .safetensors (a pickle could run code)",
+                           "convert it to safetensors, or pick a LoRA published as .safetensors")
+        else:
+            models.check_ref(f"{key}.ref", lora.ref, example="lightx2v/Wan2.1-Distill-Loras")
+        if lora.file and (not lora.file.endswith(".safetensors") or ".." in lora.file or lora.file.startswith("/")):
+            raise _bad(f"{key}.file", lora.file, "must be a .safetensors file name inside the repo or folder",
+                       "write e.g. 'my_lora.safetensors', or leave it empty when there is one")
+        if not (isinstance(lora.weight, (int, float)) and math.isfinite(lora.weight) and -4 <= lora.weight <= 4):
+            raise _bad(f"{key}.weight", lora.weight, "must be in [-4, 4]", "1.0 applies it as trained")
+        if (lora.ref, lora.file) in seen:
+            raise _bad(f"{key}.ref", lora.ref, "is already in the list", "give each LoRA once, with one weight")
+        seen.add((lora.ref, lora.file))
 
 
 def _check_pictures(t: Take) -> None:

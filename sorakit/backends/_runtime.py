@@ -228,7 +228,7 @@ def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any
         # Components the family keeps in float32 (Wan's VAE, per diffusers' Wan docs) get their own dtype.
         dtypes = {"default": dtype, **{name: torch.float32 for name in fam.FLOAT32}} if fam.FLOAT32 else dtype
         pipe = cls.from_pretrained(spec.model_id, dtype=dtypes, use_safetensors=True, **where)
-        _set_shift(pipe, spec.card.shift)
+        _set_shift(pipe, spec.card.shift)  # the card's; run() sets each Take's own
         _place(pipe, preset)
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
@@ -258,13 +258,16 @@ def derive(cls: Any, base: Any) -> Any:
 
 
 def _set_shift(pipe: Any, shift: float | None) -> None:
-    """Sets the flow-matching shift the card asks for on the pipeline's scheduler (``flow_shift`` or ``shift``)."""
-    if shift is None:
-        return
+    """Sets the flow-matching shift the card asks for on the pipeline's scheduler (``flow_shift`` or
+    ``shift``); None puts back the one it was loaded with (after a fast variant's own)."""
     config = pipe.scheduler.config
     key = "flow_shift" if "flow_shift" in config else "shift" if "shift" in config else None
-    if key is not None and config[key] != shift:
-        pipe.scheduler = type(pipe.scheduler).from_config(config, **{key: shift})
+    if key is None:
+        return
+    loaded = pipe.__dict__.setdefault("_sorakit_loaded_shift", config[key])
+    want = loaded if shift is None else shift
+    if config[key] != want:
+        pipe.scheduler = type(pipe.scheduler).from_config(config, **{key: want})
 
 
 def revision(spec: ModelSpec) -> str:
@@ -452,6 +455,10 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
                       f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning, stacklevel=3)
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
+        _set_shift(pipe, take.shift)  # the card's, or the fast variant's
+        from sorakit.backends import _loras
+
+        _loras.apply(pipe, take.all_loras)  # exactly these, the others taken off
         embeds = prompt_embeddings(spec, fam, pipe, take.model_prompt, take.negative_prompt or "", cfg, preset)
         latents, guide = None, None
         if cond.method == "ttm" and cond.motion is not None:  # Time-to-Move: start at t_weak from the motion video

@@ -115,3 +115,41 @@ def _build_ti2v(out: Path, max_side: int) -> Path:
                                  scheduler=scheduler, expand_timesteps=True)
     pipe.save_pretrained(out, safe_serialization=True)
     return out
+
+
+def build_lora(folder: str | os.PathLike[str], *, rank: int = 2, seed: int = 0, std: float = 0.5,
+               name: str = "tiny_wan_lora.safetensors", diff: bool = False) -> Path:
+    """Saves a random LoRA for the tiny Wan 2.1 transformer in the layout Wan LoRAs are published in
+    (``diffusion_model.blocks.N.self_attn.q.lora_down.weight``, ``lora_up``, ``alpha``), which
+    diffusers converts on ``load_lora_weights``: self- and cross-attention and the feed-forward of
+    both blocks. ``diff=True`` adds a full-weight ``.diff`` key as some published files carry.
+    Returns the file's path.
+
+    >>> import tempfile
+    >>> build_lora(tempfile.mkdtemp()).name
+    'tiny_wan_lora.safetensors'
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    dim, ffn = 24, 32  # the tiny transformer's inner and feed-forward widths (2 heads of 12; ffn_dim 32)
+    g = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+
+    def pair(key: str, fan_in: int, fan_out: int) -> None:
+        tensors[f"diffusion_model.{key}.lora_down.weight"] = torch.randn(rank, fan_in, generator=g) * std
+        tensors[f"diffusion_model.{key}.lora_up.weight"] = torch.randn(fan_out, rank, generator=g) * std
+        tensors[f"diffusion_model.{key}.alpha"] = torch.tensor(float(rank))
+
+    for block in range(2):
+        for attn in ("self_attn", "cross_attn"):
+            for proj in ("q", "k", "v", "o"):
+                pair(f"blocks.{block}.{attn}.{proj}", dim, dim)
+        pair(f"blocks.{block}.ffn.0", dim, ffn)
+        pair(f"blocks.{block}.ffn.2", ffn, dim)
+    if diff:
+        tensors["diffusion_model.blocks.0.ffn.0.diff"] = torch.randn(ffn, dim, generator=g) * std
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out / name))
+    return out / name
