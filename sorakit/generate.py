@@ -191,6 +191,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     from sorakit.backends.contract import conditioning
 
     fam = family(spec.family)
+    spec = models.variant(spec, take)  # a fast variant's own checkpoint, where it has one
     cond = conditioning(take, person)
     notes = [_dialogue_note(take, spec)] if take.sound.dialogue else []
     if spoken is not None or speech is not None:  # lip sync: the lines on the clip's timeline, for the model

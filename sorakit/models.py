@@ -40,6 +40,10 @@ class Fast:
         steps, guidance_scale: its schedule (guidance 1.0: one forward pass a step, no CFG).
         shift: its flow-matching shift (None keeps the checkpoint's).
         loras: the LoRAs that make it, on the base checkpoint.
+        model_id, revision: a distilled checkpoint that replaces the base one ("": the base's).
+        knobs: call arguments that replace the card's (a distilled sigma schedule, guidance
+            passes turned off).
+        scheduler: scheduler config values it runs with (``("use_dynamic_shifting", False)``).
         source: where the numbers come from (a model card, a repository file).
     """
 
@@ -47,6 +51,10 @@ class Fast:
     guidance_scale: float
     shift: float | None = None
     loras: tuple[Lora, ...] = ()
+    model_id: str = ""
+    revision: str = "main"
+    knobs: tuple[tuple[str, Any], ...] = ()
+    scheduler: tuple[tuple[str, Any], ...] = ()
     source: str = ""
 
 
@@ -222,6 +230,31 @@ def check_ref(key: str, ref: str, *, example: str = "facebook/musicgen-small") -
     if not isinstance(ref, str) or not (os.path.isdir(ref) or (_HUB_ID.fullmatch(ref) and ".." not in ref)):
         raise InvalidInput(f"{key}={ref!r}: must be a hub id like {example!r} or an existing local folder; "
                            "check the spelling or download the folder first")
+
+
+def fast_variant(take: Any) -> Fast | None:
+    """The distilled variant ``take`` runs (``speed="fast"`` on a model that has one), else None."""
+    fast = get(take.model).card.fast
+    return fast if getattr(take, "speed", "quality") == "fast" else None
+
+
+def knobs(take: Any) -> dict[str, Any]:
+    """The family call arguments ``take`` runs with: its card's, the fast variant's over them."""
+    out = dict(get(take.model).card.knobs)
+    fast = fast_variant(take)
+    if fast is not None:
+        out.update(fast.knobs)
+    return out
+
+
+def variant(spec: ModelSpec, take: Any) -> ModelSpec:
+    """The checkpoint ``take`` loads: ``spec``, or its fast variant's own checkpoint."""
+    import dataclasses
+
+    fast = fast_variant(take)
+    if fast is None or not fast.model_id:
+        return spec
+    return dataclasses.replace(spec, model_id=fast.model_id, revision=fast.revision)
 
 
 def get(name: str) -> ModelSpec:

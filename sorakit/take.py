@@ -567,6 +567,10 @@ def _check_speed(t: Take, spec: models.ModelSpec) -> None:
     if t.speed == "fast" and spec.card.fast is None:
         raise _bad("speed", "fast", f"{t.model} has no step-distilled variant registered",
                    "use speed='quality' (or register a models.Fast on its card)")
+    sigmas = dict(spec.card.fast.knobs).get("sigmas") if t.speed == "fast" and spec.card.fast else None
+    if sigmas is not None and t.steps != len(sigmas):
+        raise _bad("steps", t.steps, f"speed='fast' on {t.model} runs its distilled schedule of {len(sigmas)} "
+                   "steps", "leave steps unset (None) for the fast variant")
     if not isinstance(t.loras, tuple) or not all(isinstance(x, models.Lora) for x in t.loras):
         raise _bad("loras", t.loras, "must be a tuple of sorakit.Lora", "write loras=(sorakit.Lora('owner/name'),)")
     if t.loras and spec.backend == "previz":

@@ -26,7 +26,7 @@ import numpy as np
 
 from sorakit.backends.contract import Conditioning
 from sorakit.callbacks import OnStep, ShouldStop, Step
-from sorakit.models import ModelSpec
+from sorakit.models import ModelSpec, fast_variant
 
 def _torch() -> Any:
     try:
@@ -257,17 +257,20 @@ def derive(cls: Any, base: Any) -> Any:
     return pipe
 
 
-def _set_shift(pipe: Any, shift: float | None) -> None:
+def _set_shift(pipe: Any, shift: float | None, overrides: tuple[tuple[str, Any], ...] = ()) -> None:
     """Sets the flow-matching shift the card asks for on the pipeline's scheduler (``flow_shift`` or
-    ``shift``); None puts back the one it was loaded with (after a fast variant's own)."""
+    ``shift``) and any other config values (a fast variant's); what is not asked for goes back to
+    what the scheduler was loaded with."""
     config = pipe.scheduler.config
     key = "flow_shift" if "flow_shift" in config else "shift" if "shift" in config else None
-    if key is None:
-        return
-    loaded = pipe.__dict__.setdefault("_sorakit_loaded_shift", config[key])
-    want = loaded if shift is None else shift
-    if config[key] != want:
-        pipe.scheduler = type(pipe.scheduler).from_config(config, **{key: want})
+    asked = dict(overrides)
+    if key is not None and shift is not None:
+        asked[key] = shift
+    loaded = pipe.__dict__.setdefault("_sorakit_loaded_scheduler", dict(config))
+    want = {k: asked.get(k, loaded.get(k)) for k in set(asked) | set(loaded) if k in config or k in asked}
+    changed = {k: v for k, v in want.items() if config.get(k) != v}
+    if changed:
+        pipe.scheduler = type(pipe.scheduler).from_config(config, **changed)
 
 
 def revision(spec: ModelSpec) -> str:
@@ -455,7 +458,8 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
                       f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning, stacklevel=3)
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
-        _set_shift(pipe, take.shift)  # the card's, or the fast variant's
+        fast = fast_variant(take)
+        _set_shift(pipe, take.shift, fast.scheduler if fast is not None else ())  # the card's, or the variant's
         from sorakit.backends import _loras
 
         _loras.apply(pipe, take.all_loras)  # exactly these, the others taken off

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sorakit.backends.contract import Conditioning, Output
-from sorakit.models import Arch, Card, ModelSpec, get, register
+from sorakit.models import Arch, Card, ModelSpec, get, knobs, register
 
 PIPELINES = {"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline"}
 FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (diffusers' ltx_video.md: "recommended dtype ... bfloat16")
@@ -81,7 +81,8 @@ def schedule(pipe: Any, take: Any) -> dict[str, Any]:
     config = pipe.scheduler.config
     mu = calculate_shift(f * h * w, config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096),
                          config.get("base_shift", 0.5), config.get("max_shift", 1.15))
-    return {"sigmas": np.linspace(1.0, 1 / n, n), "mu": mu}
+    given = knobs(take).get("sigmas")  # a distilled variant's own schedule, passed as the call's sigmas
+    return {"sigmas": np.linspace(1.0, 1 / n, n) if given is None else np.asarray(given), "mu": mu}
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool, *,
@@ -162,7 +163,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
     args: dict[str, Any] = dict(height=height, width=width, num_frames=take.n_frames, frame_rate=take.rate,
                                 num_inference_steps=take.steps, guidance_scale=take.guidance_scale,
                                 generator=generator, output_type="np", callback_on_step_end=step_callback(on_step_end),
-                                callback_on_step_end_tensor_inputs=["latents"], **dict(get(take.model).card.knobs),
+                                callback_on_step_end_tensor_inputs=["latents"], **knobs(take),
                                 **embeds)
     if latents is not None:  # warped noise from the physics previz
         args["latents"] = latents

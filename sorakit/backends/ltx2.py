@@ -22,7 +22,8 @@ from sorakit.backends import ltx
 from sorakit.backends.contract import Conditioning, Output
 # the same VAE layout, normalisation and packing
 from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview, with_first_frame, working_size
-from sorakit.models import Arch, Card, ModelSpec, get, register
+from sorakit.models import Arch, Card, Fast, ModelSpec, get, register
+from sorakit.models import knobs as card_knobs
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "N_FFT", "base_mode", "uses_cfg", "passes_per_step",
            "steps_for", "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid",
@@ -38,6 +39,19 @@ FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (LTX2Pipeline's EXAMPLE_DOC
 # use_cross_timestep "False is the legacy LTX-2.0 behavior". The negative prompt is LTX2Pipeline's
 # EXAMPLE_DOC_STRING's. Time-to-Move (3, 7) at 50 steps: the paper gives no LTX-2 pair; this is its Wan
 # cut-and-drag pair (both flow-matching), untuned on LTX-2's real weights.
+# speed="fast": the distilled LTX-2 checkpoint as diffusers' LTX-2 docs run it ("Distilled checkpoint
+# generation", docs/source/en/api/pipelines/ltx2.md: rootonchair/LTX-2-19b-distilled, a diffusers-format
+# copy of Lightricks' ltx-2-19b-distilled, used there): 8 steps at DISTILLED_SIGMA_VALUES
+# (diffusers.pipelines.ltx2.utils, from Lightricks/LTX-2 ltx-pipelines constants.py), guidance 1.0. Its
+# sigmas are used as they are (Lightricks' distilled.py applies no shift), so the scheduler's dynamic
+# shifting is off, as the docs' stage 2 sets it; the distilled pipeline runs no guider, so STG and
+# modality guidance are off and the audio guidance is 1.0: one forward pass a step.
+DISTILLED_SIGMAS = (1.0, 0.99375, 0.9875, 0.98125, 0.975, 0.909375, 0.725, 0.421875)
+FAST = Fast(steps=8, guidance_scale=1.0, model_id="rootonchair/LTX-2-19b-distilled",
+            knobs=(("sigmas", DISTILLED_SIGMAS), ("audio_guidance_scale", 1.0), ("stg_scale", 0.0),
+                   ("audio_stg_scale", 0.0), ("modality_scale", 1.0), ("audio_modality_scale", 1.0)),
+            scheduler=(("use_dynamic_shifting", False), ("shift_terminal", None)),
+            source="diffusers' LTX-2 docs, distilled checkpoint generation; sigmas of Lightricks' ltx-pipelines")
 register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="Lightricks/LTX-2",
                    modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1), max_frames=257, min_size=128,
                    max_size=1920, joint_audio=True,
@@ -47,7 +61,8 @@ register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="L
                              knobs=(("stg_scale", 1.0), ("modality_scale", 3.0), ("guidance_rescale", 0.7),
                                     ("audio_guidance_scale", 7.0), ("audio_stg_scale", 1.0),
                                     ("audio_modality_scale", 3.0), ("audio_guidance_rescale", 0.7),
-                                    ("spatio_temporal_guidance_blocks", (29,)), ("use_cross_timestep", False)))))
+                                    ("spatio_temporal_guidance_blocks", (29,)), ("use_cross_timestep", False)),
+                             fast=FAST)))
 
 MAX_SEQUENCE_LENGTH = 1024  # the pipelines' default
 
@@ -57,9 +72,10 @@ def base_mode(spec: ModelSpec, mode: str) -> str:
 
 
 def _knobs(take: Any) -> dict[str, Any]:
-    knobs = dict(get(take.model).card.knobs)
-    if "spatio_temporal_guidance_blocks" in knobs:
-        knobs["spatio_temporal_guidance_blocks"] = list(knobs["spatio_temporal_guidance_blocks"])
+    knobs = card_knobs(take)  # the card's, or the fast variant's over them
+    for key in ("spatio_temporal_guidance_blocks", "sigmas"):  # the pipelines take lists
+        if key in knobs:
+            knobs[key] = list(knobs[key])
     return knobs
 
 

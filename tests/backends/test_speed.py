@@ -168,3 +168,74 @@ def test_a_pickled_lora_and_a_model_without_a_variant_are_refused(tiny: dict[str
         sorakit.Take(model="previz", speed="fast").validate()
     with pytest.raises(sorakit.InvalidInput, match="the previz has no transformer to apply a LoRA to"):
         sorakit.Take(model="previz", loras=(Lora(tiny["lora"]),)).validate()
+
+
+def test_ltx2_fast_runs_its_distilled_checkpoint_at_its_sigmas_in_one_pass_a_step(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from sorakit.backends import ltx2
+    from sorakit.tiny import ltx2 as tiny_ltx2
+
+    base = tiny_ltx2.build(tmp_path_factory.mktemp("ltx2"))
+    distilled = tiny_ltx2.build(tmp_path_factory.mktemp("ltx2-distilled"))
+    config = distilled / "scheduler" / "scheduler_config.json"  # as a real checkpoint ships it: dynamic shifting on
+    config.write_text(json.dumps({**json.loads(config.read_text()), "use_dynamic_shifting": True}))
+    sigmas = (1.0, 0.8, 0.5)
+    fast = Fast(steps=3, guidance_scale=1.0, model_id=str(distilled), knobs=tuple(dict(ltx2.FAST.knobs, sigmas=sigmas).items()),
+                scheduler=ltx2.FAST.scheduler, source="tiny")
+    spec = models.register(models.ModelSpec(
+        name="speed-tiny-ltx2", backend="diffusers", family="ltx2", model_id=str(base), modes=("t2v",),
+        size_multiple=32, frame_rule=(8, 1), max_frames=33, min_size=16, joint_audio=True,
+        card=models.Card(width=32, height=32, frames=9, fps=24, steps=2, guidance_scale=3.0,
+                         knobs=models.get("ltx-2").card.knobs, fast=fast)))
+    seen: list[tuple[str, int, list[float]]] = []
+    call = ltx2.call
+
+    def counted(pipe: Any, *args: Any) -> Any:
+        n = [0]
+        forward = pipe.transformer.forward
+
+        def one(*a: Any, **k: Any) -> Any:
+            n[0] += 1
+            return forward(*a, **k)
+
+        pipe.transformer.forward = one
+        try:
+            out = call(pipe, *args)
+        finally:
+            del pipe.transformer.forward
+        seen.append((pipe.config._name_or_path, n[0], [round(float(s), 6) for s in pipe.scheduler.sigmas]))
+        return out
+
+    monkeypatch.setattr(ltx2, "call", counted)
+    try:
+        t = sorakit.Take(prompt="a red ball", negative_prompt="", seed=2, model=spec.name, memory="cpu",
+                         physics=sorakit.PhysicsConfig(scene=None), sound=sorakit.SoundConfig(foley=False))
+        quick = sorakit.generate(t.replace(speed="fast"), progress=False)
+        slow = sorakit.generate(t, progress=False)
+        with pytest.raises(sorakit.InvalidInput, match="runs its distilled schedule of 3 steps; leave steps unset"):
+            t.replace(speed="fast", steps=5).validate()
+    finally:
+        models.MODELS.pop(spec.name, None)
+        _runtime.clear_cache()
+    (where_fast, passes_fast, sigmas_fast), (where_slow, passes_slow, _) = seen
+    assert where_fast == str(distilled) and where_slow == str(base)
+    assert passes_fast == 3  # the distilled sigmas, one forward pass each: no CFG, STG or modality pass
+    assert passes_slow == 2 * 3  # the card: CFG (one doubled batch), STG, modality isolation, for 2 steps
+    assert sigmas_fast == [1.0, 0.8, 0.5, 0.0]  # as given: the variant turns the scheduler's dynamic shifting off
+    assert quick.provenance.model_id == str(distilled) and quick.provenance.revision.startswith("local sha256:")
+    assert slow.provenance.model_id == str(base) and quick.take.steps == 3
+
+
+def test_ltx2_s_fast_variant_is_diffusers_distilled_schedule() -> None:
+    from diffusers.pipelines.ltx2.utils import DISTILLED_SIGMA_VALUES
+
+    from sorakit.backends import ltx2
+
+    fast = models.get("ltx-2").card.fast
+    assert fast is ltx2.FAST and list(dict(fast.knobs)["sigmas"]) == DISTILLED_SIGMA_VALUES
+    assert fast.steps == len(DISTILLED_SIGMA_VALUES) and fast.guidance_scale == 1.0
+    take = sorakit.Take(model="ltx-2", prompt="x", speed="fast", physics=sorakit.PhysicsConfig(scene=None)).resolved()
+    assert ltx2.passes_per_step(take) == 1 and ltx2.passes_per_step(take.replace(speed="quality", steps=40,
+                                                                                 guidance_scale=3.0)) == 4
