@@ -143,7 +143,7 @@ def from_dict(cls: type[T], data: Any, *, path: str = "") -> T:
 
     >>> from sorakit.take import DialogueLine
     >>> from_dict(DialogueLine, {"speaker": "A", "text": "Hi", "start": 1})
-    DialogueLine(speaker='A', text='Hi', start=1.0, voice='')
+    DialogueLine(speaker='A', text='Hi', start=1.0, voice='', style='')
     """
     where = path or cls.__name__
     if not isinstance(data, dict):
