@@ -3,6 +3,7 @@ mixed, saved in the mp4, decoded again and measured."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import importlib
@@ -236,3 +237,134 @@ def test_a_sound_model_s_invalid_input_after_the_video_keeps_the_video(tiny: dic
     with pytest.raises(sorakit.SoundtrackFailed) as err:
         sorakit.generate(take)
     assert err.value.clip.frames.shape[0] == 16 and "the voice changed under us" in str(err.value)
+
+
+# -- the edges, found by mutation testing (tests/mutation.py sorakit/audio/soundtrack.py) ----------------------
+def test_each_track_is_made_as_the_take_asks(tiny: dict[str, str]) -> None:
+    take = full_take(tiny)
+    knock = np.zeros((2, 5 * RATE), np.float32)
+    knock[:, RATE:RATE + 48] = 0.5
+    joint = (0.1 * np.sin(np.arange(5 * 16_000) * 0.3).astype(np.float32)[None], 16_000)
+    heard: list[tuple[str, int, int]] = []
+    parts, lines = soundtrack.tracks(take, 5.0, foley=knock, joint=joint,
+                                     on_sound=lambda track, done, total: heard.append((track, done, total)))
+    table = [(t.name, t.start, t.gain_db, t.fade_in, t.fade_out, t.duck, t.label, t.source) for t in parts]
+    au = take.sound
+    assert table == [
+        ("foley", 0.0, 0.0, 0.0, 0.0, False, "physics", "sorakit.foley"),
+        ("joint", 0.0, 0.0, 0.0, 0.0, False, take.model, take.model),
+        ("ambience", 0.0, -10.0, 0.3, 0.5, False, "a busy gym", f"{au.ambience_model} (audiocraft)"),
+        ("music", 0.0, -8.0, 0.2, 1.0, True, "upbeat funk", f"{au.music_model} (transformers)"),
+        ("dialogue", 1.3, 0.0, 0.0, 0.01, False, "coach: again", au.dialogue[0].voice),
+        ("dialogue", 3.1, 0.0, 0.0, 0.01, False, "player: a ball bounces off the rim", au.dialogue[1].voice)]
+    assert [t.rate for t in parts[:2]] == [RATE, 16_000]
+    for t in parts:  # every track at the reference loudness before the Take's gains
+        assert integrated_loudness(np.asarray(t.audio, np.float64), t.rate) == pytest.approx(-23.0, abs=0.3), t.name
+    assert [(x.speaker, x.start, x.how) for x in lines] == [("coach", 1.3, "overlaid"), ("player", 3.1, "overlaid")]
+    from sorakit.audio import tts
+    from sorakit.audio.soundtrack import _match
+
+    for i, line in enumerate(au.dialogue):  # each line in its own voice, seeded by the Take's seed and its place
+        spoken, rate = tts.speak(line.text, voice=line.voice, seed=take.seed + i)
+        np.testing.assert_array_equal(parts[4 + i].audio, _match(spoken, rate))
+    ends = [min(x.start + parts[4 + i].audio.shape[-1] / parts[4 + i].rate, 5.0) for i, x in enumerate(lines)]
+    assert [x.end for x in lines] == pytest.approx(ends, abs=1e-6) and lines[1].end == 5.0  # cut at the clip's end
+    tracks_heard = [h[0] for h in heard]
+    assert set(tracks_heard) == {"ambience", "music", "dialogue"}
+    assert [h for h in heard if h[0] == "dialogue"] == [("dialogue", 1, 2), ("dialogue", 2, 2)]
+    # short clips fade over a quarter of their length; without dialogue the music is not ducked
+    short = take.replace(frames=13, sound=dataclasses.replace(take.sound, dialogue=()))
+    parts, lines = soundtrack.tracks(short, 0.8)
+    assert [(t.name, t.fade_in, t.fade_out, t.duck) for t in parts] == [
+        ("ambience", 0.2, 0.2, False), ("music", 0.2, 0.2, False)] and lines == ()
+    # no sound models: Foley only, whatever the Take asks
+    parts, lines = soundtrack.tracks(take, 5.0, foley=knock, models=False)
+    assert [t.name for t in parts] == ["foley"] and lines == ()
+    silent = np.zeros((2, 5 * RATE), np.float32)
+    assert soundtrack.tracks(take.replace(sound=dataclasses.replace(take.sound, ambience="", music="", dialogue=())),
+                             5.0, foley=silent, joint=(silent, RATE))[0] == []  # silence is no track
+    no_foley = take.replace(sound=dataclasses.replace(take.sound, foley=False, ambience="", music="", dialogue=()))
+    assert soundtrack.tracks(no_foley, 5.0, foley=knock)[0] == []
+
+
+def test_a_track_is_brought_to_the_reference_loudness_within_30_db() -> None:
+    from sorakit.audio.soundtrack import MAX_MATCH_DB, REFERENCE_LUFS, _match
+
+    t = np.arange(RATE) / RATE
+    tone = (0.05 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    matched = _match(tone, RATE)
+    assert matched.shape == (1, RATE) and matched.dtype == np.float32
+    assert integrated_loudness(matched.astype(np.float64), RATE) == pytest.approx(REFERENCE_LUFS, abs=0.05)
+    stereo = _match(np.stack([tone, tone]), RATE)
+    assert stereo.shape == (2, RATE)
+    assert integrated_loudness(stereo.astype(np.float64), RATE) == pytest.approx(REFERENCE_LUFS, abs=0.05)
+    quiet = tone * 0.02  # at about -66 LUFS (above the -70 gate) it needs more than +30 dB: it gets +30
+    np.testing.assert_allclose(_match(quiet, RATE)[0], quiet * 10 ** (MAX_MATCH_DB / 20), rtol=1e-5)
+    loud = tone * 1e3  # needs more than -30 dB: it gets -30
+    np.testing.assert_allclose(_match(loud, RATE)[0], loud * 10 ** (-MAX_MATCH_DB / 20), rtol=1e-5)
+    blip = tone[:RATE // 5]  # shorter than one 400 ms block: measured as if padded with silence
+    padded = np.pad(_match(blip, RATE), ((0, 0), (0, int(0.4 * RATE) - blip.size)))
+    assert integrated_loudness(padded.astype(np.float64), RATE) == pytest.approx(REFERENCE_LUFS, abs=0.05)
+    np.testing.assert_array_equal(_match(np.zeros(RATE, np.float32), RATE), np.zeros((1, RATE), np.float32))
+
+
+def test_build_mixes_at_the_take_s_loudness_and_ducks_under_lines_the_model_spoke(tiny: dict[str, str]) -> None:
+    take = full_take(tiny)
+    music_only = take.replace(sound=dataclasses.replace(take.sound, ambience="", loudness=-20.0, ducking=12.0))
+    built = soundtrack.build(music_only, 5.0)  # the sound models run unless told not to
+    assert built.info.mix.target == -20.0 and [x.how for x in built.info.lines] == ["overlaid", "overlaid"]
+    assert built.info.mix.loudness == pytest.approx(-20.0, abs=0.5)
+    # the model speaks the lines: they are measured in its sound and the music ducks under them
+    rate = 16_000
+    t = np.arange(5 * rate) / rate
+    said = ((t > 1.5) & (t < 2.5)) * 0.3 * np.sin(2 * np.pi * 150 * t)
+    by_model = music_only.replace(sound=dataclasses.replace(music_only.sound, dialogue_source="model",
+                                                            dialogue=(sorakit.DialogueLine("coach", "again", 1.3),)))
+    built = soundtrack.build(by_model, 5.0, joint=(said.astype(np.float32)[None], rate))
+    (line,) = built.info.lines
+    assert line.how == "spoken by the model" and abs(line.start - 1.5) < 0.01 and abs(line.end - 2.5) < 0.01
+    music = built.mix.stems["music"].mean(axis=0)
+    during, before = music[int(1.7 * RATE):int(2.3 * RATE)], music[int(0.5 * RATE):int(1.1 * RATE)]
+    assert 20 * np.log10(np.sqrt(np.mean(during ** 2)) / np.sqrt(np.mean(before ** 2))) < -8
+
+
+@pytest.mark.parametrize("missing, sound, says", [
+    ({"audiocraft"}, dict(music="funk", backend="audiocraft"),
+     "sound.music with backend 'audiocraft' needs audiocraft: pip install 'sorakit[audiocraft]' then pip install "
+     "--no-deps audiocraft==1.3.0"),
+    ({"transformers"}, dict(music="funk", backend="transformers"),
+     "sound.music with backend 'transformers' needs transformers: pip install 'sorakit[audio]'"),
+    ({"torch"}, dict(music="funk", backend="transformers"), "needs transformers: pip install 'sorakit[audio]'"),
+    ({"torch"}, dict(music="funk", backend="audiocraft"), "needs audiocraft: pip install 'sorakit[audiocraft]'"),
+    ({"transformers"}, dict(dialogue=(sorakit.DialogueLine("a", "hi", 0.1),)),
+     "sound.dialogue is spoken by a VITS voice through transformers: pip install 'sorakit[audio]'"),
+    ({"torch"}, dict(dialogue=(sorakit.DialogueLine("a", "hi", 0.1),)), "spoken by a VITS voice"),
+])
+def test_each_missing_library_is_named(monkeypatch: pytest.MonkeyPatch, missing: set[str], sound: dict[str, Any],
+                                       says: str) -> None:
+    monkeypatch.setattr(soundtrack, "_installed", lambda name: name not in missing)
+    with pytest.raises(sorakit.MissingPackage) as err:
+        preflight(sorakit.Take(frames=16, sound=sorakit.SoundConfig(**sound)))
+    assert says in str(err.value)
+
+
+def test_preflight_checks_each_model_s_own_file_and_leaves_a_model_s_lines_to_it(
+        monkeypatch: pytest.MonkeyPatch, tiny: dict[str, str]) -> None:
+    from sorakit.audio import tts
+
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(tts, "check_available", lambda model, filename: asked.append((model, filename)))
+    monkeypatch.setattr(tts, "check_line", lambda text, voice="": (_ for _ in ()).throw(sorakit.InvalidInput("no")))
+    monkeypatch.setattr(soundtrack, "_installed", lambda name: name != "transformers")  # no VITS voices here
+    by_model = sorakit.SoundConfig(ambience="rain", ambience_model="a/gen", music="funk", music_model="a/music",
+                                   backend="audiocraft", dialogue=(sorakit.DialogueLine("a", "hi", 0.1),),
+                                   dialogue_source="model")
+    preflight(sorakit.Take(frames=16, sound=by_model))  # the model speaks: no voice, no VITS library needed
+    assert asked == [("a/gen", "state_dict.bin"), ("a/music", "state_dict.bin")]
+    asked.clear()
+    monkeypatch.setattr(soundtrack, "_installed", lambda name: True)
+    transformers_music = dataclasses.replace(by_model, ambience="", music_model=tiny["musicgen"], backend="auto")
+    preflight(sorakit.Take(frames=16, sound=transformers_music))
+    assert asked == [(tiny["musicgen"], "config.json")]  # transformers' MusicGen folder: its config
+    with pytest.raises(sorakit.InvalidInput, match=r"^sound.dialogue\[0\]: no$"):
+        preflight(sorakit.Take(frames=16, sound=dataclasses.replace(transformers_music, dialogue_source="voice")))
