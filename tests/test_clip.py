@@ -100,7 +100,71 @@ def test_sidecar_round_trips_and_load_gives_the_clip_back(basketball_clip: sorak
         assert back.events == basketball_clip.events
         assert back.frames.shape == basketball_clip.frames.shape
         assert back.audio.shape == basketball_clip.audio.shape
+        assert back.soundtrack is not None and back.soundtrack == basketball_clip.soundtrack
+        assert (back.fps, back.sample_rate, back.audio.dtype) == (16, 48_000, np.float32)
     assert sorted(p.name for p in path.parent.iterdir()) == ["shot.json", "shot.mp4"]
+
+
+@pytest.mark.parametrize("section, key, value, says", [
+    ("video", "fps", 0, "video.fps=0: must be an integer in [1, 1000]"),
+    ("video", "fps", 1001, "video.fps=1001: must be an integer in [1, 1000]"),
+    ("audio", "sample_rate", 999, "audio.sample_rate=999: must be an integer in [1000, 384000]"),
+    ("audio", "sample_rate", 384_001, "audio.sample_rate=384001: must be an integer in [1000, 384000]"),
+    ("audio", "channels", 0, "audio.channels=0: must be an integer in [1, 2]"),
+    ("audio", "channels", 3, "audio.channels=3: must be an integer in [1, 2]"),
+    ("audio", "samples", -1, "audio.samples=-1: must be an integer in [0, 1099511627776]"),
+    ("audio", "samples", 2**40 + 1, "audio.samples=1099511627777: must be an integer in [0, 1099511627776]"),
+    ("audio", "samples", (5 + 1) * 48_000 + 1, "audio.samples=288001: more than the mp4's 5 s at 48000 Hz hold"),
+])
+def test_a_damaged_sidecar_number_is_named(basketball_clip: sorakit.Clip, tmp_path: Path, section: str, key: str,
+                                           value: int, says: str) -> None:
+    path = basketball_clip.save(tmp_path / "shot.mp4")
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    meta[section][key] = value
+    side.write_text(json.dumps(meta))
+    with pytest.raises(sorakit.InvalidInput) as err:
+        sorakit.load(path)
+    assert says in str(err.value) and str(side) in str(err.value)
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("take", {"seed": "x"}, "take.seed"), ("provenance", {"seed": 1}, "provenance"),
+    ("events", [{"time": "soon"}], "events[0]"), ("soundtrack", {"mix": 3}, "soundtrack.mix"),
+])
+def test_a_damaged_sidecar_part_is_named(basketball_clip: sorakit.Clip, tmp_path: Path, key: str, value: object,
+                                         says: str) -> None:
+    path = basketball_clip.save(tmp_path / "shot.mp4")
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    meta[key] = value
+    side.write_text(json.dumps(meta))
+    with pytest.raises(sorakit.InvalidInput) as err:
+        sorakit.load(path)
+    assert says in str(err.value) and "the sidecar is not as sorakit saved it" in str(err.value)
+
+
+def test_load_gives_exactly_the_samples_the_sidecar_records(basketball_clip: sorakit.Clip, tmp_path: Path) -> None:
+    path = basketball_clip.save(tmp_path / "shot.mp4")
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    decoded = _media.read_mp4(path)[2]
+    assert decoded is not None
+    for samples in (100_000, decoded.shape[1] + 20_000):  # fewer than decoded: cut; more: padded with silence
+        meta["audio"]["samples"] = samples
+        side.write_text(json.dumps(meta))
+        audio = sorakit.load(path).audio
+        assert audio.shape == (2, samples) and audio.flags.c_contiguous
+        n = min(samples, decoded.shape[1])
+        np.testing.assert_array_equal(audio[:, :n], decoded[:, :n])
+        assert not audio[:, n:].any()
+    meta["video"]["fps"] = 8  # the rate the sidecar records is the rate the clip plays at
+    meta["audio"]["samples"] = 240_000
+    side.write_text(json.dumps(meta))
+    assert sorakit.load(path).fps == 8 and sorakit.load(path).duration == pytest.approx(10.0)
+    meta["soundtrack"] = None  # a clip saved without a soundtrack record loads without one
+    side.write_text(json.dumps(meta))
+    assert sorakit.load(path).soundtrack is None
 
 
 def test_rerun_of_a_loaded_clip_is_identical(basketball_clip: sorakit.Clip, tmp_path: Path) -> None:
