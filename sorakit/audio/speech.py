@@ -6,9 +6,10 @@ line actually starts and ends in the model's sound, so ``clip.soundtrack.lines``
 and the music ducks under them.
 
 The detector is an energy gate on 10 ms frames (2.5 ms apart): a frame is voiced when its level is
-both 12 dB above the track's noise floor (its 10th-percentile frame) and within 30 dB of its
-loudest frames (99th percentile); pauses under 0.25 s are closed and bursts under 0.1 s dropped.
-Edges are found to within about 1.5 ms on a clean onset.
+within 30 dB of the track's loudest frames (its 99th percentile) and either 12 dB above its noise
+floor (its 10th-percentile frame) or within 6 dB of the loudest (a track that is speech throughout
+has no floor below it); pauses under 0.25 s are closed and bursts under 0.1 s dropped. Edges are
+found to within about 1.5 ms on a clean onset.
 It hears speech over quiet ambience; under loud music or noise it hears the noise too, and a line's
 measured start is then as good as that track allows.
 
@@ -27,7 +28,7 @@ import numpy as np
 __all__ = ["speech_spans"]
 
 FRAME, HOP = 0.010, 0.0025  # seconds
-ABOVE_FLOOR_DB, BELOW_PEAK_DB = 12.0, 30.0
+ABOVE_FLOOR_DB, BELOW_PEAK_DB, NEAR_PEAK_DB = 12.0, 30.0, 6.0
 MIN_GAP, MIN_SPEECH = 0.25, 0.10  # seconds
 
 
@@ -45,14 +46,19 @@ def speech_spans(audio: np.ndarray, rate: int) -> list[tuple[float, float]]:
     floor, peak = np.percentile(level, 10), np.percentile(level, 99)
     if peak < -80.0:  # digital silence
         return []
-    voiced = (level > floor + ABOVE_FLOOR_DB) & (level > peak - BELOW_PEAK_DB)
+    # A track that is speech throughout has no floor below it: then a frame within NEAR_PEAK_DB of
+    # the loudest is speech.
+    voiced = (level > min(floor + ABOVE_FLOOR_DB, peak - NEAR_PEAK_DB)) & (level > peak - BELOW_PEAK_DB)
     # A frame is voiced as soon as it reaches into the sound (its gate is 30 dB down), so the first
     # voiced frame starts up to a frame before the onset, less up to a hop: the onset is a frame
     # less half a hop after its start (within half a hop), the offset as far before the last one's end.
     trim = (size - hop / 2) / rate
     spans: list[list[float]] = []
+    last = starts[-1]
     for i in np.flatnonzero(voiced):
-        start, end = starts[i] / rate + trim, (starts[i] + size) / rate - trim
+        # the first and last frames cannot overhang the track: speech there starts or ends with it
+        start = 0.0 if starts[i] == 0 else starts[i] / rate + trim
+        end = mono.size / rate if starts[i] == last else (starts[i] + size) / rate - trim
         if spans and start - spans[-1][1] < MIN_GAP:
             spans[-1][1] = max(spans[-1][1], end)
         else:

@@ -250,6 +250,9 @@ def test_speech_is_what_stands_out_from_the_floor_and_reaches_near_the_peak() ->
                                      * (np.arange(2 * rate) > 1.5 * rate)).astype(np.float32)
     assert near(speech_spans(hum, rate), line, 0.002)
     assert speech_spans(np.full(rate, 1e-5, np.float32), rate) == []  # -100 dBFS: silence
+    whole = burst(rate, 1.0, [(0.0, 1.0)])  # speech from the first sample to the last
+    assert near(speech_spans(whole, rate), [(0.0, 1.0)], 0.0005)
+    assert near(speech_spans(np.concatenate([whole, np.zeros(rate, np.float32)]), rate), [(0.0, 1.0)], 0.002)
     assert speech_spans(burst(rate, 0.009, [(0.0, 0.009)]), rate) == []  # shorter than a frame
 
 
