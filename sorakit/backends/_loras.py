@@ -80,20 +80,22 @@ def apply(pipe: Any, loras: tuple[Lora, ...]) -> None:
     except ImportError as exc:
         raise MissingPackage("LoRAs load through peft: pip install 'sorakit[video]' (or pip install peft)") from exc
     names = [f"sorakit_{i}" for i in range(len(loras))]
+    which = ""  # the LoRA being loaded, for the message
     try:
         for name, lora in zip(names, loras):
+            which = repr(lora.ref)
             _check(lora)
             path = _file(lora)
+            which = f"{lora.ref!r} ({os.path.basename(path)})"
             pipe.load_lora_weights(os.path.dirname(path) or ".", weight_name=os.path.basename(path), adapter_name=name)
+        which = "the LoRAs together"
         pipe.set_adapters(names, adapter_weights=[float(x.weight) for x in loras])
     except Exception as exc:
-        if hasattr(pipe, "unload_lora_weights"):
-            pipe.unload_lora_weights()
+        pipe.unload_lora_weights()  # whatever was loaded goes: nothing half applied
         if isinstance(exc, (InvalidInput, MissingPackage)):
             raise
-        raise InvalidInput(f"loras: {lora.ref!r} ({os.path.basename(_file(lora))}) does not load on "
-                           f"{type(transformer).__name__}: {type(exc).__name__}: {exc}. Nothing of it was applied; "
-                           "check that it was made for this model") from exc
+        raise InvalidInput(f"loras: {which} does not load on {type(transformer).__name__}: {type(exc).__name__}: "
+                           f"{exc}. Nothing of it was applied; check that it was made for this model") from exc
     setattr(transformer, _APPLIED, wanted)
 
 
