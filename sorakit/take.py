@@ -552,7 +552,7 @@ def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
 
         warnings.warn(f"sound.lip_sync=True: {t.model} makes no sound with its picture, so it cannot animate "
                       "mouths to the lines; they are laid over the video. Use a joint-audio model such as "
-                      "'ltx-2' to lip-sync them", UserWarning, stacklevel=4)
+                      "'ltx-2' to lip-sync them", UserWarning, stacklevel=3)
 
 
 SPEEDS = ("quality", "fast")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sorakit.backends.contract import Conditioning, Output
-from sorakit.models import Arch, Card, ModelSpec, get, knobs, register
+from sorakit.models import Arch, Card, ModelSpec, knobs, register
 
 PIPELINES = {"t2v": "LTXPipeline", "i2v": "LTXImageToVideoPipeline", "v2v": "LTXConditionPipeline"}
 FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (diffusers' ltx_video.md: "recommended dtype ... bfloat16")

@@ -22,7 +22,7 @@ from sorakit.backends import ltx
 from sorakit.backends.contract import Conditioning, Output
 # the same VAE layout, normalisation and packing
 from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview, with_first_frame, working_size
-from sorakit.models import Arch, Card, Fast, ModelSpec, get, register
+from sorakit.models import Arch, Card, Fast, ModelSpec, register
 from sorakit.models import knobs as card_knobs
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "N_FFT", "base_mode", "uses_cfg", "passes_per_step",
