@@ -138,7 +138,9 @@ def test_a_lora_that_would_load_half_is_refused_and_nothing_stays(tiny: dict[str
 
     save_file({"diffusion_model.blocks.0.self_attn.q.lora_down.weight": torch.zeros(2, 7),  # not this model's size
                "diffusion_model.blocks.0.self_attn.q.lora_up.weight": torch.zeros(24, 2)}, str(wrong))
-    with pytest.raises(sorakit.InvalidInput, match="(?s)does not load on WanTransformer3DModel.*Nothing of it was applied"):
+    with pytest.raises(sorakit.InvalidInput, match="(?s)'.*wrong.safetensors' \\(wrong.safetensors\\) does not load on "
+                       "WanTransformer3DModel: RuntimeError: .*Nothing of it was applied; check that it was made "
+                       "for this model$"):
         _loras.apply(pipe, (Lora(tiny["lora"]), Lora(str(wrong))))
     assert not any("lora" in name for name, _ in pipe.transformer.named_modules())
     assert getattr(pipe.transformer, "_sorakit_loras", ()) == ()
@@ -239,3 +241,39 @@ def test_ltx2_s_fast_variant_is_diffusers_distilled_schedule() -> None:
     take = sorakit.Take(model="ltx-2", prompt="x", speed="fast", physics=sorakit.PhysicsConfig(scene=None)).resolved()
     assert ltx2.passes_per_step(take) == 1 and ltx2.passes_per_step(take.replace(speed="quality", steps=40,
                                                                                  guidance_scale=3.0)) == 4
+
+
+def test_loras_are_named_by_their_exact_bytes_and_found_in_a_folder(tiny: dict[str, Any], tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    digest = hashlib.sha256(Path(tiny["lora"]).read_bytes()).hexdigest()[:16]
+    two = (Lora(tiny["lora"], 0.5), Lora(tiny["other"], -1.0))
+    other = hashlib.sha256(Path(tiny["other"]).read_bytes()).hexdigest()[:16]
+    assert _loras.describe(two) == (f"tiny_wan_lora.safetensors (local sha256:{digest}) x0.5; "
+                                    f"other.safetensors (local sha256:{other}) x-1")
+    # a folder with two files: the one named is the one loaded
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    shutil.copy(tiny["lora"], folder / "a.safetensors")
+    shutil.copy(tiny["other"], folder / "b.safetensors")
+    pipe = _runtime.pipeline(models.get(tiny["name"]), wan, "t2v", _runtime.choose_preset("cpu"))
+    x = torch.randn(3, 24, generator=torch.Generator().manual_seed(0))
+
+    def out(*loras: Lora) -> Any:
+        _loras.apply(pipe, loras)
+        with torch.no_grad():
+            return pipe.transformer.get_submodule("blocks.0.attn1.to_q")(x)
+
+    torch.testing.assert_close(out(Lora(str(folder), file="b.safetensors")), out(Lora(tiny["other"])), rtol=0, atol=0)
+    with pytest.raises(sorakit.InvalidInput, match="holds 2 .safetensors files; name the one to use"):
+        out(Lora(str(folder)))
+    # zeroed norm differences, which diffusers drops on purpose, do not make a LoRA half applied
+    tensors = load_file(tiny["lora"])
+    tensors["diffusion_model.blocks.0.norm3.diff"] = torch.zeros(24)
+    save_file(tensors, str(tmp_path / "with_norm.safetensors"))
+    torch.testing.assert_close(out(Lora(str(tmp_path / "with_norm.safetensors"))), out(Lora(tiny["lora"])), rtol=0,
+                               atol=0)
+    out()
