@@ -79,6 +79,23 @@ def test_verify_reads_provenance_and_catches_tampering(tmp_path: Path) -> None:
     assert "the sidecar is missing" in sorakit.verify(path).problems[0]
 
 
+@pytest.mark.parametrize("key, value", [("loras", "style.safetensors (local sha256:0123456789abcdef) x0.8"),
+                                        ("variant", "fast: 8 steps, guidance 1"),
+                                        ("dialogue", "1 dialogue line lip-synced: ...")])
+def test_the_loras_variant_and_dialogue_are_signed_too(tmp_path: Path, key: str, value: str) -> None:
+    import dataclasses
+
+    clip = sorakit.generate(sorakit.Take(seed=5, frames=8, width=96, height=64))
+    clip = dataclasses.replace(clip, provenance=dataclasses.replace(clip.provenance, **{key: value}))
+    path = clip.save(tmp_path / "shot.mp4")
+    assert sorakit.verify(path).ok
+    side = json.loads(path.with_suffix(".json").read_text())
+    side["provenance"][key] = ""  # the LoRA, the variant or how the lines were made, hidden after the fact
+    path.with_suffix(".json").write_text(json.dumps(side))
+    problems = " ".join(sorakit.verify(path).problems)
+    assert f"the sidecar's provenance {key}='' differs from the signed manifest's {value!r}" in problems
+
+
 @pytest.mark.parametrize("model_id", ["https://example.com/model", "../../no-such-folder", "owner/../name", "/no/such/folder",
                                       "just-a-name", ""])
 def test_model_ids_are_validated_before_anything_loads(model_id: str) -> None:
