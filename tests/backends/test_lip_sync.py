@@ -323,3 +323,26 @@ def test_a_film_line_across_a_cut_is_lip_synced_in_both_shots(names: dict[str, s
     silent = Storyboard(board.shots).render(tmp_path)
     assert [e.state for e in silent.log] == ["rendering", "rendered"] * 2
     assert all(c.provenance.dialogue == "" for c in silent.shots)
+
+
+def test_the_speech_track_places_each_line_at_its_start_at_the_reference_level() -> None:
+    from sorakit.audio.loudness import integrated_loudness
+    from sorakit.audio.soundtrack import REFERENCE_LUFS, SpokenLine, _match
+
+    rate = 16_000
+    t = np.arange(rate // 2) / rate
+    line = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)  # half a second
+    spoken = [(SpokenLine("A", "one", "v", 0.25, 0.75), line, rate), (SpokenLine("B", "two", "v", 1.5, 2.0), line, rate)]
+    track = soundtrack.speech_track(spoken, 2.5, rate)
+    assert track.shape == (int(2.5 * rate),) and track.dtype == np.float32
+    expected = _match(line, rate)[0]
+    for start in (0.25, 1.5):
+        at = int(start * rate)
+        assert not track[at - 50:at].any()  # silence right up to the line
+        np.testing.assert_allclose(track[at:at + 7000], expected[:7000], atol=1e-6)  # as matched, no limiting
+        tail = track[at + line.size - int(0.01 * rate):at + line.size]  # a 10 ms fade at its end, no longer
+        assert np.abs(tail[-20:]).max() < 0.05 * np.abs(expected).max() and np.abs(tail[:20]).max() > 0.5 * np.abs(
+            expected[-int(0.01 * rate):][:20]).max()
+    assert integrated_loudness(track[int(0.25 * rate):int(0.75 * rate)].astype(np.float64)[None], rate) == \
+        pytest.approx(REFERENCE_LUFS, abs=0.3)
+    assert soundtrack.speech_track(spoken, 2.5, 48_000).shape == (int(2.5 * 48_000),)  # any rate
