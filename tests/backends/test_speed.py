@@ -277,3 +277,24 @@ def test_loras_are_named_by_their_exact_bytes_and_found_in_a_folder(tiny: dict[s
     torch.testing.assert_close(out(Lora(str(tmp_path / "with_norm.safetensors"))), out(Lora(tiny["lora"])), rtol=0,
                                atol=0)
     out()
+
+
+def test_what_failed_to_load_is_named(tiny: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pipe = _runtime.pipeline(models.get(tiny["name"]), wan, "t2v", _runtime.choose_preset("cpu"))
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")  # a header that is not a safetensors header
+    with pytest.raises(sorakit.InvalidInput, match=f"^loras: {str(broken)!r} does not load on WanTransformer3DModel: "):
+        _loras.apply(pipe, (Lora(str(broken)),))
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("adapters clash")
+
+    monkeypatch.setattr(pipe, "set_adapters", refuse)
+    with pytest.raises(sorakit.InvalidInput, match="^loras: the LoRAs together does not load on WanTransformer3DModel: "
+                                                   "RuntimeError: adapters clash. Nothing of it was applied"):
+        _loras.apply(pipe, (Lora(tiny["lora"]), Lora(tiny["other"])))
+    assert not any("lora" in name for name, _ in pipe.transformer.named_modules())
+    monkeypatch.undo()
+    _loras.apply(pipe, (Lora(tiny["lora"]),))  # and the next try loads
+    assert any("lora" in name for name, _ in pipe.transformer.named_modules())
+    _loras.apply(pipe, ())
