@@ -120,7 +120,9 @@ class Take:
     ``physics.strength``), ``vace`` (the previz is a control video) or ``identity`` (the cameo's
     face is kept). ``memory`` is a memory preset: ``auto``, ``cpu``, ``t4``, ``l4`` or ``a100``.
     A cameo (``cameo`` photo, ``cameo_name``, ``cameo_consent``) is set with ``with_cameo``.
-    ``watermark`` burns a visible "AI-generated" label into every frame.
+    ``watermark`` burns a visible "AI-generated" label into every frame. ``speed`` is
+    ``quality`` (the card's schedule) or ``fast`` (the model's registered distilled variant,
+    ``models.Fast``); ``loras`` are ``sorakit.Lora``s put on the model's transformer for this Take.
 
     ``width``, ``height``, ``frames``, ``fps``, ``steps``, ``guidance_scale`` and
     ``negative_prompt`` may be left None: the model's card fills them (``resolved()``), so each
