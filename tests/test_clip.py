@@ -213,6 +213,21 @@ def test_generate_reports_each_step() -> None:
     assert seen == [(i, 5, (48, 64, 3)) for i in range(1, 6)]
 
 
+def test_the_previz_steps_time_themselves_and_a_stop_on_the_last_frame_is_no_stop() -> None:
+    steps: list[sorakit.Step] = []
+    take = sorakit.Take(frames=6, width=64, height=48, physics=sorakit.PhysicsConfig(scene="basketball", trail=True))
+    clip = sorakit.generate(take, on_step=steps.append, should_stop=lambda: len(steps) >= 6)
+    assert clip.provenance.status == "complete" and clip.frames.shape[0] == 6
+    for s in steps:  # seconds per step so far, and the rest of the frames at that pace
+        assert 0 < s.seconds_per_step < 5 and s.eta == pytest.approx(s.seconds_per_step * (6 - s.step))
+    assert steps[-1].eta == 0
+    assert all(e.time < clip.duration for e in clip.events)
+    plain = sorakit.generate(take.replace(physics=sorakit.PhysicsConfig(scene="basketball", trail=False)))
+    assert not np.array_equal(plain.frames, clip.frames)  # the trail setting reaches the renderer
+    stopped = sorakit.generate(take, should_stop=lambda: True)
+    assert stopped.provenance.status == "stopped after step 1 of 6" and stopped.frames.shape[0] == 1
+
+
 def test_foley_off_gives_silence_of_the_right_length() -> None:
     clip = sorakit.generate(sorakit.Take(frames=8, width=64, height=48, sound=sorakit.SoundConfig(foley=False)))
     assert clip.audio.shape == (2, 24_000) and not clip.audio.any()
