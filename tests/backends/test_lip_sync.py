@@ -28,6 +28,8 @@ from sorakit.audio.speech import speech_spans  # noqa: E402
 from sorakit.backends import _runtime, ltx2  # noqa: E402
 from sorakit.take import DialogueLine, SoundConfig  # noqa: E402
 
+from .conftest import watch_passes  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
@@ -71,25 +73,14 @@ class Spy:
         self.audio: list[tuple[Any, Any]] = []
         self.frames: list[np.ndarray] = []
         self.pipes: list[Any] = []
-        call = ltx2.call
 
-        def spy_call(pipe: Any, *args: Any) -> Any:
-            forward = pipe.transformer.forward
-
-            def seen(*a: Any, **k: Any) -> Any:
-                self.audio.append((k["audio_hidden_states"].detach().clone(), k.get("audio_timestep")))
-                return forward(*a, **k)
-
-            pipe.transformer.forward = seen
-            try:
-                out = call(pipe, *args)
-            finally:
-                del pipe.transformer.forward
+        def after(pipe: Any, out: Any, passes: list[Any]) -> None:
+            self.audio.extend(passes)
             self.pipes.append(pipe)
             self.frames.append(out.frames)
-            return out
 
-        monkeypatch.setattr(ltx2, "call", spy_call)
+        watch_passes(monkeypatch, ltx2, after,
+                     lambda k: (k["audio_hidden_states"].detach().clone(), k.get("audio_timestep")))
 
 
 @pytest.mark.parametrize("mode", ["t2v", "i2v"])

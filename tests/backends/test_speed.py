@@ -24,6 +24,8 @@ from sorakit import models  # noqa: E402
 from sorakit.backends import _loras, _runtime, wan  # noqa: E402
 from sorakit.models import Fast, Lora  # noqa: E402
 
+from .conftest import watch_passes  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
@@ -54,27 +56,13 @@ class Passes:
         self.calls: list[int] = []
         self.frames: list[np.ndarray] = []
         self.shifts: list[float] = []
-        call = wan.call
 
-        def counted(pipe: Any, *args: Any) -> Any:
-            n = [0]
-            forward = pipe.transformer.forward
-
-            def one(*a: Any, **k: Any) -> Any:
-                n[0] += 1
-                return forward(*a, **k)
-
-            pipe.transformer.forward = one
-            try:
-                out = call(pipe, *args)
-            finally:
-                del pipe.transformer.forward
-            self.calls.append(n[0])
+        def after(pipe: Any, out: Any, passes: list[Any]) -> None:
+            self.calls.append(len(passes))
             self.frames.append(out.frames)
             self.shifts.append(float(pipe.scheduler.config.get("shift", pipe.scheduler.config.get("flow_shift"))))
-            return out
 
-        monkeypatch.setattr(wan, "call", counted)
+        watch_passes(monkeypatch, wan, after)
 
 
 def test_fast_runs_the_distilled_schedule_with_one_pass_a_step(tiny: dict[str, Any],
@@ -192,25 +180,8 @@ def test_ltx2_fast_runs_its_distilled_checkpoint_at_its_sigmas_in_one_pass_a_ste
         card=models.Card(width=32, height=32, frames=9, fps=24, steps=2, guidance_scale=3.0,
                          knobs=models.get("ltx-2").card.knobs, fast=fast)))
     seen: list[tuple[str, int, list[float]]] = []
-    call = ltx2.call
-
-    def counted(pipe: Any, *args: Any) -> Any:
-        n = [0]
-        forward = pipe.transformer.forward
-
-        def one(*a: Any, **k: Any) -> Any:
-            n[0] += 1
-            return forward(*a, **k)
-
-        pipe.transformer.forward = one
-        try:
-            out = call(pipe, *args)
-        finally:
-            del pipe.transformer.forward
-        seen.append((pipe.config._name_or_path, n[0], [round(float(s), 6) for s in pipe.scheduler.sigmas]))
-        return out
-
-    monkeypatch.setattr(ltx2, "call", counted)
+    watch_passes(monkeypatch, ltx2, lambda pipe, out, passes: seen.append(
+        (pipe.config._name_or_path, len(passes), [round(float(s), 6) for s in pipe.scheduler.sigmas])))
     try:
         t = sorakit.Take(prompt="a red ball", negative_prompt="", seed=2, model=spec.name, memory="cpu",
                          physics=sorakit.PhysicsConfig(scene=None), sound=sorakit.SoundConfig(foley=False))
