@@ -66,8 +66,7 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     spoken = None
     if take.lip_synced:  # the lines are spoken first: the picture is made to them
         spoken = soundtrack.speak(take, take.duration)
-    lip_syncs = spec.joint_audio and take.sound.lip_sync is not False and take.sound.dialogue_source == "voice"
-    film = speech if speech is not None and lip_syncs else None
+    film = speech if speech is not None and take.lip_syncs else None
     if spec.backend == "previz":
         clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=bool(progress))
     else:
@@ -223,8 +222,8 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                                 _runtime.revision(spec))
     if notes:
         provenance = dataclasses.replace(provenance, dialogue="; ".join(notes))
-    if take.speed == "fast" and spec.card.fast is not None:
-        fast = spec.card.fast
+    fast = models.fast_variant(take)
+    if fast is not None:
         provenance = dataclasses.replace(provenance, variant=(
             f"fast: {fast.steps} steps, guidance {fast.guidance_scale:g}"
             + (f", shift {fast.shift:g}" if fast.shift is not None else "") + (f" ({fast.source})" if fast.source else "")))

@@ -384,7 +384,7 @@ class Storyboard:
         starts = self._starts([s.take.duration for s in self.shots])
         film_spoken: _soundtrack.Spoken | None = None
         film_speech = None
-        if self.dialogue and any(_lip_syncs(s.take) for s in self.shots):
+        if self.dialogue and any(s.take.lip_syncs for s in self.shots):
             film_spoken = _soundtrack.speak(self._bed_take(), self.duration)
             film_speech = _soundtrack.speech_track(film_spoken, self.duration, RATE)
         bar = None
@@ -402,14 +402,15 @@ class Storyboard:
                 # moving or respelling the folder renders nothing again); it runs from the file itself.
                 take = self._resolved(i, previous or self.shots[0].take,
                                       first_frame=None if still is None else still.name)
+                resolved = take.resolved()  # a clip records its Take with the card filled in
                 speech = None
-                if film_speech is not None and _lip_syncs(take):
+                if film_speech is not None and take.lip_syncs:
                     lo = int(round(starts[i] * RATE))
-                    part = film_speech[lo:lo + int(round(take.resolved().duration * RATE))]
+                    part = film_speech[lo:lo + int(round(resolved.duration * RATE))]
                     speech = (part, RATE) if np.any(part) else None
-                made_to = "" if speech is None else speech_note(placed_speech(speech, take.resolved().duration))
-                # a clip records its Take with the card filled in, and what speech it was made to
-                saved = load(path) if _finished(path, take.resolved()) else None
+                made_to = "" if speech is None else speech_note(placed_speech(speech, resolved.duration))
+                # a saved shot is this one when it has the same Take and was made to the same speech
+                saved = load(path) if _finished(path, resolved) else None
                 if saved is not None and (made_to in saved.provenance.dialogue if made_to
                                           else FILM_SPEECH not in saved.provenance.dialogue):
                     clips.append(saved)
@@ -515,12 +516,6 @@ class Storyboard:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
-
-
-def _lip_syncs(take: Take) -> bool:
-    """Whether a shot's model makes its picture to speech it is given (as ``Take.lip_synced``, lines or not)."""
-    spec = models.get(take.model)
-    return spec.joint_audio and take.sound.lip_sync is not False and take.sound.dialogue_source == "voice"
 
 
 def _finished(path: Path, take: Take) -> bool:

@@ -178,23 +178,24 @@ class Take:
         """
         card = models.get(self.model).card
         unset = {k: getattr(card, k) for k in CARD_KNOBS if getattr(self, k) is None}
-        if self.speed == "fast" and card.fast is not None:  # the distilled variant's own schedule
-            unset.update({k: getattr(card.fast, k) for k in ("steps", "guidance_scale") if getattr(self, k) is None})
+        fast = models.fast_variant(self)
+        if fast is not None:  # the distilled variant's own schedule
+            unset.update({k: getattr(fast, k) for k in ("steps", "guidance_scale") if getattr(self, k) is None})
         return self.replace(**unset) if unset else self
 
     @property
     def all_loras(self) -> tuple[Lora, ...]:
         """The LoRAs the model runs with: the fast variant's (``speed="fast"``), then the Take's own."""
-        fast = models.get(self.model).card.fast
-        return (fast.loras if self.speed == "fast" and fast is not None else ()) + tuple(self.loras)
+        fast = models.fast_variant(self)
+        return (fast.loras if fast is not None else ()) + tuple(self.loras)
 
     @property
     def shift(self) -> float | None:
         """The flow-matching shift the model runs at: the fast variant's, else its card's (None: the checkpoint's)."""
-        card = models.get(self.model).card
-        if self.speed == "fast" and card.fast is not None and card.fast.shift is not None:
-            return card.fast.shift
-        return card.shift
+        fast = models.fast_variant(self)
+        if fast is not None and fast.shift is not None:
+            return fast.shift
+        return models.get(self.model).card.shift
 
     # Typed views of a resolved Take's knobs, for code that runs it (a Take left unset reads its card).
     @property
@@ -266,6 +267,14 @@ class Take:
         return indices(self.physics.strength, int(steps), pair)
 
     @property
+    def lip_syncs(self) -> bool:
+        """Whether the model makes its picture to speech it is given (its own lines, or a
+        storyboard's): it makes sound with its picture, the lines are spoken by voices, and
+        ``sound.lip_sync`` is not False."""
+        au = self.sound
+        return au.lip_sync is not False and au.dialogue_source == "voice" and models.get(self.model).joint_audio
+
+    @property
     def lip_synced(self) -> bool:
         """Whether the dialogue's voices are lip-synced by the video model: the Take has lines spoken
         by voices, its model makes sound with its picture, and ``sound.lip_sync`` is not False.
@@ -276,9 +285,7 @@ class Take:
         >>> Take(model="wan2.1-t2v-1.3b", sound=SoundConfig(dialogue=(line,))).lip_synced
         False
         """
-        au = self.sound
-        return (bool(au.dialogue) and au.dialogue_source == "voice" and au.lip_sync is not False
-                and models.get(self.model).joint_audio)
+        return bool(self.sound.dialogue) and self.lip_syncs
 
     @property
     def model_prompt(self) -> str:
@@ -569,7 +576,8 @@ def _check_speed(t: Take, spec: models.ModelSpec) -> None:
     if t.speed == "fast" and spec.card.fast is None:
         raise _bad("speed", "fast", f"{t.model} has no step-distilled variant registered",
                    "use speed='quality' (or register a models.Fast on its card)")
-    sigmas = dict(spec.card.fast.knobs).get("sigmas") if t.speed == "fast" and spec.card.fast else None
+    fast = models.fast_variant(t)
+    sigmas = dict(fast.knobs).get("sigmas") if fast is not None else None
     if sigmas is not None and t.steps != len(sigmas):
         raise _bad("steps", t.steps, f"speed='fast' on {t.model} runs its distilled schedule of {len(sigmas)} "
                    "steps", "leave steps unset (None) for the fast variant")

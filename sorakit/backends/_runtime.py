@@ -228,7 +228,7 @@ def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any
         # Components the family keeps in float32 (Wan's VAE, per diffusers' Wan docs) get their own dtype.
         dtypes = {"default": dtype, **{name: torch.float32 for name in fam.FLOAT32}} if fam.FLOAT32 else dtype
         pipe = cls.from_pretrained(spec.model_id, dtype=dtypes, use_safetensors=True, **where)
-        _set_shift(pipe, spec.card.shift)  # the card's; run() sets each Take's own
+        _set_scheduler(pipe, spec.card.shift)  # the card's; run() sets each Take's own
         _place(pipe, preset)
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
@@ -257,7 +257,7 @@ def derive(cls: Any, base: Any) -> Any:
     return pipe
 
 
-def _set_shift(pipe: Any, shift: float | None, overrides: tuple[tuple[str, Any], ...] = ()) -> None:
+def _set_scheduler(pipe: Any, shift: float | None, overrides: tuple[tuple[str, Any], ...] = ()) -> None:
     """Sets the flow-matching shift the card asks for on the pipeline's scheduler (``flow_shift`` or
     ``shift``) and any other config values (a fast variant's); what is not asked for goes back to
     what the scheduler was loaded with."""
@@ -267,8 +267,7 @@ def _set_shift(pipe: Any, shift: float | None, overrides: tuple[tuple[str, Any],
     if key is not None and shift is not None:
         asked[key] = shift
     loaded = pipe.__dict__.setdefault("_sorakit_loaded_scheduler", dict(config))
-    want = {k: asked.get(k, loaded.get(k)) for k in set(asked) | set(loaded) if k in config or k in asked}
-    changed = {k: v for k, v in want.items() if config.get(k) != v}
+    changed = {k: v for k, v in {**loaded, **asked}.items() if config.get(k) != v}
     if changed:
         pipe.scheduler = type(pipe.scheduler).from_config(config, **changed)
 
@@ -459,7 +458,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
         fast = fast_variant(take)
-        _set_shift(pipe, take.shift, fast.scheduler if fast is not None else ())  # the card's, or the variant's
+        _set_scheduler(pipe, take.shift, fast.scheduler if fast is not None else ())  # the card's, or the variant's
         from sorakit.backends import _loras
 
         _loras.apply(pipe, take.all_loras)  # exactly these, the others taken off
