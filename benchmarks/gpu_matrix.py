@@ -16,8 +16,10 @@ each preset; then the behaviour checks on the tiny checkpoints (``pytest tests/b
     python benchmarks/gpu_matrix.py [--models wan2.1-t2v-1.3b,ltx-video] [--presets a100,l4,t4] [--steps 4]
 
 Families built at full size for a GPU run: Wan 2.1 (1.3B, 14B), LTX-Video, CogVideoX (2B, 5B).
-LTX-2 (Gemma 3 text encoder, audio VAE and vocoder) and HunyuanVideo 1.5 (Qwen2.5-VL and ByT5 text
-encoders) get the meta-device count and the estimate only: their stand-in text stacks are not built yet.
+LTX-2 (Gemma 3 text encoder, audio VAE and vocoder), HunyuanVideo 1.5 (Qwen2.5-VL and ByT5 text
+encoders), Cosmos-Predict2.5 (Qwen2.5-VL) and Cosmos3-Nano (its Wan 2.2 VAE and sound tokenizer) get
+the meta-device count and the estimate only: their stand-in stacks are not built yet. (The VAE count
+printed for Cosmos3 is the Wan 2.1 class default's, not its Wan 2.2 VAE's.)
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ FULL: dict[str, tuple[str, dict[str, Any], str, int]] = {
                      "AutoencoderKLCogVideoX", 4096),
     "ltx-2": ("LTX2VideoTransformer3DModel", {}, "AutoencoderKLLTX2Video", 0),
     "hunyuanvideo1.5-480p-t2v": ("HunyuanVideo15Transformer3DModel", {}, "AutoencoderKLHunyuanVideo15", 0),
+    # Cosmos-Predict2.5-2B: the 2.5 layout (16 heads x 128, 28 blocks, the condition-mask channel, Qwen2.5-VL-7B's
+    # 28 hidden states of 3584 concatenated and projected to 1024; the class defaults are Cosmos 1.0's 7B).
+    "cosmos-predict2.5-2b": ("CosmosTransformer3DModel", dict(
+        in_channels=17, out_channels=16, num_attention_heads=16, attention_head_dim=128, num_layers=28,
+        text_embed_dim=1024, max_size=(128, 240, 240), patch_size=(1, 2, 2), rope_scale=(1.0, 3.0, 3.0),
+        concat_padding_mask=True, extra_pos_embed_type=None, use_crossattn_projection=True,
+        crossattn_proj_in_channels=3584 * 28, encoder_hidden_states_channels=1024), "AutoencoderKLWan", 0),
+    # Cosmos3-Nano: the class defaults are its layout (hidden 4096, 36 layers, 32 heads), with its sound head.
+    "cosmos3-nano": ("Cosmos3OmniTransformer", dict(sound_gen=True, sound_dim=64, sound_latent_fps=25.0),
+                     "AutoencoderKLWan", 0),
 }
 
 

@@ -133,14 +133,16 @@ def _make_local_authority(folder: Path) -> None:
 
 
 def manifest(*, title: str, model_id: str, revision: str, seed: int | None, guidance: str, cameo: str,
-             label: str, backend: str, loras: str = "", variant: str = "", dialogue: str = "") -> dict[str, Any]:
+             label: str, backend: str, loras: str = "", variant: str = "", dialogue: str = "",
+             guardrail: str = "") -> dict[str, Any]:
     """The manifest of one clip: created by a trained model, with sorakit's provenance signed (the
-    LoRAs and distilled variant that changed the model, and how its dialogue was made, among it)."""
+    LoRAs and distilled variant that changed the model, how its dialogue was made, and whether the
+    model's safety checker ran, among it)."""
     created: dict[str, Any] = {"action": "c2pa.created", "digitalSourceType": AI_SOURCE,
                                "softwareAgent": {"name": "sorakit", "version": __version__}}
     provenance = {"label": label, "backend": backend, "model_id": model_id, "revision": revision, "seed": seed,
                   "guidance": guidance, "cameo_consent": _consent(cameo), "loras": loras, "variant": variant,
-                  "dialogue": dialogue}
+                  "dialogue": dialogue, "guardrail": guardrail}
     return {"claim_generator_info": [{"name": "sorakit", "version": __version__}], "title": title,
             "format": "video/mp4",
             "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [created]}},

@@ -135,11 +135,14 @@ def _replace_sound(clip: Clip, built: soundtrack.Soundtrack) -> Clip:
                 soundtrack=built.info, stems=built.mix.stems)
 
 
-def _foley(take: Take, sim: Simulation | None) -> np.ndarray:
+def _foley(take: Take, sim: Simulation | None, until: float | None = None) -> np.ndarray:
+    """The scene's impacts as a stereo track; only those before ``until`` seconds when the picture
+    follows the simulation no further (a continuation keeps just the previz's first frames)."""
     n = int(round(take.duration * SAMPLE_RATE))
     if sim is None or not take.sound.foley:
         return np.zeros((2, n), np.float32)
-    return synthesize(sim.events, sim.scene, take.duration, seed=take.seed)
+    events = [e for e in sim.events if until is None or e.time < until]
+    return synthesize(events, sim.scene, take.duration, seed=take.seed)
 
 
 def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | None, progress: bool) -> Clip:
@@ -187,7 +190,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
                spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
     from sorakit.backends import _runtime, family
-    from sorakit.backends.contract import conditioning
+    from sorakit.backends.contract import CONTINUATION_FRAMES, CONTINUES, conditioning
 
     fam = family(spec.family)
     spec = models.variant(spec, take)  # a fast variant's own checkpoint, where it has one
@@ -209,14 +212,19 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     frames = _runtime.to_uint8(result.frames)
     duration = frames.shape[0] / take.rate
     sim = cond.sim
+    # Only video-to-video and control video hold the picture to the simulation's timing; a continuation
+    # (Cosmos' video-to-world) only for the previz frames it keeps.
+    follows = take.mode in ("v2v", "vace")
+    until = duration
+    if take.mode == "v2v" and spec.family in CONTINUES:
+        until = min(duration, CONTINUATION_FRAMES / take.rate)
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
     else:
-        audio, rate = _foley(take, sim if take.mode in ("v2v", "vace") else None), SAMPLE_RATE
+        audio, rate = _foley(take, sim if follows else None, until), SAMPLE_RATE
         audio = _fit(audio, duration, rate)
     status = "complete" if not result.stopped else f"stopped after step {result.steps_done} of {fam.steps_for(take)}"
-    follows = take.mode in ("v2v", "vace")  # only then does the video hold to the simulation's timing
-    events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < duration)
+    events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < until)
     consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
     provenance = Provenance.now("diffusers", spec.model_id, take.seed, status, "; ".join(cond.notes), consent,
                                 _runtime.revision(spec))
@@ -227,6 +235,10 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
         provenance = dataclasses.replace(provenance, variant=(
             f"fast: {fast.steps} steps, guidance {fast.guidance_scale:g}"
             + (f", shift {fast.shift:g}" if fast.shift is not None else "") + (f" ({fast.source})" if fast.source else "")))
+    from sorakit.backends import _guardrail
+
+    if _guardrail.note(take):  # whether NVIDIA's Cosmos guardrail ran, or the Take turned it off
+        provenance = dataclasses.replace(provenance, guardrail=_guardrail.note(take))
     if take.all_loras:
         from sorakit.backends import _loras
 
@@ -267,7 +279,8 @@ def _dialogue_note(take: Take, spec: models.ModelSpec) -> str:
     if take.lip_synced:
         return (f"{lines} lip-synced: spoken by VITS voices, encoded with {spec.name}'s audio VAE and held clean "
                 "(sigma 0) at every step while the picture was made to them; the model's own sound left out")
-    why = "sound.lip_sync is off" if spec.joint_audio else f"{spec.name} makes no sound to animate mouths by"
+    why = ("sound.lip_sync is off" if spec.lip_sync else f"{spec.name} cannot be given speech to make its picture to"
+           if spec.joint_audio else f"{spec.name} makes no sound to animate mouths by")
     return f"{lines} overlaid: spoken by VITS voices and laid over the picture ({why})"
 
 

@@ -73,6 +73,8 @@ class Card:
         shift: the flow-matching scheduler's shift (None keeps the checkpoint's scheduler config).
         knobs: family-specific call arguments as ``(name, value)`` pairs (LTX's
             ``decode_timestep``, LTX-2's audio guidance), passed to the pipeline as they are.
+        scheduler: scheduler config values the card sets besides the shift (Cosmos 3's
+            ``use_karras_sigmas=False``), as ``(name, value)`` pairs.
         ttm: Time-to-Move's ``(t_weak, t_strong)`` at 50 steps from the paper, for the
             checkpoints it runs on (None: no TTM; ``physics.method='auto'`` then warps the noise).
         fast: the distilled variant ``speed="fast"`` runs (None: the model has none registered).
@@ -87,6 +89,7 @@ class Card:
     negative_prompt: str = ""
     shift: float | None = None
     knobs: tuple[tuple[str, Any], ...] = ()
+    scheduler: tuple[tuple[str, Any], ...] = ()
     ttm: tuple[int, int] | None = None
     fast: Fast | None = None
 
@@ -133,7 +136,14 @@ class ModelSpec:
         max_frames, min_size, max_size: inclusive limits.
         card: the model card's defaults (size, frames, fps, steps, guidance, negative prompt, shift).
         uses_prompt: whether the prompt is read (previz draws the scene and ignores it).
-        joint_audio: the model itself makes sound with the video (LTX-2); it becomes one more track of the mix.
+        joint_audio: the model itself makes sound with the video (LTX-2, Cosmos 3); it becomes one more track
+            of the mix.
+        lip_sync: the model can make its picture to speech it is given (LTX-2: the speech is encoded
+            with its audio VAE and held clean while it denoises); ``SoundConfig.lip_sync`` uses it.
+        control: for a control-video model (Cosmos-Transfer2.5), the control its controlnet reads, made
+            from the previz: ``edge``, ``seg`` or ``blur`` (``sorakit.guidance.controls``).
+        guardrail: the model's license asks for NVIDIA's Cosmos guardrail (``cosmos_guardrail``) on its
+            prompts and videos; ``Take.guardrail`` keeps it on (the default) or turns it off, recorded.
         arch: sizes for the memory and time estimate.
     """
 
@@ -152,10 +162,17 @@ class ModelSpec:
     card: Card = Card()
     uses_prompt: bool = True
     joint_audio: bool = False
+    lip_sync: bool = False
+    control: str = ""
+    guardrail: bool = False
     arch: Arch | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}
+
+# Families whose video-to-video continues the previz (its first frames kept clean, the rest generated)
+# instead of denoising all of it from a level set by physics.strength (Cosmos' video-to-world).
+CONTINUES = ("cosmos", "cosmos3")
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

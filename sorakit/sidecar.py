@@ -54,7 +54,8 @@ class Provenance:
     fingerprint); ``watermark`` is the visible label burnt into the frames, if any. ``dialogue``
     says how the spoken lines reached the clip: lip-synced by the model, laid over the picture,
     or spoken by the model itself. ``variant`` names the distilled variant a ``speed="fast"``
-    Take ran, and ``loras`` every LoRA with its exact revision and weight.
+    Take ran, and ``loras`` every LoRA with its exact revision and weight. ``guardrail`` says
+    whether a model's own safety checker (NVIDIA's Cosmos guardrail) ran or was turned off.
     """
 
     sorakit_version: str
@@ -71,6 +72,7 @@ class Provenance:
     dialogue: str = ""
     variant: str = ""
     loras: str = ""
+    guardrail: str = ""
 
     @classmethod
     def now(cls, backend: str, model_id: str, seed: int, status: str = "complete", guidance: str = "",
@@ -203,7 +205,8 @@ def _credential_problems(name: str, cred: credentials.Credentials, prov: dict[st
     said = {"label": prov.get("label", ""), "backend": prov.get("backend", ""), "model_id": prov.get("model_id", ""),
             "revision": prov.get("revision", ""), "seed": prov.get("seed"), "guidance": prov.get("guidance", ""),
             "cameo_consent": credentials._consent(str(prov.get("cameo", ""))), "loras": prov.get("loras", ""),
-            "variant": prov.get("variant", ""), "dialogue": prov.get("dialogue", "")}
+            "variant": prov.get("variant", ""), "dialogue": prov.get("dialogue", ""),
+            "guardrail": prov.get("guardrail", "")}
     for key, value in said.items():
         if key in signed and signed.get(key) != value and not (key == "seed" and prov.get("seed") is None):
             problems.append(f"{name}: the sidecar's provenance {key}={value!r} differs from the signed manifest's "

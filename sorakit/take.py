@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput
+from sorakit.errors import InvalidInput, MissingPackage
 
 import dataclasses
 from collections.abc import Iterable
@@ -123,6 +123,9 @@ class Take:
     ``watermark`` burns a visible "AI-generated" label into every frame. ``speed`` is
     ``quality`` (the card's schedule) or ``fast`` (the model's registered distilled variant,
     ``models.Fast``); ``loras`` are ``sorakit.Lora``s put on the model's transformer for this Take.
+    ``guardrail`` keeps a model's own safety checker on where its license asks for one (NVIDIA's
+    Cosmos guardrail checks the prompt and the video); False turns it off, and the clip's
+    provenance says so. Models without one ignore it.
 
     ``width``, ``height``, ``frames``, ``fps``, ``steps``, ``guidance_scale`` and
     ``negative_prompt`` may be left None: the model's card fills them (``resolved()``), so each
@@ -158,6 +161,7 @@ class Take:
     watermark: bool = False
     speed: str = "quality"
     loras: tuple[Lora, ...] = ()
+    guardrail: bool = True
 
     @property
     def duration(self) -> float:
@@ -269,15 +273,15 @@ class Take:
     @property
     def lip_syncs(self) -> bool:
         """Whether the model makes its picture to speech it is given (its own lines, or a
-        storyboard's): it makes sound with its picture, the lines are spoken by voices, and
-        ``sound.lip_sync`` is not False."""
+        storyboard's): it can lip-sync (``ModelSpec.lip_sync``: LTX-2), the lines are spoken by
+        voices, and ``sound.lip_sync`` is not False."""
         au = self.sound
-        return au.lip_sync is not False and au.dialogue_source == "voice" and models.get(self.model).joint_audio
+        return au.lip_sync is not False and au.dialogue_source == "voice" and models.get(self.model).lip_sync
 
     @property
     def lip_synced(self) -> bool:
         """Whether the dialogue's voices are lip-synced by the video model: the Take has lines spoken
-        by voices, its model makes sound with its picture, and ``sound.lip_sync`` is not False.
+        by voices, its model can lip-sync (LTX-2), and ``sound.lip_sync`` is not False.
 
         >>> line = DialogueLine("Ana", "Nice shot!", 0.5)
         >>> Take(model="ltx-2", sound=SoundConfig(dialogue=(line,))).lip_synced
@@ -360,6 +364,7 @@ class Take:
         _check_sound(t)
         _check_dialogue(t, spec)
         _check_speed(t, spec)
+        _check_guardrail(t, spec)
         _check_pictures(t)
 
 
@@ -438,7 +443,7 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
     if t.mode in ("v2v", "vace") and t.physics.scene is None:
         raise _bad("physics.scene", None, f"mode {t.mode!r} starts from the physics previz",
                   "set physics.scene, or use mode='t2v'")
-    if t.mode == "v2v" and not t.physics.strength > 0:
+    if t.mode == "v2v" and spec.family not in models.CONTINUES and not t.physics.strength > 0:
         raise _bad("physics.strength", t.physics.strength, "video-to-video needs a strength in (0, 1]",
                   "0.6 keeps the previz's motion and lets the model repaint it")
     if t.cameo is not None and not t.cameo_consent:
@@ -447,6 +452,9 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
                   "agreed")
     if t.mode == "identity" and t.cameo is None:
         raise _bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
+    if t.cameo is not None and t.mode == "vace" and spec.control:
+        raise _bad("cameo", t.cameo, f"{t.model} reads only the {spec.control} control made from the previz, no "
+                   "reference picture", "use an image-to-video model with the cameo as its first frame")
 
 
 def _check_text(t: Take) -> None:
@@ -556,12 +564,28 @@ def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
     if au.dialogue_source == "model" and au.dialogue and not spec.joint_audio:
         raise _bad("sound.dialogue_source", "model", f"{t.model} makes no sound, so it cannot speak the lines",
                    "use dialogue_source='voice', or a model with joint audio such as 'ltx-2'")
-    if au.lip_sync and au.dialogue and au.dialogue_source == "voice" and not spec.joint_audio:
+    if au.lip_sync and au.dialogue and au.dialogue_source == "voice" and not spec.lip_sync:
         import warnings
 
-        warnings.warn(f"sound.lip_sync=True: {t.model} makes no sound with its picture, so it cannot animate "
-                      "mouths to the lines; they are laid over the video. Use a joint-audio model such as "
-                      "'ltx-2' to lip-sync them", UserWarning, stacklevel=3)
+        why = ("makes its own sound but cannot be given speech to make its picture to" if spec.joint_audio
+               else "makes no sound with its picture")
+        warnings.warn(f"sound.lip_sync=True: {t.model} {why}, so it cannot animate mouths to the lines; they are "
+                      "laid over the video. Use a model that lip-syncs, such as 'ltx-2'", UserWarning, stacklevel=3)
+
+
+def _check_guardrail(t: Take, spec: models.ModelSpec) -> None:
+    """A model whose license asks for NVIDIA's Cosmos guardrail runs it, or the Take turns it off in so
+    many words: a missing package is said before anything loads, never skipped silently."""
+    if not (spec.guardrail and t.guardrail):
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("cosmos_guardrail") is None:
+        raise MissingPackage(
+            f"guardrail=True: {t.model} runs NVIDIA's Cosmos guardrail on its prompt and video (its license, the "
+            "NVIDIA Open Model License, asks for it), and the package is not installed: pip install cosmos-guardrail "
+            "(its checker models download from the hub on first use). Or set guardrail=False to run without it; "
+            "the clip's provenance records that it was off")
 
 
 SPEEDS = ("quality", "fast")

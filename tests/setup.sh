@@ -24,7 +24,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # torch and torchaudio first, pinned as a pair: audiocraft imports torchaudio, and a torchaudio
 # that does not match torch fails to load. The extras then find torch satisfied and keep it.
-.venv/bin/pip install -q torch==2.9.1 torchaudio==2.9.1
+.venv/bin/pip install -q torch==2.9.1 torchaudio==2.9.1 torchvision==0.24.1
 .venv/bin/pip install -q -e ".[dev,video,audio,audiocraft]"
 # audiocraft pins torch==2.1.0: install it alone, without its pins (its real imports are the
 # audiocraft extra above). The same command as sorakit.audio.install_audiocraft().

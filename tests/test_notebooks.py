@@ -103,6 +103,8 @@ def test_notebook_runs_and_shows_a_video(path: Path, tmp_path: Path) -> None:
         assert "hits the backboard" in texts  # the prompt help
         assert "video-to-video from the previz (strength 0.6)" in texts and "warped noise (strength 0.8)" in texts
         assert "Time-to-Move (t_weak 0, t_strong 1 of 4 steps" in texts
+        assert "Cosmos-Transfer2.5 seg control made from the previz (control weight 1)" in texts
+        assert "each body's colour in the control: {'ball': (" in texts
         assert "previz    score" in texts and "| physical" in texts  # the clean previz passes its report
         assert "gravity off in frames" in texts and "floats" in texts  # the staged surprise, named
         assert texts.count("best of 3, #") == 3 and any('class="sorakit-best-of"' in h for h in htmls)

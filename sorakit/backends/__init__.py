@@ -11,7 +11,7 @@ from sorakit.errors import InvalidInput
 import importlib
 from types import ModuleType
 
-FAMILIES = ("wan", "ltx", "ltx2", "cogvideox", "hunyuan15")
+FAMILIES = ("wan", "ltx", "ltx2", "cogvideox", "hunyuan15", "cosmos", "cosmos3")
 
 
 def family(name: str) -> ModuleType:

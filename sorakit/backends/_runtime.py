@@ -227,8 +227,10 @@ def pipeline(spec: ModelSpec, fam: ModuleType, mode: str, preset: Preset) -> Any
             where.update({name: None for name in _TEXT_PARTS})
         # Components the family keeps in float32 (Wan's VAE, per diffusers' Wan docs) get their own dtype.
         dtypes = {"default": dtype, **{name: torch.float32 for name in fam.FLOAT32}} if fam.FLOAT32 else dtype
-        pipe = cls.from_pretrained(spec.model_id, dtype=dtypes, use_safetensors=True, **where)
-        _set_scheduler(pipe, spec.card.shift)  # the card's; run() sets each Take's own
+        # A family may hand over components of its own: Cosmos' pass-through safety checker, Transfer's controlnet.
+        parts = fam.load_parts(spec, mode, dtype) if hasattr(fam, "load_parts") else {}
+        pipe = cls.from_pretrained(spec.model_id, dtype=dtypes, use_safetensors=True, **where, **parts)
+        _set_scheduler(pipe, spec.card.shift, spec.card.scheduler)  # the card's; run() sets each Take's own
         _place(pipe, preset)
     pipe.set_progress_bar_config(disable=True)
     _PIPELINES[key] = pipe
@@ -353,7 +355,9 @@ def _text_encoder(spec: ModelSpec, fam: ModuleType, pipe: Any, preset: Preset) -
     torch = _torch()
     where: dict[str, Any] = {} if os.path.isdir(spec.model_id) else {"revision": spec.revision}
     skip = {name: None for name, part in pipe.components.items() if part is not None and name not in _TEXT_PARTS
-            and not name.startswith("tokenizer") and name != "scheduler"}
+            and not name.startswith("tokenizer") and name not in ("scheduler", "safety_checker")}
+    if getattr(pipe, "safety_checker", None) is not None:  # Cosmos: the same pass-through, not NVIDIA's checker
+        skip["safety_checker"] = pipe.safety_checker
     if preset.device != "cpu":  # straight onto the GPU, not through host RAM (~11 GB for Wan's umT5)
         where["device_map"] = preset.device
     encoder = type(pipe).from_pretrained(spec.model_id, dtype=getattr(torch, preset.dtype), use_safetensors=True,
@@ -446,6 +450,8 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     """
     torch = _torch()
     preset = choose_preset(take.memory)
+    if hasattr(fam, "preflight"):  # a family that refuses a preset before anything loads (Cosmos 3 on a 24 GB GPU)
+        fam.preflight(spec, take, preset)
     cfg = fam.uses_cfg(take)
     passes = fam.passes_per_step(take)
     width, height = take.size
@@ -458,7 +464,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
         fast = fast_variant(take)
-        _set_scheduler(pipe, take.shift, fast.scheduler if fast is not None else ())  # the card's, or the variant's
+        _set_scheduler(pipe, take.shift, spec.card.scheduler + (fast.scheduler if fast is not None else ()))
         from sorakit.backends import _loras
 
         _loras.apply(pipe, take.all_loras)  # exactly these, the others taken off

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
+from sorakit import models
 from sorakit.guidance.ttm import DILATE
 from sorakit.models import ModelSpec
 
@@ -30,6 +31,10 @@ __all__ = ["Family", "Conditioning", "Output", "conditioning", "METHODS"]
 
 # How the physics scene steers a video model (what ``Conditioning.method`` may say).
 METHODS = ("none", "ttm", "warp", "v2v", "vace", "first_frame")
+# How many previz frames a continuing family (models.CONTINUES) keeps: two latent frames, 4 * (2 - 1) + 1
+# pixel frames (both Cosmos pipelines' defaults).
+CONTINUES = models.CONTINUES
+CONTINUATION_FRAMES = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +89,10 @@ OnStepEnd = Callable[[int, Any], Any]
 
 class Family(Protocol):
     """The contract every module in ``sorakit.backends`` (one per model family) meets.
+
+    Two functions are optional: ``load_parts(spec, mode, dtype)`` returns components to hand
+    ``from_pretrained`` (Cosmos: a pass-through safety checker, Transfer's controlnet from its own
+    revision), and ``preflight(spec, take, preset)`` refuses a preset before anything loads.
 
     Attributes:
         PIPELINES: diffusers pipeline class name per mode (``{"t2v": "WanPipeline", ...}``).
@@ -182,8 +191,15 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
     if method in ("v2v", "vace"):
         assert previz is not None
         video = previz.frames
-        notes.append(f"{'video-to-video' if method == 'v2v' else 'VACE control'} from the previz "
-                     f"(strength {strength:g})")
+        spec = models.get(take.model)
+        if spec.control:
+            notes.append(f"Cosmos-Transfer2.5 {spec.control} control made from the previz (control weight {strength:g})")
+        elif method == "v2v" and spec.family in CONTINUES:
+            notes.append(f"video-to-world continuation of the previz: its first {CONTINUATION_FRAMES} frames kept clean, "
+                         "the rest generated")
+        else:
+            notes.append(f"{'video-to-video' if method == 'v2v' else 'VACE control'} from the previz "
+                         f"(strength {strength:g})")
     elif method == "warp" and previz is not None:
         motion = previz
         notes.append(f"warped noise (strength {strength:g})")
@@ -198,6 +214,6 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
 
 
 if TYPE_CHECKING:  # mypy checks every family module against the protocol
-    from sorakit.backends import cogvideox, hunyuan15, ltx, ltx2, wan
+    from sorakit.backends import cogvideox, cosmos, cosmos3, hunyuan15, ltx, ltx2, wan
 
-    FAMILY_MODULES: tuple[Family, ...] = (wan, ltx, ltx2, cogvideox, hunyuan15)
+    FAMILY_MODULES: tuple[Family, ...] = (wan, ltx, ltx2, cogvideox, hunyuan15, cosmos, cosmos3)

@@ -54,7 +54,7 @@ FAST = Fast(steps=8, guidance_scale=1.0, model_id="rootonchair/LTX-2-19b-distill
             source="diffusers' LTX-2 docs, distilled checkpoint generation; sigmas of Lightricks' ltx-pipelines")
 register(ModelSpec(name="ltx-2", backend="diffusers", family="ltx2", model_id="Lightricks/LTX-2",
                    modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1), max_frames=257, min_size=128,
-                   max_size=1920, joint_audio=True,
+                   max_size=1920, joint_audio=True, lip_sync=True,
                    arch=Arch(18.9, 12.0, 1.2, 4096, 48, spatial=32, temporal=8, patch=(1, 1, 1)),
                    card=Card(width=768, height=512, frames=121, fps=24, steps=40, guidance_scale=3.0,
                              negative_prompt=ltx.NEGATIVE, ttm=(3, 7),

@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family  # noqa: E402
+from sorakit.backends.contract import CONTINUATION_FRAMES, CONTINUES  # noqa: E402
 from sorakit.cameo import composite, load_image  # noqa: E402
 from sorakit.guidance.warp import warp_noise  # noqa: E402
 from sorakit.physics.simulate import simulate  # noqa: E402
@@ -65,6 +66,12 @@ def _own_embeddings(fam_name: str, pipe: Any, prompt: str, negative: str, mode: 
                                             max_sequence_length=length)
         return {"prompt_embeds": pe, "prompt_attention_mask": pm, "negative_prompt_embeds": ne,
                 "negative_prompt_attention_mask": nm}
+    if fam_name == "cosmos":  # Qwen2.5-VL's normalised hidden states of every layer, at 512 tokens
+        pe, ne = pipe.encode_prompt(prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True,
+                                    max_sequence_length=512)
+        return {"prompt_embeds": pe, "negative_prompt_embeds": ne}
+    if fam_name == "cosmos3":  # no text encoder: the pipeline tokenizes the strings themselves
+        return {"prompt": prompt, "negative_prompt": negative}
     names = ("prompt_embeds", "prompt_embeds_mask", "prompt_embeds_2", "prompt_embeds_mask_2")
     out = dict(zip(names, pipe.encode_prompt(prompt=prompt)))
     out.update({f"negative_{n}": v for n, v in zip(names, pipe.encode_prompt(prompt=negative))})
@@ -84,7 +91,13 @@ def test_the_prompt_the_negative_and_the_seed_reach_the_model(registered: dict[C
     pipe = _runtime.pipeline(spec, family(spec.family), mode, _runtime.PRESETS["cpu"])
     expected = _own_embeddings(case.family, pipe, take.prompt, "blurry wall", mode)
     for key, value in expected.items():
-        torch.testing.assert_close(args[key], value, msg=lambda m, key=key: f"{key}: {m}")
+        if isinstance(value, str):
+            assert args[key] == value, key
+        else:
+            torch.testing.assert_close(args[key], value, msg=lambda m, key=key: f"{key}: {m}")
+    if case.family == "cosmos3":
+        assert (args["prompt"], args["negative_prompt"]) == (take.prompt, "blurry wall")  # a swap would show
+        return
     assert not torch.equal(args["prompt_embeds"], args["negative_prompt_embeds"])  # a swap would show
     if case.family == "wan":
         assert args["prompt_embeds"].shape[1] == 512  # the length Wan's __call__ encodes to
@@ -110,7 +123,21 @@ def test_the_previz_reaches_video_to_video_at_the_takes_strength(registered: dic
                                    rtol=1e-5, atol=1e-6)
         assert args["denoise_strength"] == 0.55
         return
+    if case.control:  # Cosmos-Transfer2.5: the previz made into its control, at the Take's strength as its weight
+        from sorakit.guidance import controls
+
+        got = np.stack([np.asarray(f) for f in args["controls"]])
+        np.testing.assert_array_equal(got, controls.make(case.control, _previz(take)))
+        assert args["controls_conditioning_scale"] == 0.55
+        return
     video = np.stack([np.asarray(f) for f in args["video"]])
+    if case.family in CONTINUES:  # video-to-world continues the previz's first frames
+        previz = previz[:CONTINUATION_FRAMES]
+        key = "num_latent_conditional_frames" if case.family == "cosmos" else "condition_frame_indexes_vision"
+        assert args[key] == (2 if case.family == "cosmos" else [0, 1])
+        np.testing.assert_array_equal(video[:CONTINUATION_FRAMES], previz)
+        assert np.abs(previz.astype(int) - previz[:1]).max() > 50
+        return
     if case.version == "1.5":  # the first frame held for one more latent frame in front
         video = video[len(video) - len(previz):]
     np.testing.assert_array_equal(video, previz)
@@ -135,17 +162,23 @@ def test_the_first_frame_reaches_image_to_video(registered: dict[Case, str], pic
     calls = _calls(monkeypatch, spec, "i2v")
     still = sorakit.PhysicsConfig(scene=SCENE, strength=0.0)
     take = make_take(case, registered[case], "i2v", picture, physics=still).resolved()
+    def image(args: dict[str, Any]) -> np.ndarray:
+        if case.family == "cosmos":  # image-to-world as a one-frame video, one latent frame conditioned
+            assert len(args["video"]) == 1 and args["num_latent_conditional_frames"] == 1
+            return np.asarray(args["video"][0])
+        return np.asarray(args["image"])
+
     sorakit.generate(take, progress=False)
-    np.testing.assert_array_equal(np.asarray(calls[-1]["image"]), np.asarray(load_image(picture, *take.size)))
+    np.testing.assert_array_equal(image(calls[-1]), np.asarray(load_image(picture, *take.size)))
 
     bare = take.replace(first_frame=None)
     sorakit.generate(bare, progress=False)
     first = _previz(bare).frames[0]
-    np.testing.assert_array_equal(np.asarray(calls[-1]["image"]), first)
+    np.testing.assert_array_equal(image(calls[-1]), first)
 
     cameo = sorakit.Cameo(str(Path(__file__).parent.parent.parent / "assets" / "cameo_drawn_a.png"), "A", consent=True)
     sorakit.generate(bare.with_cameo(cameo), progress=False)
-    pasted = np.asarray(calls[-1]["image"])
+    pasted = image(calls[-1])
     np.testing.assert_array_equal(pasted, np.asarray(composite(first, cameo.image)))
     assert np.abs(pasted.astype(int) - first).max() > 50
 

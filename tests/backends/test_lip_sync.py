@@ -41,7 +41,7 @@ def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     joint = models.register(models.ModelSpec(
         name="lips-tiny-ltx2", backend="diffusers", family="ltx2", model_id=str(tiny_ltx2.build(
             tmp_path_factory.mktemp("ltx2"))), modes=("t2v", "i2v"), size_multiple=32, frame_rule=(8, 1),
-        max_frames=33, min_size=16, card=card, joint_audio=True))
+        max_frames=33, min_size=16, card=card, joint_audio=True, lip_sync=True))
     silent = models.register(models.ModelSpec(
         name="lips-tiny-wan", backend="diffusers", family="wan", model_id=str(tiny_wan.build(
             tmp_path_factory.mktemp("wan"), "t2v")), modes=("t2v",), size_multiple=16, frame_rule=(4, 1),

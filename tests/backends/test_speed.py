@@ -176,7 +176,7 @@ def test_ltx2_fast_runs_its_distilled_checkpoint_at_its_sigmas_in_one_pass_a_ste
                 scheduler=ltx2.FAST.scheduler, source="tiny")
     spec = models.register(models.ModelSpec(
         name="speed-tiny-ltx2", backend="diffusers", family="ltx2", model_id=str(base), modes=("t2v",),
-        size_multiple=32, frame_rule=(8, 1), max_frames=33, min_size=16, joint_audio=True,
+        size_multiple=32, frame_rule=(8, 1), max_frames=33, min_size=16, joint_audio=True, lip_sync=True,
         card=models.Card(width=32, height=32, frames=9, fps=24, steps=2, guidance_scale=3.0,
                          knobs=models.get("ltx-2").card.knobs, fast=fast)))
     seen: list[tuple[str, int, list[float]]] = []

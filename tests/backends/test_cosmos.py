@@ -1,0 +1,353 @@
+"""NVIDIA Cosmos beyond the behaviour matrix (which runs every Cosmos mode with the other families):
+Transfer2.5's control video made from the previz pixel for pixel, video-to-world as a continuation,
+Cosmos 3's own sound as the clip's ``joint`` track at the right time, the picture's latent kept in
+image-to-world warped noise, the card's scheduler, the guardrail (on, off, refusing, blocking,
+missing) recorded in the provenance, and the presets Cosmos 3 cannot run under.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.machinery
+import sys
+import types
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import sorakit  # noqa: E402
+from sorakit import models  # noqa: E402
+from sorakit.backends import _guardrail, _runtime, cosmos3, family  # noqa: E402
+from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning  # noqa: E402
+from sorakit.guidance import controls  # noqa: E402
+from sorakit.physics.simulate import simulate  # noqa: E402
+from sorakit.previz import render  # noqa: E402
+from tests.backends.conftest import watch_passes  # noqa: E402
+from tests.backends.test_families import CASES, Case, make_take, picture, registered  # noqa: E402,F401
+
+PREDICT = next(c for c in CASES if c.family == "cosmos" and c.build_mode == "t2v")
+TRANSFER = next(c for c in CASES if c.family == "cosmos" and c.control)
+OMNI = next(c for c in CASES if c.family == "cosmos3")
+
+
+def _floats(take: sorakit.Take) -> Any:
+    """The run's float frames and sound, through the runtime generate uses."""
+    take = take.resolved()
+    spec = models.get(take.model)
+    return _runtime.run(spec, family(spec.family), take, conditioning(take, None), progress=False)
+
+
+def _previz(take: sorakit.Take) -> Any:
+    take = take.resolved()
+    scene = take.scene()
+    assert scene is not None
+    return render(simulate(scene, frames=take.n_frames, fps=take.rate), *take.size, trail=False)
+
+
+@pytest.fixture(scope="module")
+def transfers(registered: dict[Case, str]) -> dict[str, str]:  # noqa: F811
+    """The tiny Transfer checkpoint registered once per control (the same weights read another control)."""
+    spec = models.get(registered[TRANSFER])
+    names = {}
+    for control in controls.CONTROLS:
+        names[control] = models.register(dataclasses.replace(spec, name=f"{spec.name}-{control}", control=control)).name
+    yield names
+    for name in names.values():
+        models.MODELS.pop(name, None)
+
+
+# -- Transfer2.5: the previz as its control ------------------------------------------------------------
+def test_the_segmentation_control_paints_each_body_in_its_own_colour() -> None:
+    take = sorakit.Take(model="previz", frames=9, fps=16, width=64, height=48, physics=sorakit.PhysicsConfig(
+        scene="bouncing_balls"))
+    previz = _previz(take)
+    seg = controls.segmentation(previz)
+    ids = np.unique(previz.body_ids)
+    assert len(ids) > 2
+    for i in ids:
+        np.testing.assert_array_equal(seg[previz.body_ids == i], np.broadcast_to(controls.color(int(i)), (
+            int((previz.body_ids == i).sum()), 3)))
+    assert controls.color(0) == (0, 0, 0)  # background and static geometry are black, as the reference's
+    assert len({controls.color(int(i)) for i in ids}) == len(ids)  # every body its own colour
+    assert controls.color(3) == controls.color(3)  # the same body, the same colour, in every shot
+
+
+def test_the_edge_and_blur_controls_are_the_references_filters() -> None:
+    import cv2
+
+    take = sorakit.Take(model="previz", frames=5, fps=16, width=64, height=48)
+    previz = _previz(take)
+    edge = controls.edges(previz)
+    for f, e in zip(previz.frames, edge):
+        expected = cv2.Canny(f, 100, 200)
+        for c in range(3):
+            np.testing.assert_array_equal(e[..., c], expected)
+    assert (edge > 0).mean() > 0.01  # the bodies' outlines are there
+    blurred = controls.blur(previz)
+    assert blurred.shape == previz.frames.shape and blurred.dtype == np.uint8
+    # a blur: much smoother than the previz (its mean gradient drops), with the same overall colour
+    grad = lambda v: np.abs(np.diff(v.astype(float), axis=2)).mean()  # noqa: E731
+    assert grad(blurred) < 0.5 * grad(previz.frames)
+    assert abs(blurred.astype(float).mean() - previz.frames.astype(float).mean()) < 12
+    with pytest.raises(sorakit.InvalidInput, match="control='depth'"):
+        controls.make("depth", previz)
+
+
+@pytest.mark.parametrize("control", controls.CONTROLS)
+def test_transfer_reads_the_previz_made_into_its_control(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                         transfers: dict[str, str], control: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import diffusers
+
+    cls = diffusers.Cosmos2_5_TransferPipeline
+    seen: list[dict[str, Any]] = []
+    original = cls.__call__
+    monkeypatch.setattr(cls, "__call__", lambda self, **kw: seen.append(kw) or original(self, **kw))
+    take = make_take(TRANSFER, transfers[control], "vace", picture, frames=33,
+                     physics=sorakit.PhysicsConfig(scene="basketball", strength=0.8))
+    clip = sorakit.generate(take, progress=False)
+    got = np.stack([np.asarray(f) for f in seen[-1]["controls"]])
+    np.testing.assert_array_equal(got, controls.make(control, _previz(take)))
+    assert seen[-1]["controls_conditioning_scale"] == 0.8
+    assert clip.provenance.guidance == f"Cosmos-Transfer2.5 {control} control made from the previz (control weight 0.8)"
+    assert clip.events and np.abs(clip.audio).max() > 0.05  # it follows the simulation's timing: Foley kept
+
+
+def test_the_control_and_its_weight_change_the_picture(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                       transfers: dict[str, str]) -> None:
+    base = make_take(TRANSFER, transfers["edge"], "vace", picture,
+                     physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.8))
+    edge = _floats(base).frames
+    np.testing.assert_array_equal(_floats(base).frames, edge)
+    seg = _floats(base.replace(model=transfers["seg"])).frames
+    weaker = _floats(base.replace(physics=dataclasses.replace(base.physics, strength=0.3))).frames
+    assert np.abs(seg - edge).max() > 0 and np.abs(weaker - edge).max() > 0
+
+
+def test_transfer_refuses_a_cameo_it_cannot_read(registered: dict[Case, str], picture: str) -> None:  # noqa: F811
+    from pathlib import Path
+
+    cameo = sorakit.Cameo(str(Path(__file__).parent.parent.parent / "assets" / "cameo_drawn_a.png"), "A", consent=True)
+    take = make_take(TRANSFER, registered[TRANSFER], "vace", picture).with_cameo(cameo)
+    with pytest.raises(sorakit.InvalidInput, match="reads only the edge control"):
+        take.validate()
+
+
+# -- video-to-world continues the previz ----------------------------------------------------------------
+@pytest.mark.parametrize("case", [PREDICT, OMNI], ids=["predict", "cosmos3"])
+def test_video_to_world_continues_the_previz(registered: dict[Case, str], picture: str,  # noqa: F811
+                                            case: Case) -> None:
+    take = make_take(case, registered[case], "v2v", picture, frames=17,
+                     physics=sorakit.PhysicsConfig(scene="basketball", strength=0.5))
+    a, b = _floats(take).frames, _floats(take.replace(seed=take.seed + 1)).frames
+    first, last = np.abs(a[0] - b[0]).max(), np.abs(a[-1] - b[-1]).max()
+    assert last > 0.05 and first < 0.2 * last  # the kept start hardly depends on the seed; the rest is made
+    assert a.shape[0] == 17 and _floats(take).steps_done == 2  # every step runs: nothing is skipped by strength
+    clip = sorakit.generate(take, progress=False)
+    assert clip.provenance.guidance == ("video-to-world continuation of the previz: its first 5 frames kept clean, "
+                                        "the rest generated")
+    kept = CONTINUATION_FRAMES / take.resolved().rate
+    assert all(e.time < kept for e in clip.events)  # only the kept frames follow the simulation's timing
+
+
+# -- Cosmos 3's own sound ----------------------------------------------------------------------------------
+def test_cosmos3_sound_is_the_joint_track_at_the_clips_start(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy.signal import resample_poly
+
+    fam = family("cosmos3")
+    made: list[Any] = []
+    call = fam.call
+    monkeypatch.setattr(fam, "call", lambda *a: made.append(call(*a)) or made[-1])
+    take = make_take(OMNI, registered[OMNI], "t2v", picture, frames=17,
+                     physics=sorakit.PhysicsConfig(scene=None))
+    clip = sorakit.generate(take, progress=False)
+    out = made[-1]
+    assert out.sample_rate == 8000 and out.audio.shape[0] == 2  # the tiny tokenizer's stereo at 8 kHz
+    assert [t.name for t in clip.soundtrack.mix.tracks] == ["joint"] and clip.sample_rate == 48_000
+    joint = clip.stems["joint"].mean(axis=0)
+    assert joint.shape[0] == round(clip.duration * 48_000) and np.abs(joint).max() > 0
+    model = resample_poly(out.audio.mean(axis=0), 6, 1)[: joint.shape[0]]
+    lags = range(-240, 241)  # +-5 ms
+    n = joint.shape[0] - 480
+    corr = [float(np.dot(joint[240 + k: 240 + k + n], model[240: 240 + n])) for k in lags]
+    assert list(lags)[int(np.argmax(corr))] == 0  # the model's sound starts with the picture, not later or earlier
+    other = sorakit.generate(take.replace(prompt="rain on a tin roof"), progress=False)
+    assert np.abs(other.stems["joint"] - clip.stems["joint"]).max() > 0  # the prompt reaches the sound
+
+
+def test_image_to_world_warped_noise_keeps_the_pictures_latent(registered: dict[Case, str],  # noqa: F811
+                                                               picture: str) -> None:
+    """Cosmos 3 keeps given latents as they are: the picture's own latent goes in frame 0 of the warped
+    noise, so the first frame is the picture's, whatever the noise."""
+    still = make_take(OMNI, registered[OMNI], "i2v", picture, physics=sorakit.PhysicsConfig(scene="bouncing_balls",
+                                                                                                 strength=0.0))
+    warped = still.replace(physics=sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.8))
+    a, b = _floats(still).frames, _floats(warped).frames
+    np.testing.assert_allclose(a[0], b[0], atol=1e-5)
+    assert np.abs(a[-1] - b[-1]).max() > 0.01
+
+
+def test_the_cosmos3_card_sets_its_scheduler(registered: dict[Case, str], picture: str) -> None:  # noqa: F811
+    spec = models.get(registered[OMNI])
+    card = dataclasses.replace(spec.card, shift=cosmos3._CARD.shift, scheduler=cosmos3._CARD.scheduler)
+    named = models.register(dataclasses.replace(spec, name=spec.name + "-card", card=card))
+    try:
+        sorakit.generate(make_take(OMNI, named.name, "t2v", picture), progress=False)
+        pipe = _runtime.pipeline(named, family("cosmos3"), "t2v", _runtime.PRESETS["cpu"])
+        assert pipe.scheduler.config.flow_shift == 10.0 and pipe.scheduler.config.use_karras_sigmas is False
+    finally:
+        models.MODELS.pop(named.name, None)
+
+
+# -- the guardrail -----------------------------------------------------------------------------------------
+@pytest.fixture
+def guarded(registered: dict[Case, str]) -> Any:  # noqa: F811
+    """The tiny Predict and Cosmos 3 checkpoints registered as needing the guardrail, and a stand-in
+    ``cosmos_guardrail`` package whose checker records what it is shown."""
+    names = {}
+    for case in (PREDICT, OMNI):
+        spec = models.get(registered[case])
+        names[case.family] = models.register(dataclasses.replace(spec, name=spec.name + "-guarded", guardrail=True)).name
+    seen: dict[str, Any] = {"text": [], "video": [], "built": 0, "unsafe": set(), "block": False, "blur": False}
+
+    class Checker:
+        def __init__(self) -> None:
+            seen["built"] += 1
+
+        def check_text_safety(self, prompt: str) -> bool:
+            seen["text"].append(prompt)
+            return prompt not in seen["unsafe"]
+
+        def check_video_safety(self, frames: np.ndarray) -> np.ndarray | None:
+            seen["video"].append(frames.copy())
+            if seen["block"]:
+                return None
+            if seen["blur"]:
+                frames = frames.copy()
+                frames[:, :4, :4] = 0  # a face pixelated
+            return frames
+
+    module = types.ModuleType("cosmos_guardrail")
+    module.__spec__ = importlib.machinery.ModuleSpec("cosmos_guardrail", None)  # installed, as far as find_spec knows
+    module.CosmosSafetyChecker = Checker  # type: ignore[attr-defined]
+    _guardrail._CHECKER.clear()
+    sys.modules["cosmos_guardrail"] = module
+    try:
+        yield names, seen
+    finally:
+        del sys.modules["cosmos_guardrail"]
+        _guardrail._CHECKER.clear()
+        for name in names.values():
+            models.MODELS.pop(name, None)
+
+
+@pytest.mark.parametrize("fam", ["cosmos", "cosmos3"])
+def test_the_guardrail_checks_the_prompt_and_the_video_and_says_so(guarded: Any, picture: str, fam: str) -> None:
+    names, seen = guarded
+    case = PREDICT if fam == "cosmos" else OMNI
+    take = make_take(case, names[fam], "t2v", picture, physics=sorakit.PhysicsConfig(scene=None))
+    clip = sorakit.generate(take, progress=False)
+    assert seen["built"] == 1 and seen["text"] == [take.prompt]
+    np.testing.assert_array_equal(seen["video"][-1], clip.frames)  # the video it saw is the clip's
+    assert clip.provenance.guardrail == _guardrail.ON
+    seen["blur"] = True  # what the checker changes (a blurred face) is what the clip keeps
+    blurred = sorakit.generate(take, progress=False)
+    assert blurred.frames[:, :4, :4].max() == 0 and blurred.frames[:, 4:, 4:].max() > 0
+    assert seen["built"] == 1  # loaded once
+
+
+def test_an_unsafe_prompt_is_refused_before_anything_denoises(guarded: Any, picture: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    names, seen = guarded
+    take = make_take(PREDICT, names["cosmos"], "t2v", picture, physics=sorakit.PhysicsConfig(scene=None))
+    seen["unsafe"].add(take.prompt)
+    passes: list[Any] = []
+    watch_passes(monkeypatch, family("cosmos"), lambda *a: None, passes.append)
+    with pytest.raises(sorakit.InvalidInput, match="Cosmos guardrail found it unsafe"):
+        sorakit.generate(take, progress=False)
+    assert passes == []
+
+
+def test_a_blocked_video_is_an_error_not_a_clip(guarded: Any, picture: str) -> None:
+    names, seen = guarded
+    seen["block"] = True
+    take = make_take(OMNI, names["cosmos3"], "t2v", picture, physics=sorakit.PhysicsConfig(scene=None))
+    with pytest.raises(sorakit.InvalidInput, match="blocked the generated video"):
+        sorakit.generate(take, progress=False)
+
+
+def test_turned_off_the_guardrail_never_loads_and_the_provenance_says_so(guarded: Any, picture: str) -> None:
+    names, seen = guarded
+    take = make_take(PREDICT, names["cosmos"], "t2v", picture, guardrail=False, physics=sorakit.PhysicsConfig(scene=None))
+    clip = sorakit.generate(take, progress=False)
+    assert seen["built"] == 0 and seen["text"] == [] and seen["video"] == []
+    assert clip.provenance.guardrail == _guardrail.TURNED_OFF == ("NVIDIA Cosmos guardrail off: turned off by the "
+                                                                  "Take (guardrail=False)")
+    plain = sorakit.generate(take.replace(model=take.model.removesuffix("-guarded")), progress=False)
+    assert plain.provenance.guardrail == ""  # a model without one says nothing
+
+
+def test_a_missing_guardrail_is_said_before_anything_loads(guarded: Any, picture: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    names, _ = guarded
+    del sys.modules["cosmos_guardrail"]
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    loads: list[Any] = []
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a, **k: loads.append(a))
+    take = make_take(PREDICT, names["cosmos"], "t2v", picture, physics=sorakit.PhysicsConfig(scene=None))
+    with pytest.raises(sorakit.MissingPackage, match=r"pip install cosmos-guardrail.*guardrail=False"):
+        sorakit.generate(take, progress=False)
+    assert loads == []
+    sys.modules["cosmos_guardrail"] = types.ModuleType("cosmos_guardrail")  # for the fixture to remove
+
+
+def test_a_guardrail_whose_models_cannot_load_is_said_too(guarded: Any) -> None:
+    class Offline:
+        def __init__(self) -> None:
+            raise OSError("We couldn't connect to the hub")
+
+    sys.modules["cosmos_guardrail"].CosmosSafetyChecker = Offline  # type: ignore[attr-defined]
+    with pytest.raises(sorakit.MissingPackage, match=r"could not load \(OSError: We couldn't connect.*guardrail=False"):
+        _guardrail.checker()
+
+
+def test_the_guardrails_state_is_signed(tmp_path: Any) -> None:
+    import json
+
+    clip = sorakit.generate(sorakit.Take(seed=5, frames=8, width=96, height=64))
+    clip = dataclasses.replace(clip, provenance=dataclasses.replace(clip.provenance, guardrail=_guardrail.TURNED_OFF))
+    path = clip.save(tmp_path / "shot.mp4")
+    assert sorakit.verify(path).ok
+    side = json.loads(path.with_suffix(".json").read_text())
+    side["provenance"]["guardrail"] = _guardrail.ON  # a run without the guardrail passed off as checked
+    path.with_suffix(".json").write_text(json.dumps(side))
+    assert "the sidecar's provenance guardrail=" in " ".join(sorakit.verify(path).problems)
+
+
+# -- presets -------------------------------------------------------------------------------------------------
+def test_cosmos3_refuses_a_gpu_it_cannot_fit_before_loading(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    nano, fp8 = models.get("cosmos3-nano"), models.get("cosmos3-nano-fp8")
+    take = sorakit.Take(model="cosmos3-nano", guardrail=False)
+    with pytest.raises(sorakit.InvalidInput, match=r"memory='l4': cosmos3-nano's weights alone are about 32 GB in bfloat16"):
+        cosmos3.preflight(nano, take, _runtime.PRESETS["l4"])
+    with pytest.raises(sorakit.InvalidInput, match=r"about 17 GB in float8, more than the 15 GB GPU preset 't4'.*cosmos-predict2.5-2b"):
+        cosmos3.preflight(fp8, take, _runtime.PRESETS["t4"])
+    cosmos3.preflight(fp8, take, _runtime.PRESETS["l4"])  # 16 GB of float8 weights fit a 22 GB L4
+    cosmos3.preflight(nano, take, _runtime.PRESETS["a100"])
+    # and through generate, before anything loads
+    spec = models.get(registered[OMNI])
+    big = models.register(dataclasses.replace(spec, name="tiny-cosmos3-big", arch=nano.arch))
+    loads: list[Any] = []
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: _runtime.PRESETS["t4"])
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a, **k: loads.append(a))
+    try:
+        with pytest.raises(sorakit.InvalidInput, match="memory='t4'"):
+            sorakit.generate(make_take(OMNI, big.name, "t2v", picture), progress=False)
+    finally:
+        models.MODELS.pop(big.name, None)
+    assert loads == []
