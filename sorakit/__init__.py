@@ -11,10 +11,11 @@ from sorakit.callbacks import Step
 from sorakit.cameo import Cameo
 from sorakit.clip import Clip, Provenance, Verification, load, verify
 from sorakit.errors import (BadPath, InvalidInput, MissingPackage, NotFound, OutOfMemory, SorakitError,
-                            SoundtrackFailed, Stopped, UnsafeCheckpoint)
+                            SoundtrackFailed, Stopped, TakesFailed, UnsafeCheckpoint)
 from sorakit.display import (audio_html, clip_html, compare_html, filmstrip, show, show_compare, show_filmstrip,
                              show_soundtrack, show_waveform, soundtrack_html, soundtrack_png, waveform_png)
 from sorakit.best import best_of
+from sorakit.farm import Local, RayFarm
 from sorakit.lipsync import lipsync
 from sorakit.generate import generate
 from sorakit.physics import Ball, Box, Change, Event, Material, Scene, Segment, SoundProfile, preset, simulate
@@ -30,10 +31,10 @@ __all__ = [
     "filmstrip", "waveform_png", "soundtrack_png", "soundtrack_html", "audio_html",
     "Scene", "Ball", "Box", "Segment", "Change", "Material", "SoundProfile", "preset", "simulate", "Event",
     "describe", "physics_prompt",
-    "Cameo", "Storyboard", "Shot", "Character", "Film",
+    "Cameo", "Storyboard", "Shot", "Character", "Film", "Local", "RayFarm",
     "Studio", "Gallery", "SweepGrid", "sweep", "SceneEditor",
     "SorakitError", "InvalidInput", "OutOfMemory", "SoundtrackFailed", "Stopped", "UnsafeCheckpoint", "NotFound", "BadPath",
-    "MissingPackage",
+    "MissingPackage", "TakesFailed",
     "__version__",
 ]
 

@@ -29,6 +29,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from sorakit.report import PhysicsReport, measure
 from sorakit import _serde
 from sorakit.sidecar import file_sha256, read, take_hash
 from sorakit.take import Take
+
+if TYPE_CHECKING:
+    from sorakit.farm import Farm
 
 __all__ = ["best_of", "score", "Score", "Entry", "Ranking"]
 
@@ -133,7 +137,7 @@ OnTake = Callable[[int, int, Entry], None]
 
 def best_of(take: Take, n: int | None = 4, *, seeds: Sequence[int] | None = None,
             folder: str | os.PathLike[str] = "best_of", on_take: OnTake | None = None,
-            progress: bool | None = None) -> Ranking:
+            progress: bool | None = None, farm: Farm | None = None) -> Ranking:
     """Renders ``take`` under ``n`` seeds (or the ``seeds`` given), scores each with the physics
     report, and returns them ranked, best first.
 
@@ -150,6 +154,8 @@ def best_of(take: Take, n: int | None = 4, *, seeds: Sequence[int] | None = None
             (``best_of/<hash>/seed-<seed>.mp4``); a second run over the same folder resumes.
         on_take: called after each take with ``(done, total, entry)``.
         progress: passed to ``generate`` for each take.
+        farm: where the takes render (``sorakit.RayFarm(...)``: in parallel, each saved as it
+            finishes); None renders them here, one after another. Scoring runs here either way.
 
     Raises:
         InvalidInput: bad ``n`` or ``seeds``, a Take without a physics scene, or any bad knob, before
@@ -171,7 +177,9 @@ def best_of(take: Take, n: int | None = 4, *, seeds: Sequence[int] | None = None
     out = Path(folder) / take_hash(take.replace(seed=0).resolved())[:16]
     out.mkdir(parents=True, exist_ok=True)
     entries: list[Entry] = []
-    for i, t in enumerate(takes):
+    if farm is not None:
+        entries = _on_farm(farm, takes, out, on_take)
+    for i, t in enumerate(takes if farm is None else ()):
         mp4 = out / f"seed-{t.seed}.mp4"
         entry = _resume(t, mp4)
         if entry is None:
@@ -183,6 +191,38 @@ def best_of(take: Take, n: int | None = 4, *, seeds: Sequence[int] | None = None
             on_take(i + 1, len(takes), entry)
     order = sorted(range(len(entries)), key=lambda k: (-entries[k].score.total, k))
     return Ranking(take, tuple(entries[k] for k in order), out)
+
+
+def _on_farm(farm: Farm, takes: list[Take], out: Path, on_take: OnTake | None) -> list[Entry]:
+    """The takes rendered on ``farm`` (those saved and scored before are read back), each scored here
+    as it comes back; in the takes' order. Failures raise ``TakesFailed`` once the rest are saved."""
+    from sorakit.farm import Done, Job, all_made
+
+    found: dict[int, Entry] = {}
+    jobs: list[Job] = []
+    where: dict[Path, int] = {}
+    for i, t in enumerate(takes):
+        mp4 = out / f"seed-{t.seed}.mp4"
+        entry = _resume(t, mp4)
+        if entry is not None:
+            found[i] = entry
+            if on_take is not None:
+                on_take(len(found), len(takes), entry)
+        else:
+            where[mp4] = i
+            jobs.append(Job(t, mp4))
+
+    def scored(done: Done) -> None:
+        if done.clip is None:
+            return
+        path = done.job.path
+        found[where[path]] = Entry(done.job.take.seed, path, _scored(load(path), path),
+                                   resumed=done.state == "loaded")
+        if on_take is not None:
+            on_take(len(found), len(takes), found[where[path]])
+
+    all_made(farm.run(jobs, on_done=scored), out)
+    return [found[i] for i in range(len(takes))]
 
 
 def _seeds(take: Take, n: int | None) -> list[int]:

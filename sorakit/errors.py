@@ -49,6 +49,15 @@ class Stopped(SorakitError, RuntimeError):
         self.total = total
 
 
+class TakesFailed(SorakitError, RuntimeError):
+    """Some takes of a sweep, a best-of or a storyboard failed on a farm (after their retries); every
+    other take was rendered and saved. ``err.results`` holds a ``farm.Done`` per take."""
+
+    def __init__(self, message: str, results: list[object]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
 class NotFound(SorakitError, FileNotFoundError):
     """A file sorakit needs is not there; the message names it and what to do. Still a ``FileNotFoundError``."""
 

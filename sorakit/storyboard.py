@@ -42,6 +42,7 @@ from sorakit.sidecar import AI_LABEL, FILM_FORMAT, take_hash, write
 from sorakit.consistency import ConsistencyReport
 from sorakit.lipsync import LipSync
 from sorakit.errors import InvalidInput
+from sorakit.farm import Done, Farm, Job, finished as _finished
 from sorakit.take import DialogueLine, PhysicsConfig, SoundConfig, Take
 
 JOINS = ("cut", "crossfade", "continue", "match")
@@ -343,7 +344,7 @@ class Storyboard:
     # -- rendering ------------------------------------------------------------------------------
     def render(self, out_dir: str | os.PathLike[str], *, on_shot: Callable[[ShotEvent], None] | None = None,
                should_stop: Callable[[], bool] | None = None, progress: bool | None = None,
-               on_step: Any = None) -> Film:
+               on_step: Any = None, farm: Farm | None = None) -> Film:
         """Renders the shots in order into ``out_dir``, saving each when done, then the film.
 
         Shots already saved there by an earlier run of the same storyboard (same Take, file intact)
@@ -359,6 +360,11 @@ class Storyboard:
             progress: True shows a bar over the shots and each shot's bars; False none; None (the
                 default) leaves it to ``generate`` (video models show their steps).
             on_step: passed to ``generate`` for each shot.
+            farm: where the shots render (``sorakit.RayFarm(...)``): every shot that does not continue
+                from the one before is handed to it at once and they render in parallel, each saved as it
+                finishes; then each 'continue' shot, which needs the last frame of the shot before, in
+                order. None renders every shot here, in order. A shot that fails on the farm ends the
+                film there, as a stop does (``film.status`` says which), with every finished shot saved.
         """
         from sorakit.generate import FILM_SPEECH, generate, placed_speech, speech_note
 
@@ -387,6 +393,15 @@ class Storyboard:
         if self.dialogue and any(s.take.lip_syncs for s in self.shots):
             film_spoken = _soundtrack.speak(self._bed_take(), self.duration)
             film_speech = _soundtrack.speech_track(film_spoken, self.duration, RATE)
+        def speech_for(i: int, take: Take) -> tuple[np.ndarray, int] | None:
+            """Shot ``i``'s slice of the film's lines, when it lip-syncs them."""
+            if film_speech is None or not take.lip_syncs:
+                return None
+            lo = int(round(starts[i] * RATE))
+            part = film_speech[lo:lo + int(round(take.resolved().duration * RATE))]
+            return (part, RATE) if np.any(part) else None
+
+        on_farm = self._on_farm(farm, out, speech_for, note, should_stop) if farm is not None else {}
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -394,6 +409,17 @@ class Storyboard:
             bar = tqdm(total=n, desc=f"storyboard {self.name}", unit="shot")
         try:
             for i in range(n):
+                if i in on_farm:  # rendered (or loaded, or failed) on the farm already
+                    done = on_farm[i]
+                    if done.clip is None:
+                        status = (f"stopped in shot {i + 1} of {n}" if done.state == "stopped" else
+                                  f"failed in shot {i + 1} of {n}: {done.error}")
+                        break
+                    clips.append(done.clip)
+                    previous = done.job.take
+                    if bar is not None:
+                        bar.update(1)
+                    continue
                 path = out / f"shot_{i + 1:02d}.mp4"
                 still = None
                 if self.shots[i].join == "continue":  # named after the exact shot it comes from, so a
@@ -403,11 +429,7 @@ class Storyboard:
                 take = self._resolved(i, previous or self.shots[0].take,
                                       first_frame=None if still is None else still.name)
                 resolved = take.resolved()  # a clip records its Take with the card filled in
-                speech = None
-                if film_speech is not None and take.lip_syncs:
-                    lo = int(round(starts[i] * RATE))
-                    part = film_speech[lo:lo + int(round(resolved.duration * RATE))]
-                    speech = (part, RATE) if np.any(part) else None
+                speech = speech_for(i, take)
                 made_to = "" if speech is None else speech_note(placed_speech(speech, resolved.duration))
                 # a saved shot is this one when it has the same Take and was made to the same speech
                 saved = load(path) if _finished(path, resolved) else None
@@ -418,7 +440,15 @@ class Storyboard:
                 else:
                     note(ShotEvent(i, n, "rendering", str(path)))
                     run = take if still is None else take.replace(first_frame=str(still))
-                    clip = generate(run, should_stop=should_stop, progress=progress, on_step=on_step, speech=speech)
+                    if farm is not None:  # a continue shot, on the farm too, now that its first frame is made
+                        [done] = farm.run([Job(run, path, speech, save=False)], should_stop=should_stop)
+                        if done.clip is None:
+                            status = f"{done.state} in shot {i + 1} of {n}" + (f": {done.error}" if done.error else "")
+                            break
+                        clip = done.clip  # saved below, with its start frame named as the film's folder has it
+                    else:
+                        clip = generate(run, should_stop=should_stop, progress=progress, on_step=on_step,
+                                        speech=speech)
                     if still is not None:
                         clip = dataclasses.replace(clip, take=clip.take.replace(first_frame=still.name))
                     if clip.provenance.status != "complete":
@@ -438,6 +468,31 @@ class Storyboard:
         if status != "complete":
             return film
         return dataclasses.replace(film, path=self._save(film, out))
+
+    def _on_farm(self, farm: Farm, out: Path, speech_for: Callable[[int, Take], tuple[np.ndarray, int] | None],
+                 note: Callable[[ShotEvent], None], should_stop: Callable[[], bool] | None) -> dict[int, Done]:
+        """Every shot that does not continue from the one before, rendered on ``farm`` at once (each saved
+        as ``shot_NN.mp4`` as it finishes; one saved by an earlier run is loaded): shot index -> ``Done``."""
+        n = len(self.shots)
+        jobs: list[Job] = []
+        where: dict[Path, int] = {}
+        previous: Take | None = None
+        for i in range(n):
+            take = self._resolved(i, previous or self.shots[0].take)
+            if self.shots[i].join != "continue":
+                path = out / f"shot_{i + 1:02d}.mp4"
+                where[path] = i
+                jobs.append(Job(take, path, speech_for(i, take)))
+                note(ShotEvent(i, n, "rendering", str(path)))
+            previous = take
+
+        def finished(done: Done) -> None:
+            if done.clip is not None:
+                i = where[done.job.path]
+                note(ShotEvent(i, n, "loaded" if done.state == "loaded" else "rendered", str(done.job.path)))
+
+        results = farm.run(jobs, on_done=finished, should_stop=should_stop)
+        return {where[d.job.path]: d for d in results}
 
     def _join(self, clips: list[Clip], status: str, log: tuple[ShotEvent, ...],
               spoken: _soundtrack.Spoken | None = None) -> Film:
@@ -516,23 +571,6 @@ class Storyboard:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Storyboard)}
-
-
-def _finished(path: Path, take: Take) -> bool:
-    """True when ``path`` holds this very Take's clip, complete and matching its sidecar."""
-    from sorakit.sidecar import read, verify
-
-    side = path.with_suffix(".json")
-    if not (path.is_file() and side.is_file()):
-        return False
-    try:
-        meta = read(side)
-    except (OSError, InvalidInput):  # unreadable or not a sidecar: render the shot again
-        return False
-    if meta.get("take_sha256") != take_hash(take):
-        return False
-    prov = meta.get("provenance")
-    return isinstance(prov, dict) and prov.get("status") == "complete" and verify(path).ok
 
 
 def _start_frame(out: Path, i: int, before: Clip) -> Path:

@@ -27,6 +27,7 @@ import ipywidgets as w
 import numpy as np
 
 if TYPE_CHECKING:
+    from sorakit.farm import Farm
     from sorakit.best import Ranking
 
 from sorakit import models
@@ -42,7 +43,7 @@ SIZES = {"832x480": (832, 480), "480x832": (480, 832), "640x368": (640, 368), "5
 def enable_colab() -> None:
     """Turns on Colab's custom widget manager (needed for ipywidgets 8 there); elsewhere does nothing."""
     if "google.colab" in sys.modules:
-        from google.colab import output  # type: ignore[import-not-found]
+        from google.colab import output  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
         output.enable_custom_widget_manager()
 
@@ -497,11 +498,15 @@ def _thumbnail(mp4: Path) -> bytes:
 
 
 def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: list[Any] | tuple[Any, ...],
-          on_clip: Callable[[int, int, Clip], None] | None = None) -> list[list[Clip]]:
+          on_clip: Callable[[int, int, Clip], None] | None = None, farm: Farm | None = None,
+          folder: str | Path | None = None) -> list[list[Clip]]:
     """Renders a grid: one row per seed, one column per value of ``knob``.
 
     ``knob`` is a Take field (``guidance_scale``, ``steps``) or ``physics.strength``. All Takes are
-    validated before the first render.
+    validated before the first render. With a ``farm`` (``sorakit.RayFarm(...)``) or a ``folder``,
+    each take is saved there as it finishes (``seed-<seed>_<knob>-<value>.mp4``) and a second run
+    over the folder renders only what is missing; ``on_clip`` is then called as takes finish, in
+    any order. A take that fails on the farm raises ``TakesFailed`` once the others are saved.
 
     >>> grid = sweep(Take(frames=8, width=96, height=64), seeds=[0, 1], knob="physics.strength", values=[0.0, 0.5])
     >>> [[c.take.physics.strength for c in row] for row in grid]
@@ -520,6 +525,8 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
     for row in takes:
         for t in row:
             t.validate()
+    if farm is not None or folder is not None:
+        return _sweep_on(farm, Path(folder if folder is not None else "sweep"), takes, knob, values, on_clip)
     grid: list[list[Clip]] = []
     for i, row in enumerate(takes):
         grid.append([])
@@ -528,6 +535,32 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
             grid[-1].append(clip)
             if on_clip is not None:
                 on_clip(i, j, clip)
+    return grid
+
+
+def _sweep_on(farm: Farm | None, folder: Path, takes: list[list[Take]], knob: str, values: list[Any] | tuple[Any, ...],
+              on_clip: Callable[[int, int, Clip], None] | None) -> list[list[Clip]]:
+    """The grid rendered on ``farm`` (here when None), each take saved in ``folder`` as it finishes."""
+    from sorakit.farm import Done, Job, Local, all_made
+
+    cells = {}
+    jobs = []
+    for i, row in enumerate(takes):
+        for j, t in enumerate(row):
+            job = Job(t, folder / f"seed-{t.seed}_{knob}-{values[j]}.mp4")
+            cells[job.path] = (i, j)
+            jobs.append(job)
+
+    def finished(done: Done) -> None:
+        if done.clip is not None and on_clip is not None:
+            on_clip(*cells[done.job.path], done.clip)
+
+    results = (farm or Local()).run(jobs, on_done=finished)
+    all_made(results, folder)
+    grid: list[list[Clip]] = [[] for _ in takes]
+    for d in results:
+        assert d.clip is not None
+        grid[cells[d.job.path][0]].append(d.clip)
     return grid
 
 

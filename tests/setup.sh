@@ -2,8 +2,9 @@
 # Sets up everything the tests need on a fresh Debian/Ubuntu machine or a developer's laptop:
 # Debian's chromium for the browser tests (no browser download) and ffmpeg as an external audio
 # meter, then a virtual environment
-# with the one pinned torch pair that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1, about
-# 7 GB, about 1.5 minutes here), sorakit with its dev, video and audio extras, and audiocraft
+# with the one pinned torch set that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1 + torchvision
+# 0.24.1, about 7 GB, about 1.5 minutes here), sorakit with its dev, video, audio and cluster (Ray)
+# extras, and audiocraft
 # without its own pins. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ fi
 # torch and torchaudio first, pinned as a pair: audiocraft imports torchaudio, and a torchaudio
 # that does not match torch fails to load. The extras then find torch satisfied and keep it.
 .venv/bin/pip install -q torch==2.9.1 torchaudio==2.9.1 torchvision==0.24.1
-.venv/bin/pip install -q -e ".[dev,video,audio,audiocraft]"
+.venv/bin/pip install -q -e ".[dev,video,audio,audiocraft,cluster]"
 # audiocraft pins torch==2.1.0: install it alone, without its pins (its real imports are the
 # audiocraft extra above). The same command as sorakit.audio.install_audiocraft().
 .venv/bin/pip install -q --no-deps audiocraft==1.3.0

@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("physics", "models", "take", "cameo", "_media", "audio.loudness", "audio.mix", "foley", "previz", "guidance",
      "watermark", "sidecar", "credentials"),
     ("audio", "backends", "tiny"),
-    ("clip", "generate", "storyboard", "consistency", "report", "best", "lipsync"),
+    ("clip", "generate", "storyboard", "consistency", "report", "best", "lipsync", "farm"),
     ("display", "notebook", "studio", "cli", ""),
 ]
 

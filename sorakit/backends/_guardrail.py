@@ -12,6 +12,8 @@ from the hub on first use) and stays cached.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -68,20 +70,39 @@ def on(take: Any) -> bool:
     return bool(take.guardrail and models.get(take.model).guardrail)
 
 
-def check_prompt(take: Any, prompt: str) -> None:
+@contextlib.contextmanager
+def _on(device: Any) -> Iterator[Any]:
+    """The checker on ``device`` (the GPU the model runs on) for one check, back on the CPU after, as
+    Cosmos3OmniPipeline moves it: its guard models would be slow on the CPU and too big to keep on the GPU."""
+    c = checker()
+    if device is not None:
+        c.to(device)
+    try:
+        yield c
+    finally:
+        if device is not None:
+            c.to("cpu")
+
+
+def check_prompt(take: Any, prompt: str, device: Any = None) -> None:
     """Refuses, before the run, a prompt the guardrail finds unsafe (nothing is checked when it is off)."""
-    if on(take) and not checker().check_text_safety(prompt):
+    if not on(take):
+        return
+    with _on(device) as c:
+        safe = c.check_text_safety(prompt)
+    if not safe:
         raise InvalidInput(f"prompt={prompt[:60]!r}: NVIDIA's Cosmos guardrail found it unsafe under the NVIDIA "
                            "Open Model License; write another prompt")
 
 
-def check_video(take: Any, frames: np.ndarray) -> np.ndarray:
+def check_video(take: Any, frames: np.ndarray, device: Any = None) -> np.ndarray:
     """The float frames ``[T, H, W, 3]`` as the guardrail lets them out: unchanged, or with what it
     changed (blurred faces); an error when it blocks the video. Unchanged when it is off."""
     if not on(take):
         return frames
     u8 = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
-    checked = checker().check_video_safety(u8)
+    with _on(device) as c:
+        checked = c.check_video_safety(u8)
     if checked is None:
         raise InvalidInput("NVIDIA's Cosmos guardrail blocked the generated video as unsafe under the NVIDIA Open "
                            "Model License; nothing was kept. Change the prompt or the seed")
@@ -91,10 +112,15 @@ def check_video(take: Any, frames: np.ndarray) -> np.ndarray:
     return checked.astype(np.float32) / 255.0
 
 
+FAMILIES = ("cosmos", "cosmos3")  # the families under the NVIDIA Open Model License
+
+
 def note(take: Any) -> str:
-    """The provenance's words for the guardrail's state on ``take`` ("" for a model without one)."""
+    """The provenance's words for the guardrail's state on ``take`` ("" for a model outside NVIDIA's license)."""
     from sorakit import models
 
-    if not models.get(take.model).guardrail:
-        return ""
+    spec = models.get(take.model)
+    if not spec.guardrail:
+        return (f"NVIDIA Cosmos guardrail off: {spec.name} is registered without it (ModelSpec.guardrail=False)"
+                if spec.family in FAMILIES else "")
     return ON if take.guardrail else TURNED_OFF

@@ -7,6 +7,7 @@ Self-contained (STYLE rule 10). Read in diffusers 0.42.1's source:
   needs torchvision (``torchvision.transforms.functional.to_tensor``), so image-to-world is run
   the way its docstring allows, ``video=[picture]`` with ``num_latent_conditional_frames=1``: the
   Wan VAE is causal, so latent frame 0 (the only one conditioned) is the picture's either way.
+  (Cosmos 2.5's transformer itself still needs torchvision: ``preflight`` says so before loading.)
   Video-to-world conditions on the *last* 1 or 5 frames of the video it is given and generates
   the rest: here the previz's first 5 frames, so the clip continues the simulation's start.
 - Latents are ``[B, C, F, h, w]``, normalised with the VAE config's mean and std; the loop keeps
@@ -29,14 +30,13 @@ from typing import Any
 import numpy as np
 
 from sorakit.backends import _guardrail
-from sorakit import models
 from sorakit.backends.contract import Conditioning, Output
 from sorakit.models import Arch, Card, ModelSpec, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "CHUNK", "CONDITIONAL_FRAMES", "CONTROLNETS", "base_mode",
            "uses_cfg", "passes_per_step", "steps_for", "schedule", "encode_prompt", "encode_video",
            "latents_for_preview", "working_size", "latent_grid", "pack_noise", "pack_step", "preflight", "load_parts",
-           "control_video", "call"]
+           "chunk", "control_video", "call"]
 
 PIPELINES = {"t2v": "Cosmos2_5_PredictBasePipeline", "i2v": "Cosmos2_5_PredictBasePipeline",
              "v2v": "Cosmos2_5_PredictBasePipeline", "vace": "Cosmos2_5_TransferPipeline"}
@@ -167,7 +167,8 @@ def working_size(pipe: Any, take: Any) -> tuple[int, int]:
 
 
 def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
-    """``(channels, latent frames, height, width, temporal factor)`` as both pipelines' prepare_latents."""
+    """``(channels, latent frames, height, width, temporal factor)`` as Predict's prepare_latents (Transfer's
+    latents span its chunk; warped noise never reaches it, since its mode reads only the control)."""
     t, s = pipe.vae_scale_factor_temporal, pipe.vae_scale_factor_spatial
     width, height = take.size
     return pipe.transformer.config.in_channels - 1, (take.n_frames - 1) // t + 1, height // s, width // s, t
@@ -175,10 +176,14 @@ def latent_grid(pipe: Any, take: Any) -> tuple[int, int, int, int, int]:
 
 def pack_noise(pipe: Any, noise: np.ndarray, take: Any, cond: Conditioning) -> Any:
     """Warped noise ``[C, F, h, w]`` as ``latents`` ``[1, C, F, h, w]`` (a conditioned frame is masked
-    clean by the loop, whatever its noise)."""
+    clean by the loop, whatever its noise), on the transformer's device: Predict's text-to-world
+    builds its masks on the device of the latents it is given and never moves them."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(noise, np.float32))[None]
+    from sorakit.backends._runtime import execution_device
+
+    x = torch.from_numpy(np.ascontiguousarray(noise, np.float32))[None]
+    return x.to(execution_device(pipe.transformer))
 
 
 def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> Any:
@@ -212,6 +217,16 @@ def load_parts(spec: ModelSpec, mode: str, dtype: Any) -> dict[str, Any]:
     return parts
 
 
+def chunk(pipe: Any, take: Any) -> int:
+    """Transfer's ``num_frames_per_chunk`` for ``take``: the 93 frames it was trained on, or as many
+    (4n + 1) as its position table reaches (the pipeline's own limit, ``max(max_size // patch)``), and
+    never fewer than the clip's, so a clip is one chunk, padded with its last control frame and cut."""
+    cfg = pipe.transformer.config
+    reach = max(s // p for s, p in zip(cfg.max_size, cfg.patch_size)) if cfg.max_size else CHUNK
+    t = pipe.vae_scale_factor_temporal
+    return max(int(take.n_frames), min(CHUNK, int((reach - 1) // t * t + 1)))
+
+
 def control_video(take: Any, cond: Conditioning) -> np.ndarray:
     """The previz as the control the model's controlnet reads, uint8 ``[T, H, W, 3]`` at the Take's size."""
     from sorakit import models
@@ -229,7 +244,10 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
 
     from sorakit.backends._runtime import float_frames, step_callback
 
-    _guardrail.check_prompt(take, take.model_prompt)
+    from sorakit.backends._runtime import execution_device
+
+    device = execution_device(pipe.transformer)
+    _guardrail.check_prompt(take, take.model_prompt, device)
     width, height = take.size
     args: dict[str, Any] = dict(height=height, width=width, num_frames=take.n_frames,
                                 num_inference_steps=take.steps, guidance_scale=take.guidance_scale,
@@ -240,21 +258,23 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
         args["latents"] = latents
     if take.mode == "vace":
         frames = control_video(take, cond)
-        spec = models.get(take.model)  # the chunk it was trained on, padded with the last control frame, then cut
         args.update(controls=[Image.fromarray(f) for f in frames], controls_conditioning_scale=float(cond.strength),
-                    num_frames_per_chunk=max(take.n_frames, min(CHUNK, spec.max_frames)))
-    elif take.mode == "i2v":  # image-to-world through the video path (no torchvision needed): latent frame 0
+                    num_frames_per_chunk=chunk(pipe, take))
+    elif take.mode == "i2v":  # image-to-world through the video path (not the image path's to_tensor): latent frame 0
         args.update(video=[cond.image], num_latent_conditional_frames=1)
     elif take.mode == "v2v":  # continuation: the previz's first frames kept, the rest generated
         assert cond.video is not None
         kept = 4 * (CONDITIONAL_FRAMES - 1) + 1
         args.update(video=[Image.fromarray(f) for f in cond.video[:kept]],
                     num_latent_conditional_frames=CONDITIONAL_FRAMES)
-    if take.mode == "vace":  # Transfer rounds its decoded video to 8 bits for its checker: decode its latents here
+    # Transfer floors its decoded video to 8 bits for its safety checker (even a pass-through one): its latents
+    # are taken and decoded here to float frames like every family's. The pipeline still decodes each chunk
+    # itself before it returns latents, so the VAE decode runs twice (a few percent of a 35-step run).
+    if take.mode == "vace":
         frames = _decode(pipe, pipe(**{**args, "output_type": "latent"}).frames)
     else:
         frames = float_frames(pipe(**args).frames)
-    return Output(_guardrail.check_video(take, frames), None, 0)
+    return Output(_guardrail.check_video(take, frames, device), None, 0)
 
 
 def _decode(pipe: Any, latents: Any) -> np.ndarray:
@@ -264,8 +284,11 @@ def _decode(pipe: Any, latents: Any) -> np.ndarray:
 
     from sorakit.backends._runtime import float_frames
 
+    from sorakit.backends._runtime import execution_device
+
     vae = pipe.vae
-    mean, std = _stats(pipe, latents.to(device=vae.device, dtype=vae.dtype))
+    z = latents.to(device=execution_device(vae), dtype=vae.dtype)  # under offload, where the VAE will run
+    mean, std = _stats(pipe, z)
     with torch.no_grad():
-        video = vae.decode(latents.to(device=vae.device, dtype=vae.dtype) * std + mean, return_dict=False)[0]
+        video = vae.decode(z * std + mean, return_dict=False)[0]
     return float_frames(pipe.video_processor.postprocess_video(video, output_type="np"))

@@ -129,8 +129,11 @@ def _picture_latent(pipe: Any, image: Any, take: Any) -> Any:
     import torch
     from diffusers.pipelines.cosmos.pipeline_cosmos3_omni import _preprocess_conditioning_image
 
+    from sorakit.backends._runtime import execution_device
+
     width, height = take.size
-    frame = _preprocess_conditioning_image(image, height=height, width=width).to(torch.float32)
+    frame = _preprocess_conditioning_image(image, height=height, width=width)
+    frame = frame.to(device=execution_device(pipe.vae), dtype=torch.float32)  # _encode_video does not move it
     with torch.no_grad():
         return pipe._encode_video(frame.reshape(1, 3, 1, height, width))[0, :, 0].float().cpu()
 
@@ -180,7 +183,10 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
 
     from sorakit.backends._runtime import float_frames, step_callback
 
-    _guardrail.check_prompt(take, embeds["prompt"])
+    from sorakit.backends._runtime import execution_device
+
+    device = execution_device(pipe.transformer)
+    _guardrail.check_prompt(take, embeds["prompt"], device)
     sound = pipe.sound_tokenizer is not None and bool(getattr(pipe.transformer.config, "sound_gen", False))
     width, height = take.size
     args: dict[str, Any] = dict(height=height, width=width, num_frames=take.n_frames, fps=float(take.rate),
@@ -198,7 +204,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
         args.update(video=[Image.fromarray(f) for f in cond.video], condition_frame_indexes_vision=list(CONDITION_FRAMES),
                     condition_video_keep="first")
     out = pipe(**args)
-    frames = _guardrail.check_video(take, float_frames(out.video))
+    frames = _guardrail.check_video(take, float_frames(out.video), device)
     if out.sound is None:
         return Output(frames, None, 0)
     audio = out.sound.float().cpu().numpy().astype(np.float32)

@@ -72,7 +72,8 @@ def test_the_segmentation_control_paints_each_body_in_its_own_colour() -> None:
             int((previz.body_ids == i).sum()), 3)))
     assert controls.color(0) == (0, 0, 0)  # background and static geometry are black, as the reference's
     assert len({controls.color(int(i)) for i in ids}) == len(ids)  # every body its own colour
-    assert controls.color(3) == controls.color(3)  # the same body, the same colour, in every shot
+    np.testing.assert_array_equal(controls.segmentation(_previz(take.replace(seed=9)))[0][previz.body_ids[0] == 1],
+                                  seg[0][previz.body_ids[0] == 1])  # body 1 is body 1's colour in every shot
 
 
 def test_the_edge_and_blur_controls_are_the_references_filters() -> None:
@@ -140,17 +141,24 @@ def test_transfer_refuses_a_cameo_it_cannot_read(registered: dict[Case, str], pi
 @pytest.mark.parametrize("case", [PREDICT, OMNI], ids=["predict", "cosmos3"])
 def test_video_to_world_continues_the_previz(registered: dict[Case, str], picture: str,  # noqa: F811
                                             case: Case) -> None:
-    take = make_take(case, registered[case], "v2v", picture, frames=17,
+    take = make_take(case, registered[case], "v2v", picture, frames=33,
                      physics=sorakit.PhysicsConfig(scene="basketball", strength=0.5))
-    a, b = _floats(take).frames, _floats(take.replace(seed=take.seed + 1)).frames
+    run = _floats(take)
+    a, b = run.frames, _floats(take.replace(seed=take.seed + 1)).frames
     first, last = np.abs(a[0] - b[0]).max(), np.abs(a[-1] - b[-1]).max()
     assert last > 0.05 and first < 0.2 * last  # the kept start hardly depends on the seed; the rest is made
-    assert a.shape[0] == 17 and _floats(take).steps_done == 2  # every step runs: nothing is skipped by strength
+    assert a.shape[0] == 33 and run.steps_done == 2  # every step runs: nothing is skipped by strength
     clip = sorakit.generate(take, progress=False)
     assert clip.provenance.guidance == ("video-to-world continuation of the previz: its first 5 frames kept clean, "
                                         "the rest generated")
     kept = CONTINUATION_FRAMES / take.resolved().rate
-    assert all(e.time < kept for e in clip.events)  # only the kept frames follow the simulation's timing
+    sim = simulate(take.resolved().scene(), frames=33, fps=take.resolved().rate)  # type: ignore[arg-type]
+    assert sim.events and all(e.time >= kept for e in sim.events)  # the scene's impacts come after the kept start
+    assert clip.events == ()  # ... so none is the clip's: the picture does not follow the simulation there
+    if not case.joint_audio:  # and no Foley is laid for them (Cosmos 3 has its own sound)
+        assert np.abs(clip.audio).max() == 0
+    with pytest.raises(sorakit.InvalidInput, match="needs at least 9 frames: a continuation keeps"):
+        take.replace(frames=5).validate()
 
 
 # -- Cosmos 3's own sound ----------------------------------------------------------------------------------
@@ -222,6 +230,10 @@ def guarded(registered: dict[Case, str]) -> Any:  # noqa: F811
             seen["text"].append(prompt)
             return prompt not in seen["unsafe"]
 
+        def to(self, device: Any) -> Checker:
+            seen.setdefault("devices", []).append(str(device))
+            return self
+
         def check_video_safety(self, frames: np.ndarray) -> np.ndarray | None:
             seen["video"].append(frames.copy())
             if seen["block"]:
@@ -253,6 +265,7 @@ def test_the_guardrail_checks_the_prompt_and_the_video_and_says_so(guarded: Any,
     clip = sorakit.generate(take, progress=False)
     assert seen["built"] == 1 and seen["text"] == [take.prompt]
     np.testing.assert_array_equal(seen["video"][-1], clip.frames)  # the video it saw is the clip's
+    assert seen["devices"] == ["cpu", "cpu"] * 2  # onto the model's device for each check, then back
     assert clip.provenance.guardrail == _guardrail.ON
     seen["blur"] = True  # what the checker changes (a blurred face) is what the clip keeps
     blurred = sorakit.generate(take, progress=False)
@@ -288,7 +301,9 @@ def test_turned_off_the_guardrail_never_loads_and_the_provenance_says_so(guarded
     assert clip.provenance.guardrail == _guardrail.TURNED_OFF == ("NVIDIA Cosmos guardrail off: turned off by the "
                                                                   "Take (guardrail=False)")
     plain = sorakit.generate(take.replace(model=take.model.removesuffix("-guarded")), progress=False)
-    assert plain.provenance.guardrail == ""  # a model without one says nothing
+    assert plain.provenance.guardrail == (f"NVIDIA Cosmos guardrail off: {plain.take.model} is registered without "
+                                          "it (ModelSpec.guardrail=False)")  # a Cosmos model registered without
+    assert sorakit.generate(sorakit.Take(frames=8, width=96, height=64)).provenance.guardrail == ""  # not Cosmos
 
 
 def test_a_missing_guardrail_is_said_before_anything_loads(guarded: Any, picture: str,
