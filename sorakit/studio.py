@@ -27,7 +27,7 @@ import ipywidgets as w
 import numpy as np
 
 if TYPE_CHECKING:
-    from sorakit.farm import Farm
+    from sorakit.farm import Farm, Status
     from sorakit.best import Ranking
 
 from sorakit import models
@@ -499,14 +499,18 @@ def _thumbnail(mp4: Path) -> bytes:
 
 def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: list[Any] | tuple[Any, ...],
           on_clip: Callable[[int, int, Clip], None] | None = None, farm: Farm | None = None,
-          folder: str | Path | None = None) -> list[list[Clip]]:
+          folder: str | Path | None = None, on_status: Callable[[Status], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> list[list[Clip]]:
     """Renders a grid: one row per seed, one column per value of ``knob``.
 
     ``knob`` is a Take field (``guidance_scale``, ``steps``) or ``physics.strength``. All Takes are
     validated before the first render. With a ``farm`` (``sorakit.RayFarm(...)``) or a ``folder``,
     each take is saved there as it finishes (``seed-<seed>_<knob>-<value>.mp4``) and a second run
     over the folder renders only what is missing; ``on_clip`` is then called as takes finish, in
-    any order. A take that fails on the farm raises ``TakesFailed`` once the others are saved.
+    any order, ``on_status`` with the farm's ``Status`` (done, running, failed, ETA), and
+    ``should_stop`` polled: when it returns True no more takes start and the running ones end
+    unsaved within a step. A take that fails (or is stopped) raises ``TakesFailed`` once the others
+    are saved.
 
     >>> grid = sweep(Take(frames=8, width=96, height=64), seeds=[0, 1], knob="physics.strength", values=[0.0, 0.5])
     >>> [[c.take.physics.strength for c in row] for row in grid]
@@ -526,7 +530,8 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
         for t in row:
             t.validate()
     if farm is not None or folder is not None:
-        return _sweep_on(farm, Path(folder if folder is not None else "sweep"), takes, knob, values, on_clip)
+        return _sweep_on(farm, Path(folder if folder is not None else "sweep"), takes, knob, values, on_clip,
+                         on_status, should_stop)
     grid: list[list[Clip]] = []
     for i, row in enumerate(takes):
         grid.append([])
@@ -539,7 +544,8 @@ def sweep(take: Take, *, seeds: list[int] | tuple[int, ...], knob: str, values: 
 
 
 def _sweep_on(farm: Farm | None, folder: Path, takes: list[list[Take]], knob: str, values: list[Any] | tuple[Any, ...],
-              on_clip: Callable[[int, int, Clip], None] | None) -> list[list[Clip]]:
+              on_clip: Callable[[int, int, Clip], None] | None, on_status: Callable[[Status], None] | None,
+              should_stop: Callable[[], bool] | None) -> list[list[Clip]]:
     """The grid rendered on ``farm`` (here when None), each take saved in ``folder`` as it finishes."""
     from sorakit.farm import Done, Job, Local, all_made
 
@@ -555,7 +561,7 @@ def _sweep_on(farm: Farm | None, folder: Path, takes: list[list[Take]], knob: st
         if done.clip is not None and on_clip is not None:
             on_clip(*cells[done.job.path], done.clip)
 
-    results = (farm or Local()).run(jobs, on_done=finished)
+    results = (farm or Local()).run(jobs, on_done=finished, on_status=on_status, should_stop=should_stop)
     all_made(results, folder)
     grid: list[list[Clip]] = [[] for _ in takes]
     for d in results:
@@ -584,22 +590,55 @@ def sweep_html(grid: list[list[Clip]], *, knob: str, values: list[Any] | tuple[A
 
 
 class SweepGrid(w.VBox):  # type: ignore[misc]
-    """A sweep (seed × one knob) as a grid in sync, each cell with a "keep" button that saves that clip."""
+    """A sweep (seed × one knob) as a grid in sync, each cell with a "keep" button that saves that clip.
+
+    With a ``farm`` (``sorakit.RayFarm(...)``) the takes render there, each saved in ``out_dir``/sweep
+    as it finishes; the panel shows the farm's status (done, running, failed, ETA) and a Cancel
+    button that starts no more takes and ends the running ones within a step. A take that fails
+    shows its error in the panel; the takes that were made stay saved for the next run.
+    """
 
     def __init__(self, take: Take, *, seeds: list[int] | tuple[int, ...], knob: str,
-                 values: list[Any] | tuple[Any, ...], out_dir: str | Path | None = None) -> None:
+                 values: list[Any] | tuple[Any, ...], out_dir: str | Path | None = None,
+                 farm: Farm | None = None) -> None:
+        from sorakit.errors import TakesFailed
+
         self.out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
         self.kept: list[Path] = []
         self.progress = w.IntProgress(min=0, max=len(seeds) * len(values))
         self.message = w.HTML("")
-        super().__init__([self.progress, self.message])
+        self.status = w.HTML("")
+        self.cancel = w.Button(description="Cancel", button_style="warning", layout={"display": "" if farm else "none"})
+        self.cancelled = False
+        self.cancel.on_click(lambda _: setattr(self, "cancelled", True))
+        super().__init__([w.HBox([self.progress, self.cancel]), self.status, self.message])
+        self.grid: list[list[Clip]] = []
         with _ui_events() as poll:
 
             def on_clip(i: int, j: int, clip: Clip) -> None:
                 self.progress.value += 1
                 poll(8)
 
-            self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip)
+            def on_status(status: Status) -> None:
+                self.status.value = html.escape(str(status))
+                poll(8)
+
+            def stop() -> bool:
+                poll(8)
+                return self.cancelled
+
+            try:
+                if farm is None:
+                    self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip)
+                else:
+                    self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip, farm=farm,
+                                      folder=self.out_dir / "sweep", on_status=on_status, should_stop=stop)
+            except TakesFailed as exc:  # the error in the panel; what was made is saved for the next run
+                self.message.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
+                self.cancel.disabled = True
+                self.children = (w.HBox([self.progress, self.cancel]), self.status, self.message)
+                return
+        self.cancel.disabled = True
         self.table = w.HTML(sweep_html(self.grid, knob=knob, values=values))
         buttons = []
         for i, row in enumerate(self.grid):

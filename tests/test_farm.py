@@ -226,3 +226,34 @@ def test_a_storyboard_on_the_farm_is_the_local_film(farm: sorakit.RayFarm, tmp_p
     again: list[str] = []
     board.render(tmp_path / "there", farm=farm, on_shot=lambda e: again.append(e.state))
     assert again.count("loaded") == 3 and "rendered" not in again  # a rerun renders nothing
+
+
+def test_the_sweep_panel_shows_the_farm_and_its_errors(farm: sorakit.RayFarm, tmp_path: Path) -> None:
+    from sorakit.studio import SweepGrid
+
+    take = _take(0)
+    panel = SweepGrid(take, seeds=[0, 1], knob="physics.strength", values=[0.0, 0.5], out_dir=tmp_path, farm=farm)
+    assert panel.status.value.startswith("4/4 done, 0 running, 0 failed") and panel.progress.value == 4
+    assert panel.table.value.count("<video") == 4 and panel.cancel.disabled
+    assert len(list((tmp_path / "sweep").glob("*.mp4"))) == 4  # each saved as it finished
+    # Cancel: nothing more starts and nothing unfinished is saved; the panel says what happened
+    stopped = sorakit.sweep(take, seeds=[5], knob="physics.strength", values=[0.0], farm=farm, folder=tmp_path / "s",
+                            should_stop=lambda: False)
+    assert len(stopped[0]) == 1
+    with pytest.raises(sorakit.TakesFailed, match=r"2 of 2 takes did not render \(seed-7_physics.strength-0.0.mp4: stopped"):
+        sorakit.sweep(take, seeds=[7], knob="physics.strength", values=[0.0, 0.5], farm=farm, folder=tmp_path / "c",
+                      should_stop=lambda: True)
+    assert not (tmp_path / "c").exists() or _files(tmp_path / "c") == []
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    spec = models.register(models.ModelSpec(name="tiny-gone-panel", backend="diffusers", family="wan",
+                                            model_id=str(gone), modes=("t2v",), frame_rule=(4, 1), min_size=16,
+                                            card=models.Card(width=32, height=32, frames=9, fps=16, steps=2)))
+    shutil.rmtree(gone)
+    try:
+        bad = SweepGrid(sorakit.Take(model=spec.name, prompt="x", memory="cpu", physics=sorakit.PhysicsConfig(scene=None)),
+                        seeds=[0], knob="steps", values=[1], out_dir=tmp_path / "bad", farm=farm)
+    finally:
+        models.MODELS.pop(spec.name, None)
+    assert "1 of 1 takes did not render" in bad.message.value and "color:#b00" in bad.message.value
+    assert bad.status.value.startswith("0/1 done, 0 running, 1 failed")
