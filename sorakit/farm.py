@@ -244,9 +244,8 @@ def _ray() -> Any:
 class RayFarm:
     """Renders jobs on a Ray cluster: one actor per worker, each keeping its pipelines loaded.
 
-    >>> farm = RayFarm(workers=2, gpus_per_take=0)          # doctest: +SKIP
-    >>> grid = sorakit.sweep(take, seeds=[0, 1, 2, 3], knob="physics.strength", values=[0.3, 0.6],
-    ...                      farm=farm, folder="sweep")      # doctest: +SKIP
+    For example ``sorakit.sweep(take, seeds=[0, 1, 2, 3], knob="physics.strength", values=[0.3, 0.6],
+    farm=RayFarm(workers=2, gpus_per_take=0), folder="sweep")`` (the README runs one).
 
     Args:
         address: ``None`` starts a Ray instance on this machine (or joins the one this process
