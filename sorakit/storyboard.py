@@ -393,6 +393,7 @@ class Storyboard:
         if self.dialogue and any(s.take.lip_syncs for s in self.shots):
             film_spoken = _soundtrack.speak(self._bed_take(), self.duration)
             film_speech = _soundtrack.speech_track(film_spoken, self.duration, RATE)
+
         def speech_for(i: int, take: Take) -> tuple[np.ndarray, int] | None:
             """Shot ``i``'s slice of the film's lines, when it lip-syncs them."""
             if film_speech is None or not take.lip_syncs:

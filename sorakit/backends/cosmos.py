@@ -242,9 +242,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
          on_step_end: Callable[[int, Any], Any], latents: Any) -> Output:
     from PIL import Image
 
-    from sorakit.backends._runtime import float_frames, step_callback
-
-    from sorakit.backends._runtime import execution_device
+    from sorakit.backends._runtime import execution_device, float_frames, step_callback
 
     device = execution_device(pipe.transformer)
     _guardrail.check_prompt(take, take.model_prompt, device)
@@ -282,9 +280,7 @@ def _decode(pipe: Any, latents: Any) -> np.ndarray:
     do, without the round trip through uint8 it makes for the safety checker (the guardrail runs on its own)."""
     import torch
 
-    from sorakit.backends._runtime import float_frames
-
-    from sorakit.backends._runtime import execution_device
+    from sorakit.backends._runtime import execution_device, float_frames
 
     vae = pipe.vae
     z = latents.to(device=execution_device(vae), dtype=vae.dtype)  # under offload, where the VAE will run

@@ -181,9 +181,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
     """Runs the omni pipeline; the sound comes back with the frames where the checkpoint makes it."""
     from PIL import Image
 
-    from sorakit.backends._runtime import float_frames, step_callback
-
-    from sorakit.backends._runtime import execution_device
+    from sorakit.backends._runtime import execution_device, float_frames, step_callback
 
     device = execution_device(pipe.transformer)
     _guardrail.check_prompt(take, embeds["prompt"], device)
