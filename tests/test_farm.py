@@ -178,14 +178,14 @@ def test_a_take_whose_worker_always_dies_is_tried_again_then_reported(cluster: N
 
 
 def test_stopping_keeps_what_finished_and_leaves_no_half_written_file(farm: sorakit.RayFarm, tmp_path: Path) -> None:
-    quick = farms.Job(_take(0), tmp_path / "quick.mp4")
-    slow = [farms.Job(_take(s, frames=160, width=640, height=360), tmp_path / f"slow-{s}.mp4") for s in (1, 2, 3)]
-    finished: list[str] = []
-    results = farm.run([quick, *slow], on_done=lambda d: finished.append(d.state),
-                       should_stop=lambda: "rendered" in finished)
-    states = [d.state for d in results]
-    assert states[0] == "rendered" and set(states[1:]) == {"stopped"}
-    assert _files(tmp_path) == ["quick.json", "quick.mp4"]  # nothing else, not even a temporary file
+    [quick] = farm.run([farms.Job(_take(0), tmp_path / "quick.mp4")])
+    assert quick.state == "rendered"
+    slow = [farms.Job(_take(s, frames=240, width=640, height=360), tmp_path / f"slow-{s}.mp4") for s in (1, 2, 3)]
+    busy: list[int] = []  # stop once both workers are inside a take (the third is still waiting)
+    results = farm.run(slow, on_status=lambda s: busy.append(s.running), should_stop=lambda: 2 in busy)
+    assert [d.state for d in results] == ["stopped"] * 3 and all(d.clip is None for d in results)
+    assert _files(tmp_path) == ["quick.json", "quick.mp4"]  # what finished stays; nothing else, not even a temp file
+    assert farms.Local().run([farms.Job(_take(0), tmp_path / "quick.mp4")])[0].state == "loaded"
 
 
 def test_jobs_go_to_the_worker_that_holds_their_model(farm: sorakit.RayFarm) -> None:
