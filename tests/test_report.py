@@ -271,8 +271,16 @@ def test_thresholds_and_bare_frames() -> None:
     strict = measure_frames(frames, FPS, scene=sim.scene, thresholds=Thresholds(energy=0.5))
     assert {p.kind for p in strict.problems} == {"energy"}  # a real bounce keeps ~0.75 of its speed
     assert measure_frames(frames, FPS, scene=sim.scene).passed
-    with pytest.raises(ValueError, match="uint8"):
-        measure_frames(frames.astype(np.float32), FPS, scene=sim.scene)
+    # measure() hands its thresholds on too
+    clip = clip_of(sim, trail=False, size=(WIDTH, HEIGHT))
+    assert {p.kind for p in measure(clip, thresholds=Thresholds(energy=0.5)).problems} == {"energy"}
+    assert measure(clip).passed
+    for bad in (frames.astype(np.float32), frames[..., 0], frames[..., :2], frames[:0]):  # dtype, rank, channels, none
+        with pytest.raises(ValueError, match=r"frames must be uint8 \[T, H, W, 3\], got"):
+            measure_frames(bad, FPS, scene=sim.scene)
+    with pytest.raises(ValueError, match="fps=0: must be a positive frame rate"):
+        measure_frames(frames, 0, scene=sim.scene)
+    assert measure_frames(frames[:8], 1, scene=sim.scene).size == (WIDTH, HEIGHT)  # 1 fps is a frame rate
 
 
 def test_plot_and_png(clean: dict[str, PhysicsReport]) -> None:
