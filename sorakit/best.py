@@ -176,19 +176,20 @@ def best_of(take: Take, n: int | None = 4, *, seeds: Sequence[int] | None = None
         t.validate()
     out = Path(folder) / take_hash(take.replace(seed=0).resolved())[:16]
     out.mkdir(parents=True, exist_ok=True)
-    entries: list[Entry] = []
     if farm is not None:
         entries = _on_farm(farm, takes, out, on_take)
-    for i, t in enumerate(takes if farm is None else ()):
-        mp4 = out / f"seed-{t.seed}.mp4"
-        entry = _resume(t, mp4)
-        if entry is None:
-            clip = generate(t, progress=progress)
-            path = clip.save(mp4)
-            entry = Entry(t.seed, path, _scored(load(path), path), resumed=False)
-        entries.append(entry)
-        if on_take is not None:
-            on_take(i + 1, len(takes), entry)
+    else:
+        entries = []
+        for i, t in enumerate(takes):
+            mp4 = out / f"seed-{t.seed}.mp4"
+            entry = _resume(t, mp4)
+            if entry is None:
+                clip = generate(t, progress=progress)
+                path = clip.save(mp4)
+                entry = Entry(t.seed, path, _scored(load(path), path), resumed=False)
+            entries.append(entry)
+            if on_take is not None:
+                on_take(i + 1, len(takes), entry)
     order = sorted(range(len(entries)), key=lambda k: (-entries[k].score.total, k))
     return Ranking(take, tuple(entries[k] for k in order), out)
 

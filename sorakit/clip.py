@@ -91,8 +91,8 @@ class Clip:
         p = self.provenance
         claims = credentials.manifest(title=os.path.basename(os.fspath(path)), model_id=p.model_id,
                                       revision=p.revision, seed=self.take.seed, guidance=p.guidance, cameo=p.cameo,
-                                      label=p.label, backend=p.backend, loras=p.loras, variant=p.variant,
-                                      dialogue=p.dialogue, guardrail=p.guardrail)
+                                      label=p.label, backend=p.backend,
+                                      signed={key: getattr(p, key) for key in credentials.SIGNED})
         return write(path, self.frames, self.fps, self.audio, self.sample_rate, made_by=p.backend,
                      description=description, sidecar=lambda sha: {**self.sidecar(), "mp4_sha256": sha},
                      claims=claims, crf=crf)

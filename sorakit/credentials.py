@@ -25,6 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from sorakit._version import __version__
@@ -132,17 +133,21 @@ def _make_local_authority(folder: Path) -> None:
         os.replace(tmp, folder / file)
 
 
+# Provenance fields signed as they are (absent ones as ""), beside those manifest() takes by name; verify
+# compares the same ones.
+SIGNED = ("loras", "variant", "dialogue", "guardrail")
+
+
 def manifest(*, title: str, model_id: str, revision: str, seed: int | None, guidance: str, cameo: str,
-             label: str, backend: str, loras: str = "", variant: str = "", dialogue: str = "",
-             guardrail: str = "") -> dict[str, Any]:
-    """The manifest of one clip: created by a trained model, with sorakit's provenance signed (the
-    LoRAs and distilled variant that changed the model, how its dialogue was made, and whether the
-    model's safety checker ran, among it)."""
+             label: str, backend: str, signed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The manifest of one clip: created by a trained model, with sorakit's provenance signed (``signed``
+    holds the ``SIGNED`` fields: the LoRAs and distilled variant that changed the model, how its
+    dialogue was made, and whether the model's safety checker ran)."""
     created: dict[str, Any] = {"action": "c2pa.created", "digitalSourceType": AI_SOURCE,
                                "softwareAgent": {"name": "sorakit", "version": __version__}}
     provenance = {"label": label, "backend": backend, "model_id": model_id, "revision": revision, "seed": seed,
-                  "guidance": guidance, "cameo_consent": _consent(cameo), "loras": loras, "variant": variant,
-                  "dialogue": dialogue, "guardrail": guardrail}
+                  "guidance": guidance, "cameo_consent": _consent(cameo),
+                  **{key: (signed or {}).get(key, "") for key in SIGNED}}
     return {"claim_generator_info": [{"name": "sorakit", "version": __version__}], "title": title,
             "format": "video/mp4",
             "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [created]}},

@@ -164,6 +164,13 @@ class _Tally:
             eta = float(np.mean(self.spent)) * left / min(self.workers, max(1, left)) if left else 0.0
         return Status(self.total, self.done, self.running, self.failed, eta)
 
+    def count(self, done: Done) -> None:
+        """One job ended: rendered and loaded are done, failed is failed, stopped is neither."""
+        if done.state == "failed":
+            self.failed += 1
+        elif done.state != "stopped":
+            self.done += 1
+
 
 class Local:
     """Renders the jobs here, one after another (what every sorakit call does without a farm)."""
@@ -177,10 +184,7 @@ class Local:
 
         def report(done: Done) -> None:
             out.append(done)
-            if done.state in ("rendered", "loaded"):
-                tally.done += 1
-            elif done.state == "failed":
-                tally.failed += 1
+            tally.count(done)
             if on_done is not None:
                 on_done(done)
             if on_status is not None:
@@ -349,10 +353,7 @@ class RayFarm:
 
         def report(done: Done, i: int) -> None:
             results[i] = done
-            if done.state == "failed":
-                tally.failed += 1
-            elif done.state != "stopped":
-                tally.done += 1
+            tally.count(done)
             if on_done is not None:
                 on_done(done)
 
@@ -458,9 +459,3 @@ class RayFarm:
         from tqdm.auto import tqdm
 
         return tqdm(total=total, desc=f"farm ({len(self.actors)} workers)", unit="take")
-
-
-def run(jobs: Sequence[Job], farm: Farm | None = None, **kwargs: Any) -> list[Done]:
-    """``jobs`` on ``farm`` (this process when None)."""
-    return (farm or Local()).run(jobs, **kwargs)
-

@@ -190,7 +190,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
                spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
     from sorakit.backends import _runtime, family
-    from sorakit.backends.contract import CONTINUATION_FRAMES, CONTINUES, conditioning
+    from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning
 
     fam = family(spec.family)
     spec = models.variant(spec, take)  # a fast variant's own checkpoint, where it has one
@@ -216,7 +216,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     # (Cosmos' video-to-world) only for the previz frames it keeps.
     follows = take.mode in ("v2v", "vace")
     until = duration
-    if take.mode == "v2v" and spec.family in CONTINUES:
+    if take.mode == "v2v" and spec.family in models.CONTINUES:
         until = min(duration, CONTINUATION_FRAMES / take.rate)
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
@@ -237,8 +237,9 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
             + (f", shift {fast.shift:g}" if fast.shift is not None else "") + (f" ({fast.source})" if fast.source else "")))
     from sorakit.backends import _guardrail
 
-    if _guardrail.note(take):  # whether NVIDIA's Cosmos guardrail ran, or the Take turned it off
-        provenance = dataclasses.replace(provenance, guardrail=_guardrail.note(take))
+    guardrail = _guardrail.note(take)  # whether NVIDIA's Cosmos guardrail ran, or why it did not
+    if guardrail:
+        provenance = dataclasses.replace(provenance, guardrail=guardrail)
     if take.all_loras:
         from sorakit.backends import _loras
 

@@ -204,9 +204,8 @@ def _credential_problems(name: str, cred: credentials.Credentials, prov: dict[st
     signed = cred.provenance or {}
     said = {"label": prov.get("label", ""), "backend": prov.get("backend", ""), "model_id": prov.get("model_id", ""),
             "revision": prov.get("revision", ""), "seed": prov.get("seed"), "guidance": prov.get("guidance", ""),
-            "cameo_consent": credentials._consent(str(prov.get("cameo", ""))), "loras": prov.get("loras", ""),
-            "variant": prov.get("variant", ""), "dialogue": prov.get("dialogue", ""),
-            "guardrail": prov.get("guardrail", "")}
+            "cameo_consent": credentials._consent(str(prov.get("cameo", ""))),
+            **{key: prov.get(key, "") for key in credentials.SIGNED}}
     for key, value in said.items():
         if key in signed and signed.get(key) != value and not (key == "seed" and prov.get("seed") is None):
             problems.append(f"{name}: the sidecar's provenance {key}={value!r} differs from the signed manifest's "

@@ -627,16 +627,13 @@ class SweepGrid(w.VBox):  # type: ignore[misc]
                 poll(8)
                 return self.cancelled
 
-            try:
-                if farm is None:
-                    self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip)
-                else:
-                    self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip, farm=farm,
-                                      folder=self.out_dir / "sweep", on_status=on_status, should_stop=stop)
+            try:  # without a farm: here, nothing saved (no folder), as before
+                self.grid = sweep(take, seeds=seeds, knob=knob, values=values, on_clip=on_clip, farm=farm,
+                                  folder=None if farm is None else self.out_dir / "sweep", on_status=on_status,
+                                  should_stop=stop)
             except TakesFailed as exc:  # the error in the panel; what was made is saved for the next run
                 self.message.value = f'<span style="color:#b00">{html.escape(str(exc))}</span>'
                 self.cancel.disabled = True
-                self.children = (w.HBox([self.progress, self.cancel]), self.status, self.message)
                 return
         self.cancel.disabled = True
         self.table = w.HTML(sweep_html(self.grid, knob=knob, values=values))

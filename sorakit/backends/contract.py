@@ -33,7 +33,6 @@ __all__ = ["Family", "Conditioning", "Output", "conditioning", "METHODS"]
 METHODS = ("none", "ttm", "warp", "v2v", "vace", "first_frame")
 # How many previz frames a continuing family (models.CONTINUES) keeps: two latent frames, 4 * (2 - 1) + 1
 # pixel frames (both Cosmos pipelines' defaults).
-CONTINUES = models.CONTINUES
 CONTINUATION_FRAMES = 5
 
 
@@ -194,7 +193,7 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
         spec = models.get(take.model)
         if spec.control:
             notes.append(f"Cosmos-Transfer2.5 {spec.control} control made from the previz (control weight {strength:g})")
-        elif method == "v2v" and spec.family in CONTINUES:
+        elif method == "v2v" and spec.family in models.CONTINUES:
             notes.append(f"video-to-world continuation of the previz: its first {CONTINUATION_FRAMES} frames kept clean, "
                          "the rest generated")
         else:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sorakit.backends import _guardrail
-from sorakit.backends.contract import Conditioning, Output
+from sorakit.backends.contract import CONTINUATION_FRAMES, Conditioning, Output
 from sorakit.models import Arch, Card, ModelSpec, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "CHUNK", "CONDITIONAL_FRAMES", "CONTROLNETS", "base_mode",
@@ -262,8 +262,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
         args.update(video=[cond.image], num_latent_conditional_frames=1)
     elif take.mode == "v2v":  # continuation: the previz's first frames kept, the rest generated
         assert cond.video is not None
-        kept = 4 * (CONDITIONAL_FRAMES - 1) + 1
-        args.update(video=[Image.fromarray(f) for f in cond.video[:kept]],
+        args.update(video=[Image.fromarray(f) for f in cond.video[:CONTINUATION_FRAMES]],
                     num_latent_conditional_frames=CONDITIONAL_FRAMES)
     # Transfer floors its decoded video to 8 bits for its safety checker (even a pass-through one): its latents
     # are taken and decoded here to float frames like every family's. The pipeline still decodes each chunk

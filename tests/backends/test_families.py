@@ -22,7 +22,6 @@ pytest.importorskip("diffusers")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime  # noqa: E402
-from sorakit.backends.contract import CONTINUES  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ def test_family_rule_refused_before_loading(registered: dict[Case, str], picture
     assert loads == []  # refused before anything loaded
 
 
-V2V = [case for case in CASES if "v2v" in case.modes and case.family not in CONTINUES]
+V2V = [case for case in CASES if "v2v" in case.modes and case.family not in models.CONTINUES]
 
 
 @pytest.mark.parametrize("case", V2V, ids=[c.family + c.version for c in V2V])

@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family  # noqa: E402
-from sorakit.backends.contract import CONTINUATION_FRAMES, CONTINUES  # noqa: E402
+from sorakit.backends.contract import CONTINUATION_FRAMES  # noqa: E402
 from sorakit.cameo import composite, load_image  # noqa: E402
 from sorakit.guidance.warp import warp_noise  # noqa: E402
 from sorakit.physics.simulate import simulate  # noqa: E402
@@ -131,7 +131,7 @@ def test_the_previz_reaches_video_to_video_at_the_takes_strength(registered: dic
         assert args["controls_conditioning_scale"] == 0.55
         return
     video = np.stack([np.asarray(f) for f in args["video"]])
-    if case.family in CONTINUES:  # video-to-world continues the previz's first frames
+    if case.family in models.CONTINUES:  # video-to-world continues the previz's first frames
         previz = previz[:CONTINUATION_FRAMES]
         key = "num_latent_conditional_frames" if case.family == "cosmos" else "condition_frame_indexes_vision"
         assert args[key] == (2 if case.family == "cosmos" else [0, 1])
