@@ -3,7 +3,7 @@
 # Debian's chromium for the browser tests (no browser download) and ffmpeg as an external audio
 # meter, then a virtual environment
 # with the one pinned torch set that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1 + torchvision
-# 0.24.1, about 7 GB, about 1.5 minutes here), sorakit with its dev, video, audio and cluster (Ray)
+# 0.24.1: about 9 GB with the rest, about 1.5 minutes here), sorakit with its dev, video, audio and cluster (Ray)
 # extras, and audiocraft
 # without its own pins. Safe to run again.
 set -euo pipefail
@@ -23,9 +23,19 @@ if [ -n "$missing" ]; then
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
+# The torch set fills about 9 GB of .venv; pip's own cache would hold its wheels a second time.
+# Say so before pip runs out of room halfway (seen on a CI machine: "[Errno 28] No space left").
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  free_gb=$(( $(df -Pk . | awk 'NR==2 {print $4}') / 1048576 ))
+  if [ "$free_gb" -lt 10 ]; then
+    echo "tests/setup.sh: $free_gb GB free here, and torch 2.9.1 with torchaudio and torchvision needs" \
+         "about 10 GB (9 in .venv, the rest while pip unpacks): free some space (df -h .) and run it again" >&2
+    exit 1
+  fi
+fi
 # torch and torchaudio first, pinned as a pair: audiocraft imports torchaudio, and a torchaudio
 # that does not match torch fails to load. The extras then find torch satisfied and keep it.
-.venv/bin/pip install -q torch==2.9.1 torchaudio==2.9.1 torchvision==0.24.1
+.venv/bin/pip install -q --no-cache-dir torch==2.9.1 torchaudio==2.9.1 torchvision==0.24.1
 .venv/bin/pip install -q -e ".[dev,video,audio,audiocraft,cluster]"
 # audiocraft pins torch==2.1.0: install it alone, without its pins (its real imports are the
 # audiocraft extra above). The same command as sorakit.audio.install_audiocraft().
