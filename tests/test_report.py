@@ -254,8 +254,89 @@ def test_teleport_without_a_scene() -> None:
     sim = simulate(preset("basketball"), frames=FRAMES, fps=FPS)
     path = sim.positions["ball"].copy()
     path[40:] += (0.0, 1.0)
-    r = measure(without_scene(clip_of(edited(sim, "ball", path))))
+    clip = clip_of(edited(sim, "ball", path))
+    r = measure(without_scene(clip))
     assert [(p.body, p.frame) for p in r.problems_of("teleport")] == [("blob0", 40)]
+    px_per_m = min(WIDTH / 9.0, HEIGHT / 5.2)
+    assert r.problems_of("teleport")[0].value == pytest.approx(px_per_m, rel=0.02)  # the 1 m jump, in pixels
+    assert r.size == (WIDTH, HEIGHT) and np.array_equal(r.first_frame, clip.frames[0])  # the plot's backdrop
+
+
+def test_the_plot_backdrop_is_the_first_frame() -> None:
+    sim = simulate(preset("ramp"), frames=24, fps=FPS)
+    frames = render(sim, WIDTH, HEIGHT).frames
+    assert np.array_equal(measure_frames(frames, FPS, scene=sim.scene).first_frame, frames[0])
+
+
+def test_bodies_in_shades_of_the_floor_and_the_sky_are_tracked() -> None:
+    """The floor (from its outline's 0.7 shade to its fill) and the sky gradient are static colours: a
+    ball painted a lighter shade of the floor, or a darker one of the sky, is told apart from them."""
+    scene = Scene.room("shades").add(sorakit.Ball("dusty", 2.0, 1.0, 0.3, "rubber", vx=1.0, color="#9f9283"),
+                                     sorakit.Ball("pale", 5.5, 3.0, 0.3, "rubber", vx=-1.0, color="#c5d2dc"))
+    sim = simulate(scene, frames=48, fps=FPS)
+    r = measure_frames(render(sim, WIDTH, HEIGHT).frames, FPS, scene=scene)
+    assert r.passed, r.verdict
+    assert min(b.found for b in r.bodies) > 0.95
+
+
+def test_bodies_of_one_colour_are_each_followed_by_it() -> None:
+    """Two balls in one paint share a palette colour and are each tracked by it (exact on the previz),
+    beside a box whose bounding circle and area are its own (1 m by 0.4 m)."""
+    scene = Scene.room("twins").add(sorakit.Ball("left", 1.5, 2.0, 0.25, "rubber", vx=1.0, color="#e4572e"),
+                                    sorakit.Ball("right", 6.0, 3.0, 0.25, "rubber", vx=-1.0, color="#e4572e"),
+                                    sorakit.Box("crate", 4.0, 0.2, 1.0, 0.4, color="#2e86e4"))
+    sim = simulate(scene, frames=48, fps=FPS)
+    r = measure_frames(render(sim, WIDTH, HEIGHT).frames, FPS, scene=scene)
+    assert r.passed, r.verdict
+    for b in r.bodies:
+        error = np.nanmax(np.hypot(*(b.track - sim.positions[b.name][:48]).T))
+        assert b.found > 0.95 and error < 0.02, (b.name, b.found, error)  # metres
+
+
+def test_a_box_drawn_in_another_colour_is_followed_by_its_look() -> None:
+    """The plan says blue, the video drew it green: the crate is followed from where the simulation puts
+    it, by its appearance, with a seed the size of the box's inner square."""
+    def scene(crate: str) -> Scene:
+        return Scene.room("recoloured").add(sorakit.Ball("ball", 1.5, 2.0, 0.25, "rubber", vx=1.0),
+                                            sorakit.Box("crate", 5.0, 2.5, 1.0, 0.4, vx=-0.5, color=crate))
+    drawn = simulate(scene("#3fa34d"), frames=48, fps=FPS)
+    r = measure_frames(render(drawn, WIDTH, HEIGHT).frames, FPS, scene=scene("#2e86e4"))
+    assert r.passed, r.verdict
+    crate = r.body("crate")
+    error = np.nanmax(np.hypot(*(crate.track - drawn.positions["crate"][:48]).T))
+    assert crate.found > 0.9 and error < 0.05, (crate.found, error)
+
+
+class _Identity:
+    """A view whose pixels are its metres, for the previz-likeness rule alone."""
+
+    def to_px(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(x, float), np.asarray(y, float)
+
+
+@pytest.mark.parametrize("x, y, counted", [
+    (50, 50, True), (10, 50, False), (10.5, 50, True), (90, 50, False), (89.5, 50, True), (95, 50, False),
+    (50, 10, False), (50, 90, False), (50, 95, False), (-5, 50, False), (50, -5, False)])
+def test_the_previz_likeness_counts_only_frames_inside_the_view(x: float, y: float, counted: bool) -> None:
+    """A body whose start the colour tracker missed is judged by its look unless it started out of view
+    (within its reach of an edge, or beyond it)."""
+    from sorakit.report import _looks_like_previz
+
+    path = np.array([[x, y]] * 3, float)
+    lost = np.full((3, 2), np.nan)
+    assert _looks_like_previz(lost, path, _Identity(), 10.0, 100, 100) is (not counted)  # type: ignore[arg-type]
+    assert _looks_like_previz(path.copy(), path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
+
+
+def test_the_previz_likeness_needs_one_start_frame_found() -> None:
+    from sorakit.report import _looks_like_previz
+
+    path = np.array([[50, 50], [50, 50], [95, 70]], float)  # the third starts outside the view
+    once = np.array([[np.nan, np.nan], [50, 50], [np.nan, np.nan]])
+    assert _looks_like_previz(once, path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
+    assert not _looks_like_previz(np.full((3, 2), np.nan), path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
+    half = np.array([[50, np.nan], [np.nan, 50], [np.nan, np.nan]])  # one coordinate is not a position
+    assert not _looks_like_previz(half, path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
 
 
 def test_other_sizes_and_no_trail() -> None:
