@@ -1,0 +1,186 @@
+"""``generate`` as the conductor: what it hands the runtime and what it makes of what comes back.
+
+The runtime's ``run`` (which loads and calls a diffusers pipeline) is replaced here by one that
+records its arguments and returns chosen frames, so each rule of ``generate`` is checked on its
+own and in a second: the callbacks and options handed on, the preset a lighter retry used, the
+clip's length from the frames made, Foley and events only where the picture follows the
+simulation (and a continuation only as far as it keeps the previz), the status of a stopped run,
+and every provenance field. The real pipelines run in tests/backends (test_families, test_inputs,
+test_behaviour) on tiny checkpoints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sorakit
+from sorakit import models
+from sorakit.backends import _guardrail, _runtime, family
+from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning
+from sorakit.generate import placed_speech, speech_note
+from sorakit.physics.simulate import simulate
+
+ASTRONAUT = str(Path(__file__).resolve().parent.parent / "assets" / "cameo_astronaut.png")
+SCENE = sorakit.preset("bouncing_balls")
+# A ball dropped a hand above the floor: its first bounce comes before a continuation's kept frames end.
+LOW = sorakit.Scene.room("low").add(sorakit.Ball("ball", 3.0, 0.45, 0.25, "rubber", vx=1.0))
+
+
+class Runtime:
+    """Stands in for ``_runtime.run``: records each call, returns ``frames`` grey frames (the Take's count by default)."""
+
+    def __init__(self) -> None:
+        self.calls: list[SimpleNamespace] = []
+        self.frames: int | None = None
+        self.audio: np.ndarray | None = None
+        self.stopped, self.steps_done, self.preset = False, 0, "cpu"
+
+    def __call__(self, spec: models.ModelSpec, fam: Any, take: sorakit.Take, cond: Any, **kw: Any) -> _runtime.Run:
+        self.calls.append(SimpleNamespace(spec=spec, fam=fam, take=take, cond=cond, kw=kw))
+        width, height = take.size
+        frames = np.full((self.frames or take.n_frames, height, width, 3), 0.5, np.float32)
+        return _runtime.Run(frames=frames, audio=self.audio, sample_rate=24_000, steps_done=self.steps_done,
+                            stopped=self.stopped, preset=self.preset)
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    fake = Runtime()
+    monkeypatch.setattr(_runtime, "run", fake)
+    return fake
+
+
+def wan(mode: str = "t2v", frames: int = 9, scene: sorakit.Scene | None = SCENE, **kw: Any) -> sorakit.Take:
+    kw.setdefault("steps", 4)
+    return sorakit.Take(model="wan2.1-t2v-1.3b", prompt="balls", mode=mode, width=128, height=128, frames=frames,
+                        fps=16, physics=sorakit.PhysicsConfig(scene=scene, strength=0.6), **kw)
+
+
+def test_the_callbacks_and_options_reach_the_runtime(runtime: Runtime) -> None:
+    def on_step(step: object) -> None:
+        return None
+
+    def stop() -> bool:
+        return False
+
+    take = wan()
+    sorakit.generate(take, on_step=on_step, should_stop=stop, retry_lighter=True)
+    call = runtime.calls[-1]
+    assert call.kw == {"on_step": on_step, "should_stop": stop, "progress": False, "retry_lighter": True}
+    assert call.take == take.resolved() and call.spec == models.get("wan2.1-t2v-1.3b")
+    assert call.fam is family("wan")
+    expected = conditioning(take.resolved(), None)
+    assert call.cond.method == expected.method == "ttm" and call.cond.notes == expected.notes
+    sorakit.generate(take)  # no callback: a progress bar by default
+    assert runtime.calls[-1].kw == {"on_step": None, "should_stop": None, "progress": True, "retry_lighter": False}
+    sorakit.generate(take, progress=False)
+    assert runtime.calls[-1].kw["progress"] is False
+    sorakit.generate(take, on_step=on_step, progress=True)
+    assert runtime.calls[-1].kw["progress"] is True
+
+
+@pytest.mark.parametrize("asked, used, recorded", [("a100", "t4", "t4"), ("t4", "t4", "t4"), ("auto", "cpu", "auto"),
+                                                   ("auto", "t4", "auto")])
+def test_the_preset_a_lighter_retry_used_is_recorded(runtime: Runtime, asked: str, used: str, recorded: str) -> None:
+    runtime.preset = used
+    assert sorakit.generate(wan(memory=asked)).take.memory == recorded
+
+
+def test_the_clip_lasts_as_long_as_the_frames_made(runtime: Runtime) -> None:
+    runtime.frames = 3  # fewer than the Take's 9: a run that ended early, before the ball's first bounce
+    clip = sorakit.generate(wan("v2v", scene=LOW))
+    assert clip.frames.shape == (3, 128, 128, 3) and clip.frames.dtype == np.uint8
+    assert (clip.frames == 128).all()  # 0.5 of 255, rounded
+    assert clip.duration == pytest.approx(3 / 16) and clip.audio.shape[1] == round(3 / 16 * clip.sample_rate)
+    sim = simulate(LOW, frames=9, fps=16)
+    assert 3 / 16 < sim.events[0].time < 9 / 16  # the bounce the previz has and these frames do not
+    assert clip.events == () and np.abs(clip.audio).max() == 0.0
+
+
+def test_foley_and_events_only_where_the_picture_follows_the_simulation(runtime: Runtime) -> None:
+    sim = simulate(LOW, frames=33, fps=16)
+    assert sim.events, "the low ball bounces within the clip"
+    clip = sorakit.generate(wan("v2v", frames=33, scene=LOW))
+    assert clip.events == tuple(e for e in sim.events if e.time < clip.duration)
+    assert np.abs(clip.stems["foley"]).max() > 0.01
+    other = sorakit.generate(wan("t2v", frames=33, scene=LOW))  # Time-to-Move only steers it: no impacts to sound
+    assert other.events == () and "foley" not in other.stems and np.abs(other.audio).max() == 0.0
+
+
+def test_a_continuation_sounds_only_the_previz_frames_it_keeps(runtime: Runtime) -> None:
+    take = sorakit.Take(model="cosmos-predict2.5-2b", prompt="a ball", mode="v2v", width=256, height=256, frames=33,
+                        fps=16, guardrail=False, physics=sorakit.PhysicsConfig(scene=LOW, strength=0.6))
+    sim = simulate(LOW, frames=33, fps=16)
+    kept = CONTINUATION_FRAMES / 16
+    assert any(e.time < kept for e in sim.events) and any(e.time >= kept for e in sim.events)
+    clip = sorakit.generate(take)
+    assert clip.events == tuple(e for e in sim.events if e.time < kept)
+    first_after = min(e.time for e in sim.events if e.time >= kept)
+    after = clip.stems["foley"][:, int((first_after + 0.01) * clip.sample_rate):]
+    assert np.abs(after).max() < 0.01 * np.abs(clip.stems["foley"]).max()  # later impacts unsounded: a tail only
+
+
+def test_a_stopped_run_says_at_which_step(runtime: Runtime) -> None:
+    runtime.stopped, runtime.steps_done = True, 1
+    take = wan("v2v", steps=10)  # video-to-video at strength 0.6 runs 6 of the 10 steps
+    clip = sorakit.generate(take)
+    assert family("wan").steps_for(take.resolved()) == 6
+    assert clip.provenance.status == "stopped after step 1 of 6"
+    runtime.stopped = False
+    assert sorakit.generate(take).provenance.status == "complete"
+
+
+def test_the_provenance_names_the_backend_model_seed_and_conditioning(runtime: Runtime) -> None:
+    take = wan(seed=11)
+    p = sorakit.generate(take).provenance
+    spec = models.get("wan2.1-t2v-1.3b")
+    assert (p.backend, p.model_id, p.seed, p.cameo, p.variant, p.loras, p.guardrail, p.dialogue) == (
+        "diffusers", spec.model_id, 11, "", "", "", "", "")
+    assert p.guidance == "; ".join(conditioning(take.resolved(), None).notes) and p.guidance.startswith("Time-to-Move")
+    assert p.revision == _runtime.revision(spec)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="needs OpenCV: pip install 'sorakit[cameo]'")
+def test_a_cameo_is_named_with_consent_and_its_photo_hash(runtime: Runtime) -> None:
+    take = sorakit.Take(model="wan2.1-vace-1.3b", prompt="an astronaut", mode="vace", width=128, height=128, frames=9,
+                        fps=16, steps=4, physics=sorakit.PhysicsConfig(scene=SCENE, strength=0.6)
+                        ).with_cameo(sorakit.Cameo(ASTRONAUT, "Eileen Collins", consent=True))
+    p = sorakit.generate(take).provenance
+    photo = sorakit.Cameo(ASTRONAUT, "Eileen Collins", consent=True).sha256()
+    assert p.cameo == f"Eileen Collins; consent given; photo sha256 {photo}"
+    assert p.guidance == ("cameo Eileen Collins as VACE reference image; "
+                          "VACE control from the previz (strength 0.6)")  # two notes, joined
+
+
+def test_the_fast_variant_and_the_guardrail_are_named(runtime: Runtime) -> None:
+    fast = models.get("ltx-2").card.fast
+    assert fast is not None
+    take = sorakit.Take(model="ltx-2", prompt="x", width=256, height=256, frames=9, speed="fast")
+    p = sorakit.generate(take).provenance
+    words = f"fast: {fast.steps} steps, guidance {fast.guidance_scale:g}"
+    words += (f", shift {fast.shift:g}" if fast.shift is not None else "") + (f" ({fast.source})" if fast.source else "")
+    assert p.variant == words and fast.source
+    assert sorakit.generate(take.replace(speed="quality")).provenance.variant == ""
+    cosmos = sorakit.Take(model="cosmos-predict2.5-2b", prompt="x", width=256, height=256, frames=9, guardrail=False)
+    assert sorakit.generate(cosmos).provenance.guardrail == _guardrail.note(cosmos) == _guardrail.TURNED_OFF
+
+
+def test_speech_handed_in_is_what_a_lip_syncing_model_is_given(runtime: Runtime) -> None:
+    take = sorakit.Take(model="ltx-2", prompt="x", width=256, height=256, frames=17)
+    t = np.arange(24_000) / 24_000
+    speech = (np.stack([0.2 * np.sin(2 * np.pi * 220 * t)] * 2).astype(np.float32), 24_000)
+    runtime.audio = np.zeros((2, 24_000), np.float32)
+    clip = sorakit.generate(take, speech=speech)
+    track, rate = runtime.calls[-1].cond.speech
+    placed = placed_speech(speech, take.resolved().duration)
+    assert rate == 48_000 and track.dtype == np.float32 and np.array_equal(track, placed)
+    assert np.abs(track).max() > 0.1
+    assert clip.provenance.dialogue == speech_note(placed)
+    sorakit.generate(take.replace(model="wan2.1-t2v-1.3b", width=128, height=128), speech=speech)
+    assert runtime.calls[-1].cond.speech is None  # a model that cannot lip-sync is not given it
