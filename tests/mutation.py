@@ -76,8 +76,10 @@ def _config(module: str, tests: list[str]) -> str:
             "mutate_only_covered_lines = true\n")
 
 
-def run(module: str, children: int, out: Path) -> dict[str, object]:
-    """Mutates ``module`` in a copy of the working tree and returns its results."""
+def run(module: str, children: int, out: Path, tests: list[str] | None = None) -> dict[str, object]:
+    """Mutates ``module`` in a copy of the working tree against ``tests`` (``TESTS[module]`` by default)
+    and returns its results."""
+    tests = tests or TESTS[module]
     work = Path(tempfile.mkdtemp(prefix="sorakit-mutation-"))
     try:
         for name in ("sorakit", "tests", "assets", "notebooks", "README.md"):
@@ -89,7 +91,7 @@ def run(module: str, children: int, out: Path) -> dict[str, object]:
         text = (ROOT / "pyproject.toml").read_text()
         head, _, after = text.partition("\n[tool.mutmut]")
         rest = after.split("\n[", 1)[1] if "\n[" in after else ""  # the sections after mutmut's own
-        (work / "pyproject.toml").write_text(head + _config(module, TESTS[module]) + ("\n[" + rest if rest else ""))
+        (work / "pyproject.toml").write_text(head + _config(module, tests) + ("\n[" + rest if rest else ""))
         env = {**os.environ, **ONE_THREAD}
         mutmut = str(Path(sys.executable).parent / "mutmut")
         out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +111,7 @@ def run(module: str, children: int, out: Path) -> dict[str, object]:
                                     and not line.startswith(("---", "+++")))
         done = len(killed) + len(survived) + len(timeouts)
         result: dict[str, object] = {
-            "module": module, "tests": TESTS[module], "mutants": len(codes), "killed": len(killed),
+            "module": module, "tests": tests, "mutants": len(codes), "killed": len(killed),
             "survived": len(survived), "timeouts": len(timeouts),
             "score": round(100 * (len(killed) + len(timeouts)) / done, 1) if done else None,
             "survivors": diffs,
@@ -127,13 +129,17 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every module in TESTS")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default=str(ROOT / "mutation-results"))
+    parser.add_argument("--tests", nargs="+", help="test files to run instead of the module's own (a quicker, "
+                        "lower bound on the score; one module only)")
     args = parser.parse_args()
     modules = list(TESTS) if args.all else args.modules
     unknown = [m for m in modules if m not in TESTS]
     if not modules or unknown:
         parser.error(f"name modules from: {', '.join(TESTS)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    if args.tests and len(modules) != 1:
+        parser.error("--tests goes with one module")
     for module in modules:
-        r = run(module, args.children, Path(args.out))
+        r = run(module, args.children, Path(args.out), args.tests)
         print(f"{module}: {r['killed']} killed, {r['survived']} survived, {r['timeouts']} timed out of "
               f"{r['mutants']} -> score {r['score']}%", flush=True)
 
