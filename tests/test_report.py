@@ -362,6 +362,8 @@ def test_thresholds_and_bare_frames() -> None:
     with pytest.raises(ValueError, match="fps=0: must be a positive frame rate"):
         measure_frames(frames, 0, scene=sim.scene)
     assert measure_frames(frames[:8], 1, scene=sim.scene).size == (WIDTH, HEIGHT)  # 1 fps is a frame rate
+    still = measure_frames(frames[:1], FPS, scene=sim.scene)  # one frame is a clip too: where, not how it moves
+    assert still.passed and still.body("ball").found == 1.0
 
 
 def test_plot_and_png(clean: dict[str, PhysicsReport]) -> None:
