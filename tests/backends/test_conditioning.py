@@ -42,8 +42,8 @@ def previz_of(t: sorakit.Take) -> np.ndarray:
 
 def test_text_to_video_with_nothing_to_follow_renders_nothing() -> None:
     cond = conditioning(take("wan2.1-t2v-1.3b", "t2v", strength=0.0), None)
-    assert (cond.image, cond.video, cond.motion, cond.sim, cond.method, cond.notes, cond.ttm) == (
-        None, None, None, None, "none", (), None)
+    assert (cond.image, cond.video, cond.motion, cond.sim, cond.method, cond.notes, cond.ttm, cond.reference_images) == (
+        None, None, None, None, "none", (), None, ())
     assert conditioning(take("wan2.1-t2v-1.3b", "t2v", scene=None), None).sim is None  # strength, no scene
 
 
