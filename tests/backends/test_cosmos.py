@@ -89,12 +89,35 @@ def test_the_edge_and_blur_controls_are_the_references_filters() -> None:
     assert (edge > 0).mean() > 0.01  # the bodies' outlines are there
     blurred = controls.blur(previz)
     assert blurred.shape == previz.frames.shape and blurred.dtype == np.uint8
+    # the reference's "medium" recipe, step by step: area down by 2, bilateral (30, 150, 100), linear back up,
+    # bicubic down by 10 and back up
+    from PIL import Image
+
+    for f, b in zip(previz.frames, blurred):
+        small = cv2.bilateralFilter(cv2.resize(f, (32, 24), interpolation=cv2.INTER_AREA), 30, 150.0, 100.0)
+        full = Image.fromarray(cv2.resize(small, (64, 48), interpolation=cv2.INTER_LINEAR))
+        expected = np.asarray(full.resize((6, 4), Image.Resampling.BICUBIC).resize((64, 48), Image.Resampling.BICUBIC))
+        np.testing.assert_array_equal(b, expected)
     # a blur: much smoother than the previz (its mean gradient drops), with the same overall colour
     grad = lambda v: np.abs(np.diff(v.astype(float), axis=2)).mean()  # noqa: E731
     assert grad(blurred) < 0.5 * grad(previz.frames)
     assert abs(blurred.astype(float).mean() - previz.frames.astype(float).mean()) < 12
-    with pytest.raises(sorakit.InvalidInput, match="control='depth'"):
+    with pytest.raises(sorakit.InvalidInput, match="control='depth'.*use one of edge, seg, blur$"):
         controls.make("depth", previz)
+
+
+def test_the_segmentation_colours_are_drawn_as_the_reference_draws_them() -> None:
+    """Hue U(0, 1), saturation U(0.1, 1), value U(0.2, 1), from a generator seeded with the body id:
+    the same body has the same colour in every shot and every release (a saved film's controls stay
+    reproducible)."""
+    import colorsys
+
+    assert [controls.color(i) for i in (1, 2, 3)] == [(4, 75, 80), (172, 217, 137), (214, 182, 147)]
+    hsv = np.array([colorsys.rgb_to_hsv(*(np.array(controls.color(i)) / 255)) for i in range(1, 2001)])
+    for k, (lo, hi) in enumerate([(0.0, 1.0), (0.1, 1.0), (0.2, 1.0)]):
+        assert hsv[:, k].min() >= lo - 0.01 and hsv[:, k].max() <= hi + 1e-9
+        assert hsv[:, k].min() < lo + 0.02 and hsv[:, k].max() > hi - 0.02  # the whole range is drawn from
+        assert abs(np.median(hsv[:, k]) - (lo + hi) / 2) < 0.05  # uniformly
 
 
 @pytest.mark.parametrize("control", controls.CONTROLS)
