@@ -1,0 +1,189 @@
+"""The storyboard's parts, each on its own and fast: the join's exact blend, the film-wide sound's
+Take, how each film line is said to be heard, the lip-sync and consistency measures over the film,
+and a 'continue' shot's start frame. test_storyboard.py renders whole films end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import sorakit
+from sorakit.audio.soundtrack import LIP_SYNCED, OVERLAID, SpokenLine
+from sorakit.clip import Clip, Provenance
+from sorakit.generate import FILM_SPEECH
+from sorakit.storyboard import Character, Film, Shot, Storyboard, _start_frame
+from sorakit.take import DialogueLine
+
+W, H, FPS, RATE = 32, 24, 16, 48_000
+
+
+def take(frames: int, seed: int = 0) -> sorakit.Take:
+    return sorakit.Take(frames=frames, fps=FPS, width=W, height=H, seed=seed,
+                        physics=sorakit.PhysicsConfig(scene="bouncing_balls"))
+
+
+def flat(frames: int, level: int, *, tone: float = 0.0, dialogue: str = "") -> Clip:
+    """A clip of ``frames`` frames all at grey ``level``, with a steady tone (amplitude ``tone``)."""
+    pictures = np.full((frames, H, W, 3), level, np.uint8)
+    n = int(round(frames / FPS * RATE))
+    audio = np.full((2, n), tone, np.float32)
+    provenance = dataclasses.replace(Provenance.now("previz", "previz", 0), dialogue=dialogue)
+    return Clip(pictures, FPS, audio, RATE, take(frames), provenance)
+
+
+def line(start: float, end: float) -> SpokenLine:
+    return SpokenLine("Ana", "Look out!", "", start, end)
+
+
+# -- the join ---------------------------------------------------------------------------------------
+
+
+def test_a_crossfade_blends_frame_by_frame_and_a_cut_does_not() -> None:
+    board = Storyboard((Shot(take(12)), Shot(take(12), join="crossfade"), Shot(take(8))), crossfade=0.25,
+                       loudness=None)  # 4 frames of dissolve, then a cut
+    film = board._join([flat(12, 0), flat(12, 200), flat(8, 50)], "complete", ())
+    assert film.starts == (0.0, 0.5, 1.25) and film.frames.shape == (12 + 12 - 4 + 8, H, W, 3)
+    levels = film.frames[:, 0, 0, 0].tolist()
+    # the incoming shot weighs 1/5, 2/5, 3/5, 4/5 across the four overlapping frames, the outgoing the rest
+    assert levels == [0] * 8 + [40, 80, 120, 160] + [200] * 8 + [50] * 8
+    assert (film.frames == film.frames[:, :1, :1]).all()  # every pixel as its frame's first
+    cut = Storyboard((Shot(take(12)), Shot(take(12))), loudness=None)._join([flat(12, 0), flat(12, 200)], "complete", ())
+    assert cut.frames[:, 0, 0, 0].tolist() == [0] * 12 + [200] * 12 and cut.starts == (0.0, 0.75)
+
+
+def test_a_shot_between_two_crossfades_fades_in_and_out() -> None:
+    board = Storyboard((Shot(take(8)), Shot(take(12), join="crossfade"), Shot(take(8), join="crossfade")),
+                       crossfade=0.125, loudness=None)  # 2-frame dissolves
+    film = board._join([flat(8, 0), flat(12, 150), flat(8, 0)], "complete", ())
+    assert film.frames[:, 0, 0, 0].tolist() == [0] * 6 + [50, 100] + [150] * 8 + [100, 50] + [0] * 6
+
+
+def test_the_shots_sound_runs_on_the_films_timeline() -> None:
+    board = Storyboard((Shot(take(16)), Shot(take(16))), loudness=None)
+    film = board._join([flat(16, 0, tone=0.1), flat(16, 0, tone=-0.2)], "complete", ())
+    assert film.audio.shape == (2, 2 * RATE) and film.sample_rate == RATE
+    assert film.audio[0, RATE // 2] == pytest.approx(0.1, abs=1e-4)
+    assert film.audio[0, RATE + RATE // 2] == pytest.approx(-0.2, abs=1e-4)
+
+
+def test_no_shots_make_an_empty_film_that_says_why() -> None:
+    board = Storyboard((Shot(take(8)),))
+    film = board._join([], "stopped in shot 1 of 1", ())
+    assert film.frames.shape == (0, H, W, 3) and film.audio.shape == (2, 0) and film.status == "stopped in shot 1 of 1"
+
+
+# -- the film-wide sound ----------------------------------------------------------------------------
+
+
+def test_the_film_wide_sound_is_carried_by_a_take_of_the_films_length() -> None:
+    cast = (Character("Ana", voice="p225"), Character("Bo"))
+    lines = (DialogueLine("Ana", "Look out!", 0.2), DialogueLine("Bo", "What?", 1.0),
+             DialogueLine("Cy", "Here.", 1.4, voice="p230"), DialogueLine("Dee", "Hm.", 1.6))
+    board = Storyboard((Shot(take(12, seed=7)), Shot(take(20, seed=8), join="crossfade")), cast=cast,
+                       music="a warm pad", music_model="some/music", music_backend="transformers", dialogue=lines,
+                       crossfade=0.25, loudness=-20.0)
+    bed = board._bed_take()
+    assert board.duration == pytest.approx(28 / FPS)
+    assert (bed.frames, bed.fps, bed.size, bed.seed) == (28, FPS, (W, H), 7)  # the first shot's seed and size
+    assert bed.physics == sorakit.PhysicsConfig() and bed.model == "previz"
+    s = bed.sound
+    assert (s.foley, s.music, s.music_model, s.backend, s.loudness) == (False, "a warm pad", "some/music",
+                                                                      "transformers", -20.0)
+    # the cast member's voice; a cast member without one; the line's own; someone not in the cast
+    assert [x.voice for x in s.dialogue] == ["p225", "", "p230", ""]
+    assert [x.text for x in s.dialogue] == ["Look out!", "What?", "Here.", "Hm."]
+
+
+# -- how each film line is heard -------------------------------------------------------------------
+
+
+def test_a_film_line_is_lip_synced_only_where_every_shot_under_it_was_made_to_it() -> None:
+    board = Storyboard((Shot(take(16)), Shot(take(16))))
+    made = flat(16, 0, dialogue=f"{FILM_SPEECH} (speech sha256 0123)")
+    plain = flat(16, 0)
+    starts = [0.0, 1.0]
+    assert board._how(line(0.2, 0.8), [made, plain], starts).how == LIP_SYNCED  # over the first shot only
+    assert board._how(line(1.2, 1.8), [made, plain], starts).how == OVERLAID  # over the second only
+    assert board._how(line(0.8, 1.3), [made, plain], starts).how == OVERLAID  # across the cut: one was not
+    assert board._how(line(0.8, 1.3), [made, made], starts).how == LIP_SYNCED
+    assert board._how(line(1.0, 1.5), [made, plain], starts).how == OVERLAID  # starts at the cut: the second's
+    assert board._how(line(0.5, 1.0), [made, plain], starts).how == LIP_SYNCED  # ends at the cut: the first's
+    assert board._how(line(2.5, 3.0), [made, made], starts).how == OVERLAID  # after the film: over no shot
+
+
+# -- measures over the film ------------------------------------------------------------------------
+
+
+def test_lip_sync_is_measured_where_lines_are_heard_over_the_films_sound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    lipsync_module = importlib.import_module("sorakit.lipsync")  # sorakit.lipsync is also the function
+    board = Storyboard((Shot(take(16)), Shot(take(16)), Shot(take(16))), loudness=None)
+    film = board._join([flat(16, 0, tone=0.1), flat(16, 0, tone=0.2), flat(16, 0, tone=0.3)], "complete", ())
+    assert film.lip_sync() == (None, None, None)  # no lines: nothing to measure
+    assert film.soundtrack is not None
+    spoken = dataclasses.replace(film, soundtrack=dataclasses.replace(film.soundtrack, lines=(line(1.2, 1.5),)))
+    heard: list[Clip] = []
+    monkeypatch.setattr(lipsync_module, "lipsync", lambda clip: heard.append(clip) or "measured")
+    assert spoken.lip_sync() == (None, "measured", None)
+    [clip] = heard
+    assert clip.sample_rate == RATE and clip.stems == {} and clip.frames is spoken.shots[1].frames
+    np.testing.assert_array_equal(clip.audio, spoken.audio[:, RATE:2 * RATE])  # the film's sound over shot 2
+    without = dataclasses.replace(film, soundtrack=None)
+    assert without.lip_sync() == (None, None, None)
+
+
+def test_consistency_hands_on_the_cast_model_and_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sorakit.consistency
+
+    @dataclasses.dataclass(frozen=True)
+    class Report:
+        lip_sync: Any = None
+
+    asked: list[dict[str, Any]] = []
+
+    def measure(shots: Any, **kw: Any) -> Report:
+        asked.append({"shots": shots, **kw})
+        return Report()
+
+    monkeypatch.setattr(sorakit.consistency, "measure", measure)
+    film = Storyboard((Shot(take(8)),), loudness=None)._join([flat(8, 0)], "complete", ())
+    film = dataclasses.replace(film, cast=(Character("Ana", reference="ana.png"), Character("Bo")))
+    report = film.consistency(model="some/clip", device="cpu")
+    assert asked[-1] == {"shots": film.shots, "cast": {"Ana": "ana.png"}, "model": "some/clip", "device": "cpu"}
+    assert report.lip_sync == (None,)
+    film.consistency()
+    assert asked[-1]["model"] == sorakit.consistency.DEFAULT_EMBEDDER and asked[-1]["device"] is None
+    dataclasses.replace(film, cast=(Character("Bo"),)).consistency()
+    assert asked[-1]["cast"] is None  # nobody to look for
+
+
+# -- a 'continue' shot's start ----------------------------------------------------------------------
+
+
+def test_a_continue_shots_start_is_the_last_frame_named_by_the_shot_before(tmp_path: Path) -> None:
+    from PIL import Image
+
+    before = flat(8, 90)
+    before = dataclasses.replace(before, frames=np.concatenate([before.frames[:-1], np.full((1, H, W, 3), 33, np.uint8)]))
+    (tmp_path / "shot_01.json").write_text(json.dumps({"mp4_sha256": "abcdef0123456789ff"}))
+    stale = tmp_path / "shot_02_start_000000000000.png"
+    stale.write_bytes(b"old")
+    other = tmp_path / "shot_03_start_000000000000.png"
+    other.write_bytes(b"another shot's")
+    still = _start_frame(tmp_path, 1, before)
+    assert still == tmp_path / "shot_02_start_abcdef012345.png"
+    assert np.array_equal(np.asarray(Image.open(still)), before.frames[-1])
+    assert not stale.exists() and other.exists()  # an older start of this shot goes; another shot's stays
+    again = _start_frame(tmp_path, 1, flat(8, 200))  # already made for this shot before: kept as it is
+    assert again == still and np.array_equal(np.asarray(Image.open(still)), before.frames[-1])
+
+
+def test_film_duration_is_its_frames_over_its_rate() -> None:
+    film = Storyboard((Shot(take(8)),), loudness=None)._join([flat(8, 0)], "complete", ())
+    assert isinstance(film, Film) and film.duration == 0.5
