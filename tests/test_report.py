@@ -293,18 +293,32 @@ def test_bodies_of_one_colour_are_each_followed_by_it() -> None:
         assert b.found > 0.95 and error < 0.02, (b.name, b.found, error)  # metres
 
 
-def test_a_box_drawn_in_another_colour_is_followed_by_its_look() -> None:
+def test_a_box_drawn_in_another_colour_is_followed_by_its_look(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plan says blue, the video drew it green: the crate is followed from where the simulation puts
     it, by its appearance, with a seed the size of the box's inner square."""
+    import math
+
+    import sorakit.report as report
+
     def scene(crate: str) -> Scene:
         return Scene.room("recoloured").add(sorakit.Ball("ball", 1.5, 2.0, 0.25, "rubber", vx=1.0),
                                             sorakit.Box("crate", 5.0, 2.5, 1.0, 0.4, vx=-0.5, color=crate))
+    seeds: list[object] = []
+    look = report.track_appearance
+
+    def recorded(frames: np.ndarray, seeds_: list[tuple[float, float, float]], *a: object) -> object:
+        seeds.append(seeds_)
+        return look(frames, seeds_, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report, "track_appearance", recorded)
     drawn = simulate(scene("#3fa34d"), frames=48, fps=FPS)
     r = measure_frames(render(drawn, WIDTH, HEIGHT).frames, FPS, scene=scene("#2e86e4"))
+    px_per_m = min(WIDTH / 8.0, HEIGHT / 4.6)  # the room's view: 8 m by 4.6 m
+    assert seeds == [[(pytest.approx(200.0), pytest.approx(72.0), pytest.approx(0.5 * math.sqrt(0.4) * px_per_m))]]
     assert r.passed, r.verdict
     crate = r.body("crate")
     error = np.nanmax(np.hypot(*(crate.track - drawn.positions["crate"][:48]).T))
-    assert crate.found > 0.9 and error < 0.05, (crate.found, error)
+    assert crate.found > 0.9 and error < 0.06, (crate.found, error)
 
 
 class _Identity:
@@ -331,9 +345,11 @@ def test_the_previz_likeness_counts_only_frames_inside_the_view(x: float, y: flo
 def test_the_previz_likeness_needs_one_start_frame_found() -> None:
     from sorakit.report import _looks_like_previz
 
-    path = np.array([[50, 50], [50, 50], [95, 70]], float)  # the third starts outside the view
+    path = np.array([[50, 50], [50, 50], [95, 70]], float)  # in the third frame it is outside the view
     once = np.array([[np.nan, np.nan], [50, 50], [np.nan, np.nan]])
     assert _looks_like_previz(once, path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
+    outside = np.array([[np.nan, np.nan], [np.nan, np.nan], [95, 70]])  # found only where it is out of view
+    assert not _looks_like_previz(outside, path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
     assert not _looks_like_previz(np.full((3, 2), np.nan), path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]
     half = np.array([[50, np.nan], [np.nan, 50], [np.nan, np.nan]])  # one coordinate is not a position
     assert not _looks_like_previz(half, path, _Identity(), 10.0, 100, 100)  # type: ignore[arg-type]

@@ -44,7 +44,8 @@ def test_text_to_video_with_nothing_to_follow_renders_nothing() -> None:
     cond = conditioning(take("wan2.1-t2v-1.3b", "t2v", strength=0.0), None)
     assert (cond.image, cond.video, cond.motion, cond.sim, cond.method, cond.notes, cond.ttm, cond.reference_images) == (
         None, None, None, None, "none", (), None, ())
-    assert conditioning(take("wan2.1-t2v-1.3b", "t2v", scene=None), None).sim is None  # strength, no scene
+    cond = conditioning(take("wan2.1-t2v-1.3b", "t2v", scene=None), None)  # a strength, but no scene
+    assert (cond.method, cond.motion, cond.sim, cond.ttm, cond.notes) == ("none", None, None, None, ())
 
 
 def test_video_to_video_is_given_the_previz_at_the_takes_strength() -> None:
@@ -64,11 +65,10 @@ def test_warped_noise_follows_the_previz_and_time_to_move_its_steps() -> None:
     assert cond.notes == ("warped noise (strength 0.6)",)
     t = take("wan2.1-t2v-1.3b", "t2v", strength=0.6)  # auto: the card has Time-to-Move
     cond = conditioning(t, None)
-    assert cond.method == "ttm" and t.ttm is not None and cond.ttm == t.ttm
+    assert cond.method == "ttm" and t.ttm == cond.ttm == (1, 3)
     assert cond.motion is not None and np.array_equal(cond.motion.frames, previz_of(t))
-    w, s = t.ttm
-    assert cond.notes == ((f"Time-to-Move (t_weak {w}, t_strong {s} of 20 steps; strength 0.6; moving bodies held, "
-                          "mask grown 1 latent px)"),)
+    assert cond.notes == (("Time-to-Move (t_weak 1, t_strong 3 of 20 steps; strength 0.6; moving bodies held, "
+                           "mask grown 1 latent px)"),)
 
 
 def test_image_to_video_starts_from_the_picture_or_the_previz() -> None:
