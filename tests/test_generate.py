@@ -187,3 +187,97 @@ def test_speech_handed_in_is_what_a_lip_syncing_model_is_given(runtime: Runtime)
     assert clip.provenance.dialogue.startswith(f"{FILM_SPEECH} (speech sha256 ")
     sorakit.generate(take.replace(model="wan2.1-t2v-1.3b", width=128, height=128), speech=speech)
     assert runtime.calls[-1].cond.speech is None  # a model that cannot lip-sync is not given it
+
+
+# -- the previz path, Foley and the speech helpers ---------------------------------------------------
+
+
+def test_the_previz_reports_each_frame_and_stops_within_one() -> None:
+    import time
+
+    seen: list[tuple[Any, float]] = []
+    start = time.perf_counter()
+    take = sorakit.Take(frames=12, fps=16, width=96, height=64, seed=2, physics=sorakit.PhysicsConfig(scene=LOW))
+    clip = sorakit.generate(take, on_step=lambda s: seen.append((s, time.perf_counter() - start)),
+                            should_stop=lambda: len(seen) >= 5)
+    assert [s.step for s, _ in seen] == [1, 2, 3, 4, 5] and {s.total for s, _ in seen} == {12}
+    for s, elapsed in seen:  # seconds per frame so far, and what is left at that pace
+        assert 0 < s.seconds_per_step * s.step <= elapsed
+        assert s.eta == pytest.approx(s.seconds_per_step * (12 - s.step))
+        assert s.preview is not None and s.preview.shape == (64, 96, 3)
+    assert clip.frames.shape[0] == 5 and clip.provenance.status == "stopped after step 5 of 12"
+    assert clip.audio.shape[1] == round(5 / 16 * clip.sample_rate) and clip.sample_rate == 48_000
+    sim = simulate(LOW, frames=12, fps=16)
+    assert any(e.time >= 5 / 16 for e in sim.events) and any(e.time < 5 / 16 for e in sim.events)
+    assert clip.events == tuple(e for e in sim.events if e.time < 5 / 16)
+
+
+def test_the_previz_is_refused_before_rendering_what_will_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sorakit.previz as previz
+
+    monkeypatch.setattr(previz, "available_memory", lambda: 3_000_000_000)  # 3 GB free: about half of it fits
+    take = sorakit.Take(frames=480, fps=24, width=1280, height=720, physics=sorakit.PhysicsConfig(scene=LOW))
+    with pytest.raises(sorakit.OutOfMemory, match=r"render at most (\d+) frames \((\d+\.\d) s\) at this size") as info:
+        sorakit.generate(take)
+    import re
+
+    most = re.search(r"render at most (\d+) frames \((\d+\.\d) s\)", str(info.value))
+    assert most is not None and int(most.group(1)) > 0
+    assert float(most.group(2)) == pytest.approx(int(most.group(1)) / 24, abs=0.05)  # at the Take's own rate
+
+
+def test_foley_is_silence_of_the_takes_length_without_a_simulation() -> None:
+    from sorakit.generate import _foley
+
+    take = wan(frames=33).resolved()
+    assert _foley(take, None).shape == (2, round(33 / 16 * 48_000))
+    sim = simulate(LOW, frames=33, fps=16)
+    one, other = _foley(take, sim), _foley(take.replace(seed=take.seed + 1), sim)
+    assert one.shape == (2, round(33 / 16 * 48_000)) and np.abs(one).max() > 0.01
+    assert not np.array_equal(one, other)  # the impacts are synthesized from the Take's seed
+    np.testing.assert_array_equal(one, _foley(take, sim))
+
+
+def test_speech_handed_in_is_placed_at_its_own_level() -> None:
+    at48 = np.stack([np.full(24_000, 0.3), np.full(24_000, 0.1)])  # float64, stereo, 0.5 s
+    placed = placed_speech((at48, 48_000), 1.0)
+    assert placed.dtype == np.float32 and placed.shape == (48_000,)
+    assert placed[:24_000] == pytest.approx(0.2) and not placed[24_000:].any()  # the mean of the channels, padded
+    assert placed_speech((at48, 48_000), 0.25).shape == (12_000,)  # cut to the clip
+    t = np.arange(16_000) / 16_000
+    tone = (0.25 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    resampled = placed_speech((tone, 16_000), 1.5)
+    assert resampled.dtype == np.float32 and resampled.shape == (72_000,)
+    assert np.abs(resampled[:46_000]).max() == pytest.approx(0.25, abs=0.01)  # not normalised, not ducked
+    assert np.sqrt(np.mean(resampled[40_000:46_000] ** 2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.02)  # 1 s long
+    assert np.abs(resampled[49_000:]).max() < 1e-3  # silence after the second it lasts
+
+
+def test_the_speech_note_fingerprints_the_exact_samples_at_48_khz() -> None:
+    import re
+
+    samples = np.linspace(-0.5, 0.5, 4800)
+    note = speech_note(samples)  # float64 in: hashed as the float32 the model is given
+    assert re.fullmatch(re.escape(FILM_SPEECH) + r" \(speech sha256 [0-9a-f]{16}\)", note)
+    assert note == speech_note(samples.astype(np.float32)) != speech_note(samples[::-1].copy())
+
+
+def test_the_dialogue_note_says_how_the_lines_reach_the_clip() -> None:
+    from sorakit.generate import _dialogue_note
+    from sorakit.take import DialogueLine, SoundConfig
+
+    one = (DialogueLine("Ana", "Look out!", 0.2),)
+    two = one + (DialogueLine("Bo", "What?", 0.8),)
+
+    def note(model: str, lines: tuple[DialogueLine, ...], **sound: Any) -> str:
+        t = sorakit.Take(model=model, prompt="x", sound=SoundConfig(dialogue=lines, **sound))
+        return _dialogue_note(t, models.get(model))
+
+    assert note("wan2.1-t2v-1.3b", one) == ("1 dialogue line overlaid: spoken by VITS voices and laid over the picture "
+                                           "(wan2.1-t2v-1.3b makes no sound to animate mouths by)")
+    assert note("wan2.1-t2v-1.3b", two).startswith("2 dialogue lines overlaid")
+    assert note("ltx-2", two, lip_sync=False).endswith("(sound.lip_sync is off)")
+    assert note("cosmos3-nano", one).endswith("(cosmos3-nano cannot be given speech to make its picture to)")
+    assert note("ltx-2", two).startswith("2 dialogue lines lip-synced: spoken by VITS voices, encoded with ltx-2's")
+    assert note("ltx-2", one, dialogue_source="model") == (
+        "1 dialogue line spoken by ltx-2 from its prompt; each line's start measured from its sound")
