@@ -3,6 +3,7 @@
     .venv/bin/pip install mutmut
     .venv/bin/python tests/mutation.py sorakit/audio/mix.py [more modules...] [--children 2]
     .venv/bin/python tests/mutation.py --all
+    .venv/bin/python tests/mutation.py sorakit/generate.py --again   # only the last run's survivors
 
 mutmut runs, for every mutant, the tests that cover the mutated function. Run over the whole
 package at once (``[tool.mutmut]`` in pyproject.toml), a mutant in the mixer also runs every
@@ -20,6 +21,7 @@ deadlock the child, which mutmut would count as a timeout.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +61,7 @@ TESTS: dict[str, list[str]] = {
     "sorakit/report/judging.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/storyboard.py": ["tests/test_storyboard_parts.py", "tests/test_storyboard.py"],
     "sorakit/guidance/controls.py": ["tests/backends/test_cosmos.py"],
-    "sorakit/backends/_guardrail.py": ["tests/backends/test_cosmos.py"],
+    "sorakit/backends/_guardrail.py": ["tests/backends/test_guardrail.py", "tests/backends/test_cosmos.py"],
     "sorakit/backends/cosmos.py": ["tests/backends/test_inputs.py", "tests/backends/test_cosmos.py"],
     "sorakit/backends/cosmos3.py": ["tests/backends/test_inputs.py", "tests/backends/test_cosmos.py"],
     "sorakit/clip.py": ["tests/test_clip.py", "tests/test_saves.py"],
@@ -76,10 +79,27 @@ def _config(module: str, tests: list[str]) -> str:
             "mutate_only_covered_lines = true\n")
 
 
-def run(module: str, children: int, out: Path, tests: list[str] | None = None) -> dict[str, object]:
+def run(module: str, children: int, out: Path, tests: list[str] | None = None, again: bool = False
+        ) -> dict[str, object]:
     """Mutates ``module`` in a copy of the working tree against ``tests`` (``TESTS[module]`` by default)
-    and returns its results."""
-    tests = tests or TESTS[module]
+    and returns its results.
+
+    ``again``: only the survivors of the last run on record are run, against its test files as they are now
+    (mutmut names each mutant by its function and number, so the module's source must be the one that
+    run mutated: its sha256 is checked). Tests only ever added kill more, never fewer: the mutants
+    killed before stay killed, and the score is the same a whole new run would give.
+    """
+    record = out / (module.replace("/", ".") + ".json")
+    source = hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
+    before: dict[str, Any] = json.loads(record.read_text()) if again and record.exists() else {}
+    tests = tests or before.get("tests") or TESTS[module]  # again: the tests that run was made against
+    if again:
+        if not before:
+            raise SystemExit(f"{module}: no earlier run in {record} to take the survivors of")
+        if before.get("source_sha256", source) != source:
+            raise SystemExit(f"{module} changed since its last run: run it whole, without --again")
+        if not before["survivors"]:
+            return before
     work = Path(tempfile.mkdtemp(prefix="sorakit-mutation-"))
     try:
         for name in ("sorakit", "tests", "assets", "notebooks", "README.md"):
@@ -97,10 +117,14 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None) -
         out.mkdir(parents=True, exist_ok=True)
         log = out / (module.replace("/", ".") + ".log")
         with open(log, "w") as sink:  # mutmut's own output, for a run that went wrong
-            subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=work, env=env, stdout=sink,
-                           stderr=subprocess.STDOUT, check=False)
+            subprocess.run([mutmut, "run", "--max-children", str(children), *sorted(before.get("survivors", ()))],
+                           cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False)
         meta = work / "mutants" / f"{module}.meta"
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        if again:  # the earlier run's killed and timed-out mutants, as they were
+            codes = {**{f"killed {i}": 1 for i in range(before["killed"])},
+                     **{f"timed out {i}": 36 for i in range(before["timeouts"])},
+                     **{k: codes.get(k) for k in before["survivors"]}}
         killed = [k for k, v in codes.items() if v not in (0, None, 33, 34, 36, -24, 152)]
         survived = sorted(k for k, v in codes.items() if v == 0)
         timeouts = [k for k, v in codes.items() if v in (36, -24, 152)]
@@ -111,13 +135,13 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None) -
                                     and not line.startswith(("---", "+++")))
         done = len(killed) + len(survived) + len(timeouts)
         result: dict[str, object] = {
-            "module": module, "tests": tests, "mutants": len(codes), "killed": len(killed),
+            "module": module, "source_sha256": source, "tests": tests, "mutants": len(codes), "killed": len(killed),
             "survived": len(survived), "timeouts": len(timeouts),
             "score": round(100 * (len(killed) + len(timeouts)) / done, 1) if done else None,
             "survivors": diffs,
         }
         out.mkdir(parents=True, exist_ok=True)
-        (out / (module.replace("/", ".") + ".json")).write_text(json.dumps(result, indent=2))
+        record.write_text(json.dumps(result, indent=2))
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -129,6 +153,8 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every module in TESTS")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", default=str(ROOT / "mutation-results"))
+    parser.add_argument("--again", action="store_true", help="run only the last run's survivors, against the "
+                        "tests as they are now (the module itself unchanged)")
     parser.add_argument("--tests", nargs="+", help="test files to run instead of the module's own (a quicker, "
                         "lower bound on the score; one module only)")
     args = parser.parse_args()
@@ -139,7 +165,7 @@ def main() -> None:
     if args.tests and len(modules) != 1:
         parser.error("--tests goes with one module")
     for module in modules:
-        r = run(module, args.children, Path(args.out), args.tests)
+        r = run(module, args.children, Path(args.out), args.tests, args.again)
         print(f"{module}: {r['killed']} killed, {r['survived']} survived, {r['timeouts']} timed out of "
               f"{r['mutants']} -> score {r['score']}%", flush=True)
 
