@@ -12,6 +12,7 @@ test_behaviour) on tiny checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 from types import SimpleNamespace
@@ -281,3 +282,51 @@ def test_the_dialogue_note_says_how_the_lines_reach_the_clip() -> None:
     assert note("ltx-2", two).startswith("2 dialogue lines lip-synced: spoken by VITS voices, encoded with ltx-2's")
     assert note("ltx-2", one, dialogue_source="model") == (
         "1 dialogue line spoken by ltx-2 from its prompt; each line's start measured from its sound")
+
+
+def test_the_sound_is_built_with_the_callers_callbacks_and_no_models_after_a_stop(runtime: Runtime,
+                                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                                   ) -> None:
+    from sorakit.audio import soundtrack
+
+    calls: list[dict[str, Any]] = []
+    real = soundtrack.build
+
+    def build(take: sorakit.Take, duration: float, **kw: Any) -> Any:
+        calls.append(kw)
+        if kw.get("on_sound") is not None:
+            kw["on_sound"]("music", 1, 2)  # a sound model's progress
+        return real(take, duration, **{**kw, "models": False})
+
+    monkeypatch.setattr(soundtrack, "build", build)
+    heard: list[tuple[str, int, int]] = []
+
+    def stop() -> bool:
+        return False
+
+    sorakit.generate(wan(), on_sound=lambda *a: heard.append(a), should_stop=stop)
+    assert heard == [("music", 1, 2)] and calls[-1]["should_stop"] is stop
+    assert calls[-1]["models"] is True and calls[-1]["spoken"] is None and calls[-1]["joint"] is None
+    assert calls[-1]["foley"] is not None and calls[-1]["foley"].shape == (2, round(9 / 16 * 48_000))
+    runtime.stopped, runtime.steps_done = True, 1
+    sorakit.generate(wan())
+    assert calls[-1]["models"] is False  # a stopped video runs no sound model
+
+
+def test_vace_follows_the_simulation_like_video_to_video(runtime: Runtime) -> None:
+    take = sorakit.Take(model="wan2.1-vace-1.3b", prompt="balls", mode="vace", width=128, height=128, frames=33,
+                        fps=16, steps=4, physics=sorakit.PhysicsConfig(scene=LOW, strength=0.6))
+    clip = sorakit.generate(take)
+    assert clip.events == tuple(simulate(LOW, frames=33, fps=16).events) and "foley" in clip.stems
+
+
+def test_a_fast_variant_with_a_shift_and_no_source_is_named_so(runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    monkeypatch.setattr(models, "MODELS", dict(models.MODELS))
+    base = models.get("wan2.1-t2v-1.3b")
+    fast = models.Fast(steps=4, guidance_scale=1.0, shift=5.0)
+    spec = models.register(dataclasses.replace(base, name="wan-fast-test",
+                                               card=dataclasses.replace(base.card, fast=fast)))
+    clip = sorakit.generate(wan(speed="fast").replace(model=spec.name))
+    assert clip.provenance.variant == "fast: 4 steps, guidance 1, shift 5"
+    assert clip.provenance.model_id == base.model_id  # no checkpoint of its own: the base's
