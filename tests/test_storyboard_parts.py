@@ -187,3 +187,98 @@ def test_a_continue_shots_start_is_the_last_frame_named_by_the_shot_before(tmp_p
 def test_film_duration_is_its_frames_over_its_rate() -> None:
     film = Storyboard((Shot(take(8)),), loudness=None)._join([flat(8, 0)], "complete", ())
     assert isinstance(film, Film) and film.duration == 0.5
+
+
+# -- a shot's Take in the film ---------------------------------------------------------------------
+
+ASTRONAUT = str(Path(__file__).resolve().parent.parent / "assets" / "cameo_astronaut.png")
+
+
+def test_a_matched_shot_takes_the_look_of_the_one_before() -> None:
+    before = sorakit.Take(model="wan2.1-t2v-1.3b", prompt="a", seed=5, width=480, height=272, steps=12,
+                          guidance_scale=4.5, negative_prompt="blur")
+    own = sorakit.Take(model="ltx-video", prompt="b", seed=9, width=256, height=256, steps=30, guidance_scale=3.0)
+    board = Storyboard((Shot(own, join="match"), Shot(own, join="match"), Shot(own)))
+    matched = board._resolved(1, before)
+    assert (matched.model, matched.seed, matched.size, matched.steps, matched.guidance_scale,
+            matched.negative_prompt, matched.prompt) == ("wan2.1-t2v-1.3b", 5, (480, 272), 12, 4.5, "blur", "b")
+    assert board._resolved(0, before) == own  # the first shot has nothing before it to match
+    assert board._resolved(2, before) == own  # a cut keeps its own look
+
+
+def test_a_continued_shot_starts_from_the_frame_it_is_given() -> None:
+    own = sorakit.Take(model="ltx-video", prompt="b", width=256, height=256)
+    board = Storyboard((Shot(own), Shot(own, join="continue")))
+    cont = board._resolved(1, own, first_frame="shot_02_start_abc.png")
+    assert (cont.mode, cont.first_frame) == ("i2v", "shot_02_start_abc.png")
+    assert board._resolved(1, own) == own  # its start frame is not made yet
+    assert board._resolved(0, own, first_frame="x.png") == own  # a cut is not started from a frame
+
+
+def test_the_first_cast_member_with_a_cameo_conditions_picture_takes() -> None:
+    ana = Character("Ana", cameo=sorakit.Cameo(ASTRONAUT, "Eileen Collins", consent=True))
+    bo = Character("Bo")
+    i2v = sorakit.Take(model="ltx-video", prompt="b", mode="i2v", width=256, height=256)
+    board = Storyboard((Shot(i2v, characters=("Bo", "Ana")),), cast=(ana, bo))
+    got = board._resolved(0, i2v)
+    assert (got.cameo, got.cameo_name, got.cameo_consent) == (ASTRONAUT, "Eileen Collins", True)
+    for mode in ("vace",):
+        vace = sorakit.Take(model="wan2.1-vace-1.3b", prompt="b", mode=mode, width=256, height=256)
+        assert Storyboard((Shot(vace, characters=("Ana",)),), cast=(ana,))._resolved(0, vace).cameo == ASTRONAUT
+    t2v = i2v.replace(mode="t2v")
+    assert Storyboard((Shot(t2v, characters=("Ana",)),), cast=(ana,))._resolved(0, t2v).cameo is None  # no picture
+    mine = i2v.replace(cameo="me.png", cameo_name="Me", cameo_consent=True)
+    assert Storyboard((Shot(mine, characters=("Ana",)),), cast=(ana,))._resolved(0, mine).cameo == "me.png"
+    cont = Storyboard((Shot(t2v), Shot(i2v, join="continue", characters=("Ana",))), cast=(ana,))
+    assert cont._resolved(1, t2v).cameo is None  # a continued shot starts from the frame before, not a photo
+
+
+def test_each_line_of_a_shot_is_spoken_in_its_speakers_voice() -> None:
+    lines = (DialogueLine("Ana", "Hi.", 0.1), DialogueLine("Bo", "Yo.", 0.5, voice="p230"))
+    t = sorakit.Take(sound=sorakit.SoundConfig(dialogue=lines))
+    board = Storyboard((Shot(t),), cast=(Character("Ana", voice="p225"),))
+    assert [x.voice for x in board._resolved(0, t).sound.dialogue] == ["p225", "p230"]
+    quiet = sorakit.Take(sound=sorakit.SoundConfig(dialogue=(DialogueLine("Cy", "Hm.", 0.1),)))
+    unvoiced = Storyboard((Shot(quiet),), cast=board.cast)
+    assert unvoiced._resolved(0, quiet) == quiet  # nobody in the cast speaks it: the Take as it was
+
+
+# -- the saved film ----------------------------------------------------------------------------------
+
+
+def test_the_film_is_saved_with_its_sidecar_label_and_signed_manifest(tmp_path: Path) -> None:
+    import av
+
+    from sorakit import _serde, credentials
+    from sorakit._version import __version__
+    from sorakit.sidecar import AI_LABEL, FILM_FORMAT, file_sha256, take_hash
+
+    first = dataclasses.replace(flat(8, 40), take=take(8, seed=3))
+    second = dataclasses.replace(flat(8, 160), take=take(8, seed=4))
+    second = dataclasses.replace(second, provenance=dataclasses.replace(
+        second.provenance, cameo="Eileen Collins; consent given; photo sha256 0123abcd"))
+    for i, clip in enumerate((first, second)):
+        clip.save(tmp_path / f"shot_{i + 1:02d}.mp4")
+    board = Storyboard((Shot(first.take), Shot(second.take)), name="reel", loudness=None)
+    film = board._join([first, second], "complete", ())
+    path = board._save(film, tmp_path)
+    assert path == tmp_path / "reel.mp4"
+    side = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert (side["format"], side["label"], side["sorakit_version"]) == (FILM_FORMAT, AI_LABEL, __version__)
+    assert side["mp4_sha256"] == file_sha256(path) and side["storyboard"] == _serde.to_dict(board)
+    assert side["shots"] == [
+        {"path": "shot_01.mp4", "start": 0.0, "take_sha256": take_hash(first.take), "model_id": "previz", "seed": 3,
+         "cameo": ""},
+        {"path": "shot_02.mp4", "start": 0.5, "take_sha256": take_hash(second.take), "model_id": "previz", "seed": 4,
+         "cameo": "Eileen Collins; consent given; photo sha256 0123abcd"}]
+    assert side["video"] == {"frames": 16, "fps": FPS}
+    assert side["audio"]["sample_rate"] == RATE and side["audio"]["samples"] == RATE
+    assert side["soundtrack"] == json.loads(json.dumps(_serde.to_dict(film.soundtrack)))
+    with av.open(str(path)) as f:
+        assert f.metadata["comment"].endswith("(storyboard)") and AI_LABEL in f.metadata["comment"]
+        assert f.metadata["description"] == "2 shots; storyboard reel"
+    signed = credentials.read(path)
+    assert signed.signed and signed.provenance is not None
+    assert signed.provenance["cameo_consent"] == "Eileen Collins; consent given"  # never the photo's hash
+    assert signed.provenance["model_id"] == "storyboard" and signed.provenance["backend"] == "storyboard"
+    assert signed.ingredients == ("shot_01.mp4", "shot_02.mp4")
