@@ -19,7 +19,7 @@ from sorakit.generate import FILM_SPEECH
 from sorakit.storyboard import Character, Film, Shot, Storyboard, _start_frame
 from sorakit.take import DialogueLine
 
-W, H, FPS, RATE = 32, 24, 16, 48_000
+W, H, FPS, RATE = 48, 32, 16, 48_000
 
 
 def take(frames: int, seed: int = 0) -> sorakit.Take:
@@ -282,3 +282,81 @@ def test_the_film_is_saved_with_its_sidecar_label_and_signed_manifest(tmp_path: 
     assert signed.provenance["cameo_consent"] == "Eileen Collins; consent given"  # never the photo's hash
     assert signed.provenance["model_id"] == "storyboard" and signed.provenance["backend"] == "storyboard"
     assert signed.ingredients == ("shot_01.mp4", "shot_02.mp4")
+
+
+# -- the storyboard's rules, each at its edge, each message whole -----------------------------------
+
+
+def shots(*frames: int, **kw: Any) -> tuple[Shot, ...]:
+    return tuple(Shot(take(n), **kw) if i else Shot(take(n)) for i, n in enumerate(frames))
+
+
+def refusal(board: Storyboard) -> str:
+    with pytest.raises(sorakit.InvalidInput) as info:
+        board.validate()
+    return str(info.value)
+
+
+def test_the_crossfade_and_loudness_rules_at_their_edges() -> None:
+    two = shots(24, 24)
+    for ok in (5.0, 1 / 16):  # the longest dissolve; one frame at 16 fps
+        Storyboard(two, crossfade=ok).validate()
+    for bad in (0.0, 5.01, float("nan"), float("inf")):
+        assert refusal(Storyboard(two, crossfade=bad)) == (f"crossfade={bad!r}: must be in (0, 5] seconds; 0.5 is a "
+                                                           "soft dissolve")
+    Storyboard(shots(24, 24, join="crossfade"), crossfade=1 / 16).validate()  # one frame blends
+    assert refusal(Storyboard(shots(24, 24, join="crossfade"), crossfade=0.03)) == (
+        "crossfade=0.03: shorter than one frame at 16 fps (0.0625 s), so nothing would blend; use at least 0.0625 s, "
+        "or join='cut'")
+    # a crossfade as long as a shot it joins (the one before it included) is refused
+    assert refusal(Storyboard(shots(8, 24, join="crossfade"), crossfade=0.5)) == (
+        "shots[1]: a crossfade of 0.5 s needs both shots longer than it")
+    three = (Shot(take(8)), Shot(take(24), join="crossfade"), Shot(take(24)))
+    assert refusal(Storyboard(three, crossfade=0.5)).startswith("shots[1]: a crossfade of 0.5 s")
+    for ok_loudness in (-40.0, -5.0, None):
+        Storyboard(two, loudness=ok_loudness).validate()
+    for bad_loudness in (-40.5, -4.5, float("nan")):
+        assert refusal(Storyboard(two, loudness=bad_loudness)) == (
+            f"loudness={bad_loudness!r}: must be in [-40, -5] LUFS or None; -16 suits web and phone video, -23 broadcast")
+
+
+def test_the_joins_cast_and_lines_rules_in_words(tmp_path: Path) -> None:
+    assert refusal(Storyboard(())) == "shots=(): a storyboard needs at least one shot"
+    for join in ("continue", "match", "crossfade"):
+        assert refusal(Storyboard((Shot(take(8), join=join),))) == (
+            f"shots[0].join={join!r}: the first shot has nothing to join; use 'cut'")
+    assert refusal(Storyboard((Shot(take(8)), Shot(take(8), characters=("Ana",))), cast=(Character("Bo"),
+                                                                                         Character("Cy")))) == (
+        "shots[1].characters: 'Ana' is not in the cast (Bo, Cy)")
+    assert refusal(Storyboard((Shot(take(8), characters=("Ana",)),))) == (
+        "shots[0].characters: 'Ana' is not in the cast (empty)")
+    assert refusal(Storyboard(shots(8), cast=(Character("Ana", reference="nope.png"),))) == (
+        "cast 'Ana': reference='nope.png': no such file")
+    picture = tmp_path / "ana.png"
+    picture.write_bytes(b"a picture")
+    Storyboard(shots(8), cast=(Character("Ana", reference=str(picture)),)).validate()
+    wan = sorakit.Take(model="wan2.1-t2v-1.3b", prompt="a", width=128, height=128, frames=9, fps=16)
+    assert refusal(Storyboard((Shot(wan), Shot(wan, join="continue")))) == (
+        "shots[1].join='continue': it starts from the previous shot's last frame, which needs an image-to-video "
+        "model; wan2.1-t2v-1.3b runs t2v, v2v. Use 'cut', or a model with i2v")
+    Storyboard((Shot(wan), Shot(take(9).replace(prompt="b", width=128, height=128), join="match"))).validate()
+    line = DialogueLine("Ana", "Hi.", 0.0)
+    for bad in (dataclasses.replace(line, start=1.5), dataclasses.replace(line, text="  ")):
+        assert refusal(Storyboard(shots(8, 16), dialogue=(bad,))) == (
+            "dialogue[0]: a line needs text and a start within the film [0, 1.5) s")
+
+
+def test_a_render_writes_its_storyboard_first_in_a_folder_it_makes(tmp_path: Path) -> None:
+    from sorakit import _serde
+
+    board = Storyboard(shots(8), cast=(Character("Zoë"),))
+    out = tmp_path / "a" / "b"  # made, parents included
+    film = board.render(out)
+    text = (out / "storyboard.json").read_text(encoding="utf-8")
+    assert json.loads(text) == json.loads(json.dumps(_serde.to_dict(board)))
+    assert '"Zoë"' in text and text.startswith('{\n  "')  # as written: readable, two-space indented
+    assert film.status == "complete" and film.path == out / "film.mp4"
+    assert [(e.index, e.total, e.state, e.path) for e in film.log] == [
+        (0, 1, "rendering", str(out / "shot_01.mp4")), (0, 1, "rendered", str(out / "shot_01.mp4"))]
+    again = board.render(out)
+    assert [(e.index, e.total, e.state, e.path) for e in again.log] == [(0, 1, "loaded", str(out / "shot_01.mp4"))]
