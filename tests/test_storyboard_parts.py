@@ -72,9 +72,42 @@ def test_the_shots_sound_runs_on_the_films_timeline() -> None:
 
 
 def test_no_shots_make_an_empty_film_that_says_why() -> None:
+    from sorakit.storyboard import ShotEvent
+
     board = Storyboard((Shot(take(8)),))
-    film = board._join([], "stopped in shot 1 of 1", ())
-    assert film.frames.shape == (0, H, W, 3) and film.audio.shape == (2, 0) and film.status == "stopped in shot 1 of 1"
+    log = (ShotEvent(0, 1, "rendering", "shot_01.mp4"), ShotEvent(0, 1, "stopped", ""))
+    film = board._join([], "stopped in shot 1 of 1", log)
+    assert film.frames.shape == (0, H, W, 3) and film.frames.dtype == np.uint8
+    assert film.audio.shape == (2, 0) and film.audio.dtype == np.float32
+    assert (film.fps, film.sample_rate, film.shots, film.starts, film.soundtrack, film.status, film.log) == (
+        FPS, RATE, (), (), None, "stopped in shot 1 of 1", log)
+
+
+def test_the_sound_crossfades_where_the_picture_does_and_fades_briefly_at_a_cut() -> None:
+    board = Storyboard((Shot(take(16)), Shot(take(16), join="crossfade"), Shot(take(16))), crossfade=0.25,
+                       loudness=None)
+    film = board._join([flat(16, 0, tone=0.1), flat(16, 0, tone=0.3), flat(16, 0, tone=0.2)], "complete", ())
+    mono = film.audio.mean(axis=0)
+    assert mono[0] == pytest.approx(0.1, abs=1e-3) and mono[-1] == pytest.approx(0.2, abs=1e-3)  # no fade at the ends
+    start, end = int(0.75 * RATE), int(1.0 * RATE)  # the quarter-second dissolve
+    assert mono[start + 10] == pytest.approx(0.1, abs=0.01) and mono[end - 10] == pytest.approx(0.3, abs=0.01)
+    assert mono[(start + end) // 2] == pytest.approx(0.2, abs=0.01)  # half of each: one going out, one coming in
+    cut = int(1.75 * RATE)  # shot 3 starts; a 5 ms fade each side, no dissolve
+    assert mono[cut - int(0.05 * RATE)] == pytest.approx(0.3, abs=1e-3)
+    assert mono[cut + int(0.05 * RATE)] == pytest.approx(0.2, abs=1e-3)
+    assert np.abs(mono[cut - 48:cut + 48]).min() < 0.05  # dipped at the cut itself
+    stems = film.soundtrack.mix.tracks if film.soundtrack is not None else ()
+    assert [t.label for t in stems if t.name == "shots"] == ["shot 1", "shot 2", "shot 3"]
+
+
+def test_lines_spoken_inside_a_shot_are_on_the_films_timeline() -> None:
+    board = Storyboard((Shot(take(16)), Shot(take(16))), loudness=None)
+    plain = board._join([flat(16, 0), flat(16, 0)], "complete", ())
+    assert plain.soundtrack is not None and plain.soundtrack.lines == ()
+    said = SpokenLine("Ana", "Hi.", "p225", 0.2, 0.4)
+    speaking = dataclasses.replace(flat(16, 0), soundtrack=dataclasses.replace(plain.soundtrack, lines=(said,)))
+    film = board._join([flat(16, 0), speaking], "complete", ())
+    assert film.soundtrack is not None and film.soundtrack.lines == (dataclasses.replace(said, start=1.2, end=1.4),)
 
 
 # -- the film-wide sound ----------------------------------------------------------------------------
