@@ -127,12 +127,15 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
             # test named here covers (mutmut's 33, "no tests") or that did not run still survives
             codes = {**{f"killed {i}": 1 for i in range(before["killed"])},
                      **{f"timed out {i}": 36 for i in range(before["timeouts"])},
+                     **{f"unlisted {i}": 0 for i in range(before.get("unlisted_survivors", 0))},
                      **{k: 0 if codes.get(k) in (None, 33, 34) else codes[k] for k in before["survivors"]}}
         killed = [k for k, v in codes.items() if v not in (0, None, 33, 34, 36, -24, 152)]
         survived = sorted(k for k, v in codes.items() if v == 0)
         timeouts = [k for k, v in codes.items() if v in (36, -24, 152)]
         diffs = {}
         for name in survived:
+            if name.startswith("unlisted "):  # a survivor whose diff an earlier run did not keep
+                continue
             shown = subprocess.run([mutmut, "show", name], cwd=work, env=env, capture_output=True, text=True)
             diffs[name] = "\n".join(line for line in shown.stdout.splitlines() if line.startswith(("-", "+"))
                                     and not line.startswith(("---", "+++")))
@@ -144,6 +147,8 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
             "score": round(100 * (len(killed) + len(timeouts)) / done, 1) if done else None,
             "survivors": diffs,
         }
+        if len(diffs) < len(survived):
+            result["unlisted_survivors"] = len(survived) - len(diffs)
         out.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(result, indent=2))
         return result
