@@ -3,7 +3,8 @@
 # Debian's chromium for the browser tests (no browser download) and ffmpeg as an external audio
 # meter, then a virtual environment
 # with the one pinned torch set that loads torchaudio (torch 2.9.1 + torchaudio 2.9.1 + torchvision
-# 0.24.1: about 9 GB with the rest, about 1.5 minutes here), sorakit with its dev, video, audio and cluster (Ray)
+# 0.24.1: about 9 GB with the rest, about 1.5 minutes here), sorakit with its dev, video, audio and
+# cluster (Ray)
 # extras, and audiocraft
 # without its own pins. Safe to run again.
 set -euo pipefail
