@@ -68,7 +68,7 @@ BREAKAGES = [
      "        with hold_audio(pipe):\n            out = pipe(**args)", "        if True:\n            out = pipe(**args)",
      "tests/backends/test_lip_sync.py"),
     ("the film's lines never given to the shots", "sorakit/storyboard.py",
-     "                    speech = (part, RATE) if np.any(part) else None", "                    speech = None",
+     "            return (part, RATE) if np.any(part) else None", "            return None",
      "tests/backends/test_lip_sync.py"),
     ("a Take's LoRAs left on for the next Take", "sorakit/backends/_loras.py",
      "        pipe.unload_lora_weights()\n        setattr(transformer, _APPLIED, ())\n    if not loras:",
