@@ -39,7 +39,7 @@ from sorakit.errors import InvalidInput, MissingPackage
 from sorakit.sidecar import take_hash
 from sorakit.take import Take
 
-__all__ = ["Job", "Done", "Status", "Farm", "Local", "RayFarm", "finished", "all_made"]
+__all__ = ["Job", "Done", "Status", "Farm", "Local", "RayFarm", "finished", "saved", "all_made"]
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,10 @@ def finished(path: Path, take: Take) -> bool:
     return isinstance(prov, dict) and prov.get("status") == "complete" and verify(path).ok
 
 
-def _saved(job: Job) -> Clip | None:
+def saved(job: Job) -> Clip | None:
     """The clip an earlier run saved for ``job``, or None. A job made to speech is only its own
-    when the saved clip says it was made to that very speech (a storyboard's fingerprint)."""
+    when the saved clip says it was made to that very speech (a storyboard's fingerprint); one
+    made to no speech only when the saved clip was not made to any."""
     from sorakit.generate import FILM_SPEECH, placed_speech, speech_note
 
     if not job.save:  # its caller keeps track of what is saved
@@ -194,9 +195,9 @@ class Local:
             if should_stop is not None and should_stop():
                 report(Done(job, None, "stopped"))
                 continue
-            saved = _saved(job)
-            if saved is not None:
-                report(Done(job, saved, "loaded"))
+            kept = saved(job)
+            if kept is not None:
+                report(Done(job, kept, "loaded"))
                 continue
             start = time.perf_counter()
             clip = generate(job.take, should_stop=should_stop, progress=False, speech=job.speech)
@@ -337,9 +338,9 @@ class RayFarm:
         results: dict[int, Done] = {}
         pending: list[int] = []
         for i, job in enumerate(jobs):
-            saved = _saved(job)
-            if saved is not None:
-                results[i] = Done(job, saved, "loaded")
+            kept = saved(job)
+            if kept is not None:
+                results[i] = Done(job, kept, "loaded")
             else:
                 pending.append(i)
         tally = _Tally(len(jobs), len(self.actors))

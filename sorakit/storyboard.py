@@ -37,12 +37,12 @@ from sorakit.audio import soundtrack as _soundtrack
 from sorakit.audio.mix import RATE, Track, mix
 from sorakit.audio.soundtrack import SoundtrackInfo
 from sorakit.cameo import Cameo
-from sorakit.clip import Clip, load
+from sorakit.clip import Clip
 from sorakit.sidecar import AI_LABEL, FILM_FORMAT, take_hash, write
 from sorakit.consistency import ConsistencyReport
 from sorakit.lipsync import LipSync
 from sorakit.errors import InvalidInput
-from sorakit.farm import Done, Farm, Job, finished as _finished
+from sorakit.farm import Done, Farm, Job, saved
 from sorakit.take import DialogueLine, PhysicsConfig, SoundConfig, Take
 
 JOINS = ("cut", "crossfade", "continue", "match")
@@ -366,7 +366,7 @@ class Storyboard:
                 order. None renders every shot here, in order. A shot that fails on the farm ends the
                 film there, as a stop does (``film.status`` says which), with every finished shot saved.
         """
-        from sorakit.generate import FILM_SPEECH, generate, placed_speech, speech_note
+        from sorakit.generate import generate
 
         self.validate()
         out = Path(out_dir)
@@ -429,14 +429,12 @@ class Storyboard:
                 # moving or respelling the folder renders nothing again); it runs from the file itself.
                 take = self._resolved(i, previous or self.shots[0].take,
                                       first_frame=None if still is None else still.name)
-                resolved = take.resolved()  # a clip records its Take with the card filled in
                 speech = speech_for(i, take)
-                made_to = "" if speech is None else speech_note(placed_speech(speech, resolved.duration))
-                # a saved shot is this one when it has the same Take and was made to the same speech
-                saved = load(path) if _finished(path, resolved) else None
-                if saved is not None and (made_to in saved.provenance.dialogue if made_to
-                                          else FILM_SPEECH not in saved.provenance.dialogue):
-                    clips.append(saved)
+                # a saved shot is this one when it has the same Take (card filled in) and was made to
+                # the same speech
+                kept = saved(Job(take, path, speech))
+                if kept is not None:
+                    clips.append(kept)
                     note(ShotEvent(i, n, "loaded", str(path)))
                 else:
                     note(ShotEvent(i, n, "rendering", str(path)))
