@@ -190,7 +190,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
                spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
     from sorakit.backends import _runtime, family
-    from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning
+    from sorakit.backends.contract import conditioning
 
     fam = family(spec.family)
     spec = models.variant(spec, take)  # a fast variant's own checkpoint, where it has one
@@ -217,7 +217,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     follows = take.mode in ("v2v", "vace")
     until = duration
     if take.mode == "v2v" and spec.family in models.CONTINUES:
-        until = min(duration, CONTINUATION_FRAMES / take.rate)
+        until = min(duration, models.CONTINUATION_FRAMES / take.rate)
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
     else:

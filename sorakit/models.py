@@ -173,6 +173,9 @@ MODELS: dict[str, ModelSpec] = {}
 # Families whose video-to-video continues the previz (its first frames kept clean, the rest generated)
 # instead of denoising all of it from a level set by physics.strength (Cosmos' video-to-world).
 CONTINUES = ("cosmos", "cosmos3")
+# How many previz frames a continuing family keeps: two latent frames, 4 * (2 - 1) + 1 pixel frames
+# (both Cosmos pipelines' defaults); what it generates comes after them, a latent frame (4) at least.
+CONTINUATION_FRAMES = 5
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

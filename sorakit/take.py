@@ -453,9 +453,10 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
     if t.mode == "identity" and t.cameo is None:
         raise _bad("cameo", None, "identity mode keeps the face of a cameo image", "set cameo to a photo")
     if spec.family in models.CONTINUES:  # Cosmos: a clip, not a still; a continuation keeps 5 frames, then makes more
-        least = 9 if t.mode == "v2v" else 5
+        kept = models.CONTINUATION_FRAMES
+        least = kept + 4 if t.mode == "v2v" else 5
         if t.n_frames < least:
-            what = "a continuation keeps the previz's first 5 frames and generates after them" if t.mode == "v2v" \
+            what = f"a continuation keeps the previz's first {kept} frames and generates after them" if t.mode == "v2v" \
                 else "its pipelines make a clip of at least two latent frames"
             raise _bad("frames", t.n_frames, f"{t.model} needs at least {least} frames: {what}", f"use {least} or more")
     if t.cameo is not None and t.mode == "vace" and spec.control:

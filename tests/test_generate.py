@@ -24,7 +24,7 @@ import pytest
 import sorakit
 from sorakit import models
 from sorakit.backends import _guardrail, _runtime, family
-from sorakit.backends.contract import CONTINUATION_FRAMES
+from sorakit.models import CONTINUATION_FRAMES
 from sorakit.generate import FILM_SPEECH, placed_speech, speech_note
 from sorakit.physics.simulate import simulate
 

@@ -31,9 +31,6 @@ __all__ = ["Family", "Conditioning", "Output", "conditioning", "METHODS"]
 
 # How the physics scene steers a video model (what ``Conditioning.method`` may say).
 METHODS = ("none", "ttm", "warp", "v2v", "vace", "first_frame")
-# How many previz frames a continuing family (models.CONTINUES) keeps: two latent frames, 4 * (2 - 1) + 1
-# pixel frames (both Cosmos pipelines' defaults).
-CONTINUATION_FRAMES = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +191,7 @@ def conditioning(take: Take, person: Cameo | None) -> Conditioning:
         if spec.control:
             notes.append(f"Cosmos-Transfer2.5 {spec.control} control made from the previz (control weight {strength:g})")
         elif method == "v2v" and spec.family in models.CONTINUES:
-            notes.append(f"video-to-world continuation of the previz: its first {CONTINUATION_FRAMES} frames kept clean, "
+            notes.append(f"video-to-world continuation of the previz: its first {models.CONTINUATION_FRAMES} frames kept clean, "
                          "the rest generated")
         else:
             notes.append(f"{'video-to-video' if method == 'v2v' else 'VACE control'} from the previz "

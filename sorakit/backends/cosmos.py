@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from sorakit.backends import _guardrail
-from sorakit.backends.contract import CONTINUATION_FRAMES, Conditioning, Output
-from sorakit.models import Arch, Card, ModelSpec, register
+from sorakit.backends.contract import Conditioning, Output
+from sorakit.models import CONTINUATION_FRAMES, Arch, Card, ModelSpec, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "CHUNK", "CONDITIONAL_FRAMES", "CONTROLNETS", "base_mode",
            "uses_cfg", "passes_per_step", "steps_for", "schedule", "encode_prompt", "encode_video",

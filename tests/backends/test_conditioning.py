@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 import sorakit
-from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning
+from sorakit.backends.contract import conditioning
+from sorakit.models import CONTINUATION_FRAMES
 from sorakit.cameo import load_image
 from sorakit.physics.simulate import simulate
 from sorakit.previz import render

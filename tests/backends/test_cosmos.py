@@ -21,7 +21,8 @@ torch = pytest.importorskip("torch")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _guardrail, _runtime, cosmos3, family  # noqa: E402
-from sorakit.backends.contract import CONTINUATION_FRAMES, conditioning  # noqa: E402
+from sorakit.backends.contract import conditioning  # noqa: E402
+from sorakit.models import CONTINUATION_FRAMES  # noqa: E402
 from sorakit.guidance import controls  # noqa: E402
 from sorakit.physics.simulate import simulate  # noqa: E402
 from sorakit.previz import render  # noqa: E402

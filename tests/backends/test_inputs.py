@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family  # noqa: E402
-from sorakit.backends.contract import CONTINUATION_FRAMES  # noqa: E402
+from sorakit.models import CONTINUATION_FRAMES  # noqa: E402
 from sorakit.cameo import composite, load_image  # noqa: E402
 from sorakit.guidance.warp import warp_noise  # noqa: E402
 from sorakit.physics.simulate import simulate  # noqa: E402
