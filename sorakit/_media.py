@@ -132,7 +132,9 @@ def write_mp4(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio:
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         for k, v in (metadata or {}).items():
             out.metadata[k] = v
-        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+        # A fixed thread count: x264 left to choose one from the machine's cores encodes differently on
+        # machines (or Ray workers) with other core counts, so the same take would decode differently
+        video = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset, "threads": "4"})
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.codec_context.thread_type = "AUTO"  # frame threads: ~1.5x faster than PyAV's default
         sound: av.audio.stream.AudioStream | None = None

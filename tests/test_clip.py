@@ -173,6 +173,25 @@ def test_rerun_of_a_loaded_clip_is_identical(basketball_clip: sorakit.Clip, tmp_
     np.testing.assert_array_equal(again.audio, basketball_clip.audio)
 
 
+def test_the_mp4_is_the_same_bytes_whatever_cpus_the_encoder_may_use(tmp_path: Path) -> None:
+    # x264 left to pick its thread count encodes differently on machines (or Ray workers) with other
+    # core counts: a farm's takes would decode, and best_of would score them, differently from local ones
+    import os
+    import subprocess
+    import sys
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.fail("this test compares an encode on one CPU with one on all of them: it needs two or more")
+    script = ("import sys, numpy as np; from sorakit import _media\n"
+              "f = np.random.default_rng(3).integers(0, 256, (12, 64, 96, 3), dtype=np.uint8)\n"
+              "f = np.stack([np.roll(f[0], 4 * k, axis=1) for k in range(12)])\n"
+              "_media.write_mp4(sys.argv[1], f, 16)\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "all.mp4")], check=True)
+    one = "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n" + script
+    subprocess.run([sys.executable, "-c", one, str(tmp_path / "one.mp4")], check=True)
+    assert (tmp_path / "one.mp4").read_bytes() == (tmp_path / "all.mp4").read_bytes()
+
+
 def test_a_failed_save_leaves_no_half_file(basketball_clip: sorakit.Clip, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     good = basketball_clip.save(tmp_path / "shot.mp4")
