@@ -5,7 +5,7 @@ Both farms run the same 8 takes (the basketball previz with Foley, 96 frames at 
 counted in the take times). Printed: the fixed cost of starting the farm (Ray itself, then its
 workers), each farm's wall time for the 8 takes, and the 2-worker speed-up as a ratio against the
 1-worker run, measured in the same process; also the same 8 takes rendered here in this process.
-On a machine with GPUs the same script runs one worker per GPU (``--gpus``) and scales to them.
+On a machine with GPUs, ``--gpus 1`` runs one worker per GPU (``--workers`` fewer) and scales to them.
 
     .venv/bin/python benchmarks/farm.py [--takes 8] [--workers 2] [--gpus 0]
 """
@@ -29,15 +29,17 @@ def jobs(folder: Path, n: int) -> list[farms.Job]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--takes", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, help="the farm to set against 1 worker: 2, or one per GPU with --gpus")
     parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per worker (0 on a CPU machine)")
     args = parser.parse_args()
     import ray
 
     root = Path(tempfile.mkdtemp(prefix="sorakit-farm-bench-"))
     start = time.perf_counter()
-    ray.init(num_cpus=max(2, args.workers), include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=max(2, args.workers or 2), include_dashboard=False, log_to_driver=False)
     ray_start = time.perf_counter() - start
+    if args.workers is None:
+        args.workers = max(1, int(ray.cluster_resources().get("GPU", 0) // args.gpus)) if args.gpus else 2
 
     walls: dict[int, float] = {}
     starts: dict[int, float] = {}

@@ -25,6 +25,7 @@ first-frame pictures and LoRA files on storage every node sees (the saved clips 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -217,25 +218,41 @@ class _Worker:
 
         import sorakit  # noqa: F401  (registers every model in this process)
 
-        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stopped: set[int] = set()  # the tickets of the renders asked to stop
 
-    def render(self, take: dict[str, Any], spec: Any, speech: tuple[np.ndarray, int] | None) -> Clip:
+    def render(self, take: dict[str, Any], spec: Any, speech: tuple[np.ndarray, int] | None, ticket: int) -> Clip:
         """``generate`` on the Take, its model registered here as the notebook has it (a model the
-        notebook registered, a local folder or a tiny checkpoint, exists in this process too)."""
+        notebook registered, a local folder or a tiny checkpoint, exists in this process too).
+        ``ticket`` names this render for ``stop``, which may arrive before the render starts."""
         from sorakit import models
         from sorakit.generate import generate
 
         if models.MODELS.get(spec.name) != spec:
             models.register(spec)
-        self._stop.clear()
-        return generate(Take.from_dict(take), should_stop=self._stop.is_set, progress=False, speech=speech)
+        try:
+            return generate(Take.from_dict(take), should_stop=lambda: ticket in self._stopped, progress=False,
+                            speech=speech)
+        finally:
+            with self._lock:
+                self._stopped.discard(ticket)
 
-    def stop(self) -> None:
-        """Asks the take running now to end within a step (the actor runs this beside ``render``)."""
-        self._stop.set()
+    def stop(self, ticket: int) -> None:
+        """Asks the render ``ticket`` to end within a step, or not to start (the actor runs this beside
+        ``render``)."""
+        with self._lock:
+            self._stopped.add(ticket)
 
     def ready(self) -> bool:
         return True
+
+
+def _died(ray: Any) -> tuple[type[BaseException], ...]:
+    """What ``ray.get`` raises when a take's worker, not the take, failed: the actor died (killed,
+    crashed), Ray's memory monitor killed it, or its node died (preempted) or lost the result."""
+    e = ray.exceptions
+    return tuple(getattr(e, n) for n in ("RayActorError", "OutOfMemoryError", "NodeDiedError", "WorkerCrashedError",
+                                         "ObjectLostError", "LocalRayletDiedError") if hasattr(e, n))
 
 
 def _ray() -> Any:
@@ -280,6 +297,7 @@ class RayFarm:
         self.init = dict(init or {})
         self.actors: list[Any] = []  # the live actors (tests kill one to see its take tried again)
         self._models: dict[int, str] = {}  # actor id -> the model it last rendered
+        self._tickets = itertools.count()  # names each render, for stopping it
         self._started = False
 
     # -- the actors ----------------------------------------------------------------------------
@@ -346,7 +364,7 @@ class RayFarm:
         tally = _Tally(len(jobs), len(self.actors))
         tally.done = len(results)
         attempts = {i: 0 for i in pending}
-        running: dict[Any, tuple[int, Any, float]] = {}  # ref -> (job, actor, start)
+        running: dict[Any, tuple[int, Any, float, int]] = {}  # ref -> (job, actor, start, ticket)
         free = list(self.actors)
         bar = self._bar(len(jobs))
         stopping = False
@@ -363,7 +381,8 @@ class RayFarm:
             s = tally.status()
             if bar is not None:
                 bar.n = s.done + s.failed
-                bar.set_postfix_str(f"{s.running} running, {s.failed} failed")
+                bar.set_postfix_str(f"{s.running} running, {s.failed} failed"
+                                    + ("" if s.eta is None else f", about {s.eta:.0f} s left"))
                 bar.refresh()
             if on_status is not None:
                 on_status(s)
@@ -379,29 +398,30 @@ class RayFarm:
                     for i in pending:
                         report(Done(jobs[i], None, "stopped", attempts=attempts[i]), i)
                     pending = []
-                    for ref, (_, actor, _) in running.items():
+                    for ref, (_, actor, _, ticket) in running.items():
                         if ref not in asked:
                             asked.add(ref)
-                            actor.stop.remote()
+                            actor.stop.remote(ticket)
                 while free and pending and not stopping:
                     actor = free.pop(0)
                     i = self._pick(actor, pending, jobs)
                     pending.remove(i)
                     attempts[i] += 1
                     job = jobs[i]
-                    ref = actor.render.remote(job.take.to_dict(), models.get(job.take.model), job.speech)
-                    running[ref] = (i, actor, time.perf_counter())
+                    ticket = next(self._tickets)
+                    ref = actor.render.remote(job.take.to_dict(), models.get(job.take.model), job.speech, ticket)
+                    running[ref] = (i, actor, time.perf_counter(), ticket)
                     self._models[id(actor)] = job.take.model
                 status()
                 if not running:
                     continue
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
                 for ref in ready:
-                    i, actor, start = running.pop(ref)
+                    i, actor, start, _ = running.pop(ref)
                     job = jobs[i]
                     try:
                         clip = ray.get(ref)
-                    except ray.exceptions.RayActorError as exc:  # the worker died: replace it, try again
+                    except _died(ray) as exc:  # the worker died: replace it, try again
                         self._replace(actor)
                         free.append(self.actors[-1])
                         if attempts[i] <= self.retries and not stopping:
@@ -424,8 +444,8 @@ class RayFarm:
                     report(Done(job, _keep(job, clip), "rendered", attempts=attempts[i]), i)
                 status()
         except KeyboardInterrupt:  # Jupyter's stop button: end the running takes unsaved, keep what is saved
-            for _, actor, _ in running.values():
-                actor.stop.remote()
+            for _, actor, _, ticket in running.values():
+                actor.stop.remote(ticket)
             try:
                 ray.wait(list(running), num_returns=len(running), timeout=60)
             except Exception:  # a worker gone too: nothing of its take is saved either way
@@ -450,6 +470,9 @@ class RayFarm:
         return pending[0]
 
     def _replace(self, actor: Any) -> None:
+        """A new actor in place of one whose take died with it; the old one is killed (it may still hold
+        its GPU: a take killed for memory can leave its actor behind)."""
+        _ray().kill(actor)
         self._models.pop(id(actor), None)
         self.actors = [a for a in self.actors if a is not actor]
         self.actors.append(self._spawn())
@@ -459,4 +482,7 @@ class RayFarm:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=f"farm ({len(self.actors)} workers)", unit="take")
+        # the farm's own ETA in the postfix (from the takes it rendered): tqdm's would count the takes
+        # loaded from an earlier run as done in no time
+        return tqdm(total=total, desc=f"farm ({len(self.actors)} workers)", unit="take",
+                    bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")

@@ -10,7 +10,7 @@ from pathlib import Path
 def test_import_sorakit_loads_no_heavy_or_display_modules() -> None:
     code = ("import sys, json, sorakit; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'torch', 'diffusers', 'transformers', 'audiocraft', 'matplotlib', 'IPython', 'ipywidgets'})))")
+            "{'torch', 'diffusers', 'transformers', 'audiocraft', 'matplotlib', 'IPython', 'ipywidgets', 'ray'})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
 
