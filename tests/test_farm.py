@@ -12,6 +12,7 @@ leaves no file behind for what did not finish; jobs go to the worker that holds 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,3 +314,29 @@ def test_the_farm_s_bar_counts_every_take_and_gives_its_own_time_left(cluster: N
     assert any("1/3" in line and "1 running, 0 failed]" in line for line in states), states  # no estimate yet
     assert any("2/3" in line and "about" in line and "s left]" in line for line in states), states
     assert "3/3" in states[-1] and "0 running, 0 failed, about 0 s left]" in states[-1], states
+
+
+def test_a_continue_shot_on_the_farm_starts_from_the_shot_before_as_it_does_here(
+        farm: sorakit.RayFarm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("diffusers")
+    from sorakit.tiny import wan
+
+    folder = wan.build(tmp_path / "tiny-wan-i2v", "i2v")
+    monkeypatch.setitem(models.MODELS, "tiny-wan-i2v-farm", models.ModelSpec(
+        name="tiny-wan-i2v-farm", backend="diffusers", family="wan", model_id=str(folder), modes=("i2v",),
+        frame_rule=(4, 1), min_size=16))
+    first = sorakit.Take(frames=16, fps=12, width=32, height=32, physics=sorakit.PhysicsConfig(scene="ramp"))
+    second = sorakit.Take(model="tiny-wan-i2v-farm", prompt="a red ball rolls on", frames=9, fps=12, width=32,
+                          height=32, steps=2, memory="cpu", physics=sorakit.PhysicsConfig(scene=None))
+    board = sorakit.Storyboard((sorakit.Shot(first), sorakit.Shot(second, join="continue")))
+    here = board.render(tmp_path / "here")
+    events: list[tuple[int, str]] = []
+    there = board.render(tmp_path / "there", farm=farm, on_shot=lambda e: events.append((e.index, e.state)))
+    assert there.status == here.status == "complete"
+    assert (1, "rendered") in events  # the continue shot rendered on a worker, once its start frame existed
+    # its start frame is named after the shot before as saved there (that mp4's hash: two saves differ)
+    sha = json.loads((tmp_path / "there" / "shot_01.json").read_text())["mp4_sha256"]
+    assert there.shots[1].take.first_frame == f"shot_02_start_{sha[:12]}.png"
+    np.testing.assert_array_equal(there.shots[1].frames, here.shots[1].frames)
+    np.testing.assert_array_equal(there.frames, here.frames)
+    assert len(_files(tmp_path / "there")) == len(_files(tmp_path / "here"))
