@@ -130,7 +130,8 @@ def estimate(spec: ModelSpec, *, width: int, height: int, frames: int, steps: in
     lat_f = (frames - 1) // arch.temporal + 1
     tokens = math.ceil(lat_f / pt) * math.ceil(height / arch.spatial / ph) * math.ceil(width / arch.spatial / pw)
     bytes_per = 4 if preset.dtype == "float32" else 2
-    transformer_gb = arch.transformer * (1 if preset.fp8 else bytes_per)
+    # float8 weights: the preset's layerwise casting, or a checkpoint that ships them (Cosmos 3's "fp8" revision)
+    transformer_gb = arch.transformer * (1 if preset.fp8 or spec.revision == "fp8" else bytes_per)
     text_gb, vae_gb = arch.text_encoder * bytes_per, arch.vae * bytes_per
     # A text encoder kept apart is loaded alone, encodes, and is freed before the transformer runs.
     resident_text = 0.0 if preset.text_encoder_apart else text_gb
@@ -165,6 +166,8 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
     for lighter in order[order.index(preset.name) + 1:] if preset.name in order else []:
         alt = PRESETS[lighter]
         alt = dataclasses.replace(alt, dtype=preset.dtype, budget_gb=preset.budget_gb)
+        if _refused(spec, PRESETS[lighter]):  # what memory='<lighter>' would run under, refused before loading
+            continue
         if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt, passes=passes).fits:
             return f"memory='{lighter}' (its offloading) should fit in {preset.budget_gb:g} GB"
     k, r = spec.frame_rule
@@ -178,6 +181,22 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
     m = spec.size_multiple
     w, h = max(m, width * 2 // 3 // m * m), max(m, height * 2 // 3 // m * m)
     return f"a smaller size such as {w}x{h} with fewer frames"
+
+
+def _refused(spec: ModelSpec, preset: Preset) -> bool:
+    """Whether the family's ``preflight`` refuses ``preset`` for this checkpoint whatever the Take."""
+    from sorakit.backends import family
+
+    fam = family(spec.family)
+    if not hasattr(fam, "preflight"):
+        return False
+    try:
+        fam.preflight(spec, None, preset)
+    except InvalidInput:
+        return True
+    except MissingPackage:  # a package missing is not the preset's fault
+        return False
+    return False
 
 
 # -- loading and caching ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from sorakit.backends import _guardrail, cosmos
 from sorakit.backends.cosmos import latents_for_preview, working_size
 from sorakit.backends.contract import Conditioning, Output
 from sorakit.errors import InvalidInput
-from sorakit.models import Arch, Card, ModelSpec, register
+from sorakit.models import MODELS, Arch, Card, ModelSpec, register
 
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "CONDITION_FRAMES", "base_mode", "uses_cfg",
            "passes_per_step", "steps_for", "schedule", "encode_prompt", "encode_video", "latents_for_preview",
@@ -71,10 +71,6 @@ for _name, _id, _arch in (("cosmos3-nano", "nvidia/Cosmos3-Nano", _NANO), ("cosm
                        **_RULES))  # type: ignore[arg-type]
     register(ModelSpec(name=f"{_name}-fp8", model_id=_id, revision="fp8", modes=("t2v", "i2v", "v2v"), arch=_arch,
                        card=_CARD, **_RULES))  # type: ignore[arg-type]
-
-# Presets under which a checkpoint's bfloat16 weights cannot run, with what to use instead.
-_TOO_BIG = {"t4": 15.0, "l4": 22.0}
-
 
 def base_mode(spec: ModelSpec, mode: str) -> str:
     return spec.modes[0]  # one pipeline class for every mode, over one checkpoint
@@ -160,20 +156,41 @@ def load_parts(spec: ModelSpec, mode: str, dtype: Any) -> dict[str, Any]:
     return {"safety_checker": _guardrail.OFF}
 
 
+_CONTEXT_GB = 0.8  # CUDA's own context beside the weights (as the estimate counts it)
+
+
+def _weights_gb(spec: ModelSpec) -> float:
+    """The checkpoint's weights on the GPU: the transformer in float8 for the fp8 revision, else bfloat16,
+    and the VAE in bfloat16."""
+    assert spec.arch is not None
+    return (1 if spec.revision == "fp8" else 2) * spec.arch.transformer + 2 * spec.arch.vae
+
+
 def preflight(spec: ModelSpec, take: Any, preset: Any) -> None:
-    """Refuses, before anything loads, a preset whose GPU cannot hold the checkpoint's weights (one
-    transformer that is both reasoner and generator: model offload cannot split it)."""
-    if spec.arch is None or preset.name not in _TOO_BIG:
+    """Refuses, before anything loads, a GPU preset that cannot hold the checkpoint's weights (one
+    transformer that is both reasoner and generator: model offload cannot split it, and a GPU too small
+    for it has too little host RAM to stream it from), and says what fits: the fp8 revision, a GPU of
+    the size it needs, or Predict2.5. What does not fit beyond the weights, the estimate warns of. With
+    the guardrail on, NVIDIA's checker loads first, so one that cannot load is said before the model
+    (``take`` None: the preset alone is asked about)."""
+    if take is not None and _guardrail.on(take):  # its checker loads first: one that cannot is said before the model
+        _guardrail.checker()
+    if spec.arch is None or preset.device != "cuda":
         return
-    per_param = 1 if spec.revision == "fp8" else 2
-    weights = per_param * spec.arch.transformer + 2 * spec.arch.vae
-    if weights < 0.8 * _TOO_BIG[preset.name]:
+    weights = _weights_gb(spec)
+    if weights + _CONTEXT_GB <= preset.budget_gb:
         return
-    kind = "float8" if per_param == 1 else "bfloat16"
+    kind = "float8" if spec.revision == "fp8" else "bfloat16"
+    instead = []
+    if spec.revision != "fp8" and f"{spec.name}-fp8" in MODELS:
+        fp8 = _weights_gb(MODELS[f"{spec.name}-fp8"])
+        instead.append(f"'{spec.name}-fp8' (about {fp8:.0f} GB in float8)"
+                       + (" here" if fp8 + _CONTEXT_GB <= preset.budget_gb else f" on a GPU of more than {fp8:.0f} GB"))
+    instead.append(f"a GPU of more than {weights:.0f} GB (memory='auto' there plans for all of it)")
+    instead.append("'cosmos-predict2.5-2b', whose 2 B transformer is about 4 GB in bfloat16")
     raise InvalidInput(f"memory={preset.name!r}: {spec.name}'s weights alone are about {weights:.0f} GB in {kind}, "
-                       f"more than the {_TOO_BIG[preset.name]:g} GB GPU preset '{preset.name}' plans for can run; use an 80 GB GPU "
-                       "(memory='auto' there picks 'a100'), or 'cosmos-predict2.5-2b', whose 2 B transformer runs "
-                       "under 'l4' with model offload")
+                       f"more than the {preset.budget_gb:g} GB GPU preset '{preset.name}' plans for; use "
+                       + ", or ".join(instead))
 
 
 def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], generator: Any,

@@ -344,7 +344,11 @@ def test_a_missing_guardrail_is_said_before_anything_loads(guarded: Any, picture
     sys.modules["cosmos_guardrail"] = types.ModuleType("cosmos_guardrail")  # for the fixture to remove
 
 
-def test_a_guardrail_whose_models_cannot_load_is_said_too(guarded: Any) -> None:
+@pytest.mark.parametrize("family", ["cosmos", "cosmos3"])
+def test_a_guardrail_whose_models_cannot_load_is_said_before_the_model_loads(
+        guarded: Any, picture: str, monkeypatch: pytest.MonkeyPatch, family: str) -> None:
+    names, _ = guarded
+
     class Offline:
         def __init__(self) -> None:
             raise OSError("We couldn't connect to the hub")
@@ -352,6 +356,13 @@ def test_a_guardrail_whose_models_cannot_load_is_said_too(guarded: Any) -> None:
     sys.modules["cosmos_guardrail"].CosmosSafetyChecker = Offline  # type: ignore[attr-defined]
     with pytest.raises(sorakit.MissingPackage, match=r"could not load \(OSError: We couldn't connect.*guardrail=False"):
         _guardrail.checker()
+    loads: list[Any] = []
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a, **k: loads.append(a))
+    take = make_take(PREDICT if family == "cosmos" else OMNI, names[family], "t2v", picture,
+                     physics=sorakit.PhysicsConfig(scene=None))
+    with pytest.raises(sorakit.MissingPackage, match=r"could not load \(OSError: We couldn't connect"):
+        sorakit.generate(take, progress=False)
+    assert loads == []
 
 
 def test_the_guardrails_state_is_signed(tmp_path: Any) -> None:
@@ -390,3 +401,40 @@ def test_cosmos3_refuses_a_gpu_it_cannot_fit_before_loading(registered: dict[Cas
     finally:
         models.MODELS.pop(big.name, None)
     assert loads == []
+
+
+def test_cosmos3_super_is_refused_where_its_weights_cannot_fit_and_told_what_does() -> None:
+    import re
+
+    sup, fp8 = models.get("cosmos3-super"), models.get("cosmos3-super-fp8")
+    a100 = _runtime.PRESETS["a100"]  # planned for 40 GB; memory='auto' plans for the whole GPU it finds
+    h100, h200 = dataclasses.replace(a100, budget_gb=79.6), dataclasses.replace(a100, budget_gb=139.8)
+    with pytest.raises(sorakit.InvalidInput, match=re.escape(
+            "memory='a100': cosmos3-super's weights alone are about 129 GB in bfloat16, more than the 40 GB GPU "
+            "preset 'a100' plans for; use 'cosmos3-super-fp8' (about 65 GB in float8) on a GPU of more than 65 GB, "
+            "or a GPU of more than 129 GB (memory='auto' there plans for all of it), or 'cosmos-predict2.5-2b'")):
+        cosmos3.preflight(sup, None, a100)
+    with pytest.raises(sorakit.InvalidInput, match=r"use 'cosmos3-super-fp8' \(about 65 GB in float8\) here"):
+        cosmos3.preflight(sup, None, h100)
+    cosmos3.preflight(fp8, None, h100)  # 65 GB of float8 weights on an 80 GB GPU
+    cosmos3.preflight(sup, None, h200)
+    cosmos3.preflight(sup, None, _runtime.PRESETS["cpu"])  # a CPU run is slow, not refused
+
+
+def test_the_estimate_counts_the_fp8_revision_in_float8_and_advises_no_refused_preset() -> None:
+    take = sorakit.Take(model="cosmos3-nano", prompt="a ball").resolved()
+    size = dict(width=take.size[0], height=take.size[1], frames=take.n_frames, steps=take.steps)
+    for preset in ("a100", "l4", "t4"):
+        bf16 = _runtime.estimate(models.get("cosmos3-nano"), preset=_runtime.PRESETS[preset], **size)
+        f8 = _runtime.estimate(models.get("cosmos3-nano-fp8"), preset=_runtime.PRESETS[preset], **size)
+        if preset != "t4":  # t4 casts every transformer to float8 itself
+            assert bf16.peak_gb - f8.peak_gb == pytest.approx(15.2, abs=0.1)  # one byte a parameter less
+    for name in ("cosmos3-nano", "cosmos3-nano-fp8", "cosmos3-super", "cosmos3-super-fp8"):
+        spec = models.get(name)
+        for preset in ("a100", "l4"):
+            advice = _runtime.estimate(spec, preset=_runtime.PRESETS[preset], **size).advice
+            named = [p for p in _runtime.PRESETS if f"memory='{p}'" in advice]
+            for p in named:  # advice the user follows is not then refused
+                cosmos3.preflight(spec, None, _runtime.PRESETS[p])
+    nano = _runtime.estimate(models.get("cosmos3-nano"), preset=_runtime.PRESETS["a100"], **size)
+    assert nano.advice == "frames=93 should fit in 40 GB"  # not memory='t4', which refuses its 32 GB
