@@ -67,22 +67,24 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     if take.lip_synced:  # the lines are spoken first: the picture is made to them
         spoken = soundtrack.speak(take, take.duration)
     film = speech if speech is not None and take.lip_syncs else None
+    over = None  # Foley laid over a video model's own sound, where its picture follows the simulation
     if spec.backend == "previz":
         clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=bool(progress))
     else:
-        clip = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop,
-                          progress=on_step is None if progress is None else progress, retry_lighter=retry_lighter,
-                          spoken=spoken, speech=film)
+        clip, over = _diffusers(take, spec, person, on_step=on_step, should_stop=should_stop,
+                                progress=on_step is None if progress is None else progress,
+                                retry_lighter=retry_lighter, spoken=spoken, speech=film)
     if take.watermark:  # a visible "AI-generated" in every frame, recorded in the provenance
         from sorakit.watermark import LABEL, burn
 
         clip = dataclasses.replace(clip, frames=burn(clip.frames),
                                    provenance=dataclasses.replace(clip.provenance, watermark=LABEL))
     # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own
-    # (left out when lip-synced: it is the lines it was given, which the mix has from the voices).
+    # (left out when lip-synced: it is the lines it was given, which the mix has from the voices)
+    # with the Foley of the frames that follow the simulation on top.
     own = spec.joint_audio and clip.provenance.backend != "previz"
     joint = (clip.audio, clip.sample_rate) if own and spoken is None and film is None else None
-    return _with_sound(clip, foley=None if own else clip.audio, joint=joint, on_sound=on_sound,
+    return _with_sound(clip, foley=over if own else clip.audio, joint=joint, on_sound=on_sound,
                        should_stop=should_stop, progress=bool(progress), spoken=spoken)
 
 
@@ -188,7 +190,11 @@ def _previz(take: Take, *, on_step: OnStep | None, should_stop: ShouldStop | Non
 
 def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_step: OnStep | None,
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
-               spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None) -> Clip:
+               spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None
+               ) -> tuple[Clip, np.ndarray | None]:
+    """The clip from a diffusers model, its sound the model's own or Foley, and for a model with its own
+    sound the Foley (48 kHz) of the frames that follow the simulation, laid over it by the mix (None
+    for the others)."""
     from sorakit.backends import _runtime, family
     from sorakit.backends.contract import conditioning
 
@@ -218,11 +224,13 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
     until = duration
     if take.mode == "v2v" and spec.family in models.CONTINUES:
         until = min(duration, models.CONTINUATION_FRAMES / take.rate)
+    foley = _fit(_foley(take, sim if follows else None, until), duration, SAMPLE_RATE)
+    over = None
     if result.audio is not None:
         audio, rate = _fit(result.audio, duration, result.sample_rate), result.sample_rate
+        over = foley
     else:
-        audio, rate = _foley(take, sim if follows else None, until), SAMPLE_RATE
-        audio = _fit(audio, duration, rate)
+        audio, rate = foley, SAMPLE_RATE
     status = "complete" if not result.stopped else f"stopped after step {result.steps_done} of {fam.steps_for(take)}"
     events = tuple(e for e in (sim.events if sim is not None and follows else ()) if e.time < until)
     consent = f"{person.name}; consent given; photo sha256 {person.sha256()}" if person is not None else ""
@@ -244,7 +252,7 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
         from sorakit.backends import _loras
 
         provenance = dataclasses.replace(provenance, loras=_loras.describe(take.all_loras))
-    return Clip(frames, take.rate, audio, rate, take, provenance, events)
+    return Clip(frames, take.rate, audio, rate, take, provenance, events), over
 
 
 def placed_speech(speech: tuple[np.ndarray, int], duration: float) -> np.ndarray:

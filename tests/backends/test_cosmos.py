@@ -185,6 +185,41 @@ def test_video_to_world_continues_the_previz(registered: dict[Case, str], pictur
         take.replace(frames=5).validate()
 
 
+def test_cosmos3_continuation_lays_the_kept_frames_foley_over_its_own_sound(registered: dict[Case, str],  # noqa: F811
+                                                                           picture: str) -> None:
+    import importlib
+
+    from tests.conftest import onset
+
+    generate_module = importlib.import_module("sorakit.generate")  # the module, not the function it exports
+
+    # at 8 fps the 5 kept frames are the first 0.625 s, where the dominoes' first impacts fall
+    take = make_take(OMNI, registered[OMNI], "v2v", picture, frames=33, fps=8,
+                     physics=sorakit.PhysicsConfig(scene="dominoes", strength=0.5))
+    clip = sorakit.generate(take, progress=False)
+    kept = CONTINUATION_FRAMES / 8
+    sim = simulate(take.resolved().scene(), frames=33, fps=8)  # type: ignore[arg-type]
+    inside = [e for e in sim.events if e.time < kept]
+    assert inside and len(inside) < len(sim.events)
+    assert clip.events == tuple(inside)  # the impacts the picture shows...
+    assert [t.name for t in clip.soundtrack.mix.tracks] == ["foley", "joint"]  # ... heard over the model's sound
+
+    def heard(audio: np.ndarray, t: float) -> bool:
+        try:
+            return onset(audio, 48_000, t, window=0.005) >= 0
+        except AssertionError:  # no onset there
+            return False
+
+    foley = clip.stems["foley"]
+    assert heard(foley, inside[0].time)
+    whole = generate_module._foley(take.resolved(), sim)  # what every impact would sound like
+    later = [e for e in sim.events if e.time >= kept + 0.05 and heard(whole, e.time)]
+    assert later and not any(heard(foley, e.time) for e in later)  # none after the kept frames...
+    assert np.abs(clip.stems["joint"]).max() > 0  # ... where the model's own sound goes on
+    bare = sorakit.generate(take.replace(sound=dataclasses.replace(take.sound, foley=False)), progress=False)
+    assert [t.name for t in bare.soundtrack.mix.tracks] == ["joint"]  # Foley off: the model's sound alone
+
+
 # -- Cosmos 3's own sound ----------------------------------------------------------------------------------
 def test_cosmos3_sound_is_the_joint_track_at_the_clips_start(registered: dict[Case, str], picture: str,  # noqa: F811
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
