@@ -431,7 +431,7 @@ def _check_mode(t: Take, spec: models.ModelSpec, first_frame_pending: bool) -> N
         fix = (f"pick one of those modes, or a model that has this one ({', '.join(others)})" if others else
                f"no registered model runs {t.mode!r} yet (identity-keeping ConsisID is not wired); "
                "use mode='i2v' with the cameo as the first frame, or 'vace' with it as the reference")
-        typo = _did_you_mean(t.mode, MODES, "")
+        typo = "" if t.mode in MODES else _did_you_mean(t.mode, MODES, "")  # a real mode, only not this model's
         raise _bad("mode", t.mode, f"{spec.name} runs {', '.join(spec.modes)}", typo.strip() if typo else fix)
     if t.memory not in MEMORY_PRESETS:
         raise _bad("memory", t.memory, f"must be one of {', '.join(MEMORY_PRESETS)}",

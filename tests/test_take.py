@@ -140,6 +140,14 @@ def test_near_misses_are_named_and_each_message_names_its_own_field(changes: dic
     assert message in str(err.value)
 
 
+def test_a_mode_the_model_lacks_is_not_taken_for_a_typo() -> None:
+    with pytest.raises(InvalidInput) as err:
+        Take(model="cosmos-transfer2.5-2b-edge", prompt="x", mode="t2v").validate()
+    said = str(err.value)
+    assert "mode='t2v': cosmos-transfer2.5-2b-edge runs vace" in said and "did you mean" not in said
+    assert "pick one of those modes, or a model that has this one (" in said
+
+
 @pytest.mark.parametrize("data, says", [
     ({"steps": "30"}, "steps: expected an integer or null, got '30' (str); write 30 without quotes"),
     ({"guidance_scale": "high"}, "write a number such as 5.0 or null"),

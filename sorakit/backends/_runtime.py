@@ -166,7 +166,7 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
     for lighter in order[order.index(preset.name) + 1:] if preset.name in order else []:
         alt = PRESETS[lighter]
         alt = dataclasses.replace(alt, dtype=preset.dtype, budget_gb=preset.budget_gb)
-        if _refused(spec, PRESETS[lighter]):  # what memory='<lighter>' would run under, refused before loading
+        if refused(spec, PRESETS[lighter]):  # what memory='<lighter>' would run under, refused before loading
             continue
         if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt, passes=passes).fits:
             return f"memory='{lighter}' (its offloading) should fit in {preset.budget_gb:g} GB"
@@ -183,7 +183,7 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
     return f"a smaller size such as {w}x{h} with fewer frames"
 
 
-def _refused(spec: ModelSpec, preset: Preset) -> bool:
+def refused(spec: ModelSpec, preset: Preset) -> bool:
     """Whether the family's ``preflight`` refuses ``preset`` for this checkpoint whatever the Take."""
     from sorakit.backends import family
 

@@ -24,6 +24,8 @@ Self-contained (STYLE rule 10). Read in diffusers 0.42.1's source:
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable
 from typing import Any
 
@@ -78,8 +80,11 @@ _RULES = dict(backend="diffusers", family="cosmos", size_multiple=16, frame_rule
               min_size=256, max_size=1280, guardrail=True)
 # 2 B transformer (CosmosTransformer3DModel in the 2.5 layout, 28 blocks of 16 heads x 128: 2.06 B on the meta
 # device, benchmarks/gpu_matrix.py), the Qwen2.5-VL-7B text encoder (8.3 B), the Wan 2.1 VAE (0.13 B: 16 latent
-# channels, 8x spatial, 4x temporal), 2x2 patches. Transfer adds a 4-block controlnet (~0.5 B).
+# channels, 8x spatial, 4x temporal), 2x2 patches. Transfer's transformer adds image-context cross-attention to
+# every block (2.41 B) and a 4-block controlnet (0.47 B), 2.88 B in all (diffusers' convert_cosmos_to_diffusers.py
+# configs "Cosmos-2.5-Transfer-General-2B", counted on the meta device by benchmarks/gpu_matrix.py).
 _ARCH = Arch(2.06, 8.3, 0.13, 2048, 28, spatial=8, temporal=4, patch=(1, 2, 2))
+_TRANSFER_ARCH = dataclasses.replace(_ARCH, transformer=2.88)
 # Predict2.5: 1280x704 and 93 frames (the pipeline's defaults; NVIDIA's model state_t=24 is 93 frames),
 # 35 steps and guidance 7 (cosmos-predict2.5 cosmos_predict2/config.py: num_steps=35, guidance=7; diffusers'
 # docstring also says 35, its signature 36), 16 fps (NVIDIA's reference saves at fps=16, as diffusers' examples).
@@ -94,7 +99,7 @@ register(ModelSpec(name="cosmos-predict2.5-2b", model_id="nvidia/Cosmos-Predict2
 # table, "720P video with 16FPS"; its reference saves at its input's rate, diffusers' example at 30).
 for _control in CONTROLNETS:
     register(ModelSpec(name=f"cosmos-transfer2.5-2b-{_control}", model_id="nvidia/Cosmos-Transfer2.5-2B",
-                       revision="diffusers/general", modes=("vace",), control=_control, arch=_ARCH,
+                       revision="diffusers/general", modes=("vace",), control=_control, arch=_TRANSFER_ARCH,
                        card=Card(width=1280, height=704, frames=93, fps=16, steps=35, guidance_scale=3.0,
                                  negative_prompt=TRANSFER_NEGATIVE),
                        **_RULES))  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from typing import Any
 
 from sorakit.errors import InvalidInput
 
-__all__ = ["build", "qwen_tokenizer", "MODES"]
+__all__ = ["build", "qwen_tokenizer", "text_encoder", "scheduler", "MODES"]
 
 MODES = ("t2v", "vace")  # Predict2.5 (t2v, i2v and v2v are one pipeline) and Transfer2.5
 
@@ -60,16 +60,21 @@ def qwen_tokenizer(specials: tuple[str, ...] = ()) -> Any:
     return tok
 
 
-def _text_encoder(tokenizer: Any) -> Any:
+def text_encoder(tokenizer: Any, width: int = _TEXT_WIDTH, layers: int = _TEXT_LAYERS, heads: int = 2,
+                 kv_heads: int = 1, mlp: int = 32, mrope: tuple[int, int, int] = (1, 1, 2)) -> Any:
+    """A random ``Qwen2_5_VLForConditionalGeneration`` over ``tokenizer``'s vocabulary: the tiny one by
+    default; ``benchmarks/gpu_matrix.py`` builds it at Qwen2.5-VL-7B's width and depth (3584 x 28, 28
+    heads, 4 key-value heads, mRoPE sections 16/24/24) with a thin MLP, since Cosmos 2.5 reads every
+    layer's states. Its vision tower is always tiny (no prompt here holds an image)."""
     transformers: Any = importlib.import_module("transformers")
     vocab = len(tokenizer)
     config = transformers.Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=vocab, hidden_size=_TEXT_WIDTH, intermediate_size=32, num_hidden_layers=_TEXT_LAYERS,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
-                         rope_scaling={"rope_type": "default", "mrope_section": [1, 1, 2]}, rope_theta=1000000.0,
+        text_config=dict(vocab_size=vocab, hidden_size=width, intermediate_size=mlp, num_hidden_layers=layers,
+                         num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=1024,
+                         rope_scaling={"rope_type": "default", "mrope_section": list(mrope)}, rope_theta=1000000.0,
                          bos_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id),
-        vision_config=dict(depth=2, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=_TEXT_WIDTH,
+        vision_config=dict(depth=2, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=width,
                            fullatt_block_indexes=[1], window_size=28),
         # the image and video token ids lie outside the tiny vocabulary: no prompt here holds one
         image_token_id=vocab + 10, video_token_id=vocab + 11, vision_start_token_id=vocab + 12,
@@ -78,7 +83,8 @@ def _text_encoder(tokenizer: Any) -> Any:
     return transformers.Qwen2_5_VLForConditionalGeneration(config).eval()
 
 
-def _scheduler() -> Any:
+def scheduler() -> Any:
+    """The flow-prediction UniPC scheduler of the real 2.5 checkpoints."""
     diffusers: Any = importlib.import_module("diffusers")
     # diffusers' scripts/convert_cosmos_to_diffusers.py for 2.5: flow-prediction UniPC on Karras flow sigmas
     return diffusers.UniPCMultistepScheduler(use_karras_sigmas=True, use_flow_sigmas=True,
@@ -118,7 +124,7 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
     width = _HEADS * _HEAD_DIM
     tokenizer = qwen_tokenizer()
     torch.manual_seed(0)
-    text_encoder = _text_encoder(tokenizer)
+    encoder = text_encoder(tokenizer)
     torch.manual_seed(0)
     vae = diffusers.AutoencoderKLWan(
         base_dim=3, z_dim=_Z, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
@@ -138,8 +144,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v") -> pathlib.Path:
         in_channels=_Z + 1, out_channels=_Z, num_layers=2, concat_padding_mask=True,  # + the condition mask
         **shared, **({**image_context, "controlnet_block_every_n": 1, "img_context_num_tokens": 4} if transfer else {}),
     ).eval()
-    components: dict[str, Any] = dict(text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer, vae=vae,
-                                      scheduler=_scheduler(), safety_checker=_guardrail.OFF)
+    components: dict[str, Any] = dict(text_encoder=encoder, tokenizer=tokenizer, transformer=transformer, vae=vae,
+                                      scheduler=scheduler(), safety_checker=_guardrail.OFF)
     if transfer:
         torch.manual_seed(0)
         components["controlnet"] = diffusers.CosmosControlNetModel(

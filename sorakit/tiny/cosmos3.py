@@ -17,10 +17,17 @@ import os
 import pathlib
 from typing import Any
 
-__all__ = ["build", "SAMPLE_RATE"]
+__all__ = ["build", "scheduler", "SAMPLE_RATE"]
 
 SAMPLE_RATE = 8000
 """The tiny sound tokenizer's rate (the real one's is 48 kHz)."""
+
+
+def scheduler() -> Any:
+    """The flow-prediction UniPC scheduler of diffusers' scripts/convert_cosmos3_to_diffusers.py."""
+    diffusers: Any = importlib.import_module("diffusers")
+    return diffusers.UniPCMultistepScheduler(use_karras_sigmas=True, use_flow_sigmas=True,
+                                             prediction_type="flow_prediction", sigma_max=200.0, sigma_min=0.147)
 
 
 def build(folder: str | os.PathLike[str], mode: str = "t2v", *, sound: bool = True) -> pathlib.Path:
@@ -65,13 +72,8 @@ def build(folder: str | os.PathLike[str], mode: str = "t2v", *, sound: bool = Tr
         in_channels=12, out_channels=12,  # 3 colours x the 2 x 2 pixel patch
         scale_factor_spatial=16, scale_factor_temporal=4,
     ).eval()
-    components: dict[str, Any] = dict(
-        transformer=transformer, text_tokenizer=tokenizer, vae=vae, safety_checker=_guardrail.OFF,
-        # diffusers' scripts/convert_cosmos3_to_diffusers.py
-        scheduler=diffusers.UniPCMultistepScheduler(use_karras_sigmas=True, use_flow_sigmas=True,
-                                                    prediction_type="flow_prediction", sigma_max=200.0,
-                                                    sigma_min=0.147),
-    )
+    components: dict[str, Any] = dict(transformer=transformer, text_tokenizer=tokenizer, vae=vae,
+                                      safety_checker=_guardrail.OFF, scheduler=scheduler())
     if sound:
         torch.manual_seed(0)
         components["sound_tokenizer"] = Cosmos3AVAEAudioTokenizer(
