@@ -67,7 +67,7 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     if take.lip_synced:  # the lines are spoken first: the picture is made to them
         spoken = soundtrack.speak(take, take.duration)
     film = speech if speech is not None and take.lip_syncs else None
-    over = None  # Foley laid over a video model's own sound, where its picture follows the simulation
+    over = None  # a video model's own sound came back: the Foley to lay over it (silent where none follows)
     if spec.backend == "previz":
         clip = _previz(take, on_step=on_step, should_stop=should_stop, progress=bool(progress))
     else:
@@ -82,7 +82,7 @@ def generate(take: Take, *, on_step: OnStep | None = None, should_stop: ShouldSt
     # The backends hand back the video with its raw sound: Foley at 48 kHz, or a video model's own
     # (left out when lip-synced: it is the lines it was given, which the mix has from the voices)
     # with the Foley of the frames that follow the simulation on top.
-    own = spec.joint_audio and clip.provenance.backend != "previz"
+    own = over is not None  # not a checkpoint without its sound part (a Cosmos 3 without the sound tokenizer)
     joint = (clip.audio, clip.sample_rate) if own and spoken is None and film is None else None
     return _with_sound(clip, foley=over if own else clip.audio, joint=joint, on_sound=on_sound,
                        should_stop=should_stop, progress=bool(progress), spoken=spoken)
@@ -192,9 +192,9 @@ def _diffusers(take: Take, spec: models.ModelSpec, person: Cameo | None, *, on_s
                should_stop: ShouldStop | None, progress: bool, retry_lighter: bool = False,
                spoken: soundtrack.Spoken | None = None, speech: tuple[np.ndarray, int] | None = None
                ) -> tuple[Clip, np.ndarray | None]:
-    """The clip from a diffusers model, its sound the model's own or Foley, and for a model with its own
-    sound the Foley (48 kHz) of the frames that follow the simulation, laid over it by the mix (None
-    for the others)."""
+    """The clip from a diffusers model, its sound the model's own or Foley; and when the model made
+    its own sound, the Foley (48 kHz) of the frames that follow the simulation, which the mix lays over
+    it (silent where none does), else None."""
     from sorakit.backends import _runtime, family
     from sorakit.backends.contract import conditioning
 

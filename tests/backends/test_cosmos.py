@@ -473,3 +473,34 @@ def test_the_estimate_counts_the_fp8_revision_in_float8_and_advises_no_refused_p
                 cosmos3.preflight(spec, None, _runtime.PRESETS[p])
     nano = _runtime.estimate(models.get("cosmos3-nano"), preset=_runtime.PRESETS["a100"], **size)
     assert nano.advice == "frames=93 should fit in 40 GB"  # not memory='t4', which refuses its 32 GB
+
+
+def test_transfer_loads_every_part_in_the_presets_dtype(registered: dict[Case, str],  # noqa: F811
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The controlnet too: it comes from its own revision on the hub (``load_parts``), from the folder here."""
+    import torch
+
+    spec = models.get(registered[TRANSFER])
+    monkeypatch.setattr(_runtime, "_PIPELINES", {})
+    bf16 = _runtime.Preset("bf16-cpu", "cpu", "bfloat16", None, False, False, 0.0)
+    pipe = _runtime.pipeline(spec, family("cosmos"), "vace", bf16)
+    parts = {n: {p.dtype for p in c.parameters()} for n, c in pipe.components.items() if isinstance(c, torch.nn.Module)}
+    assert parts == {n: {torch.bfloat16} for n in ("vae", "text_encoder", "transformer", "controlnet")}
+
+
+def test_a_cosmos3_checkpoint_without_its_sound_tokenizer_gets_foley_not_a_joint_track(
+        tmp_path: Any, picture: str) -> None:  # noqa: F811
+    from sorakit.tiny import cosmos3 as tiny_cosmos3
+
+    folder = tiny_cosmos3.build(tmp_path / "silent", sound=False)
+    spec = models.register(models.ModelSpec(name="tiny-cosmos3-silent", backend="diffusers", family="cosmos3",
+                                            model_id=str(folder), modes=("t2v", "i2v", "v2v"), frame_rule=(4, 1),
+                                            min_size=16, joint_audio=True))
+    try:
+        take = make_take(OMNI, spec.name, "v2v", picture, frames=33, fps=8,
+                         physics=sorakit.PhysicsConfig(scene="dominoes", strength=0.5))
+        clip = sorakit.generate(take, progress=False)
+    finally:
+        models.MODELS.pop(spec.name, None)
+    assert [t.name for t in clip.soundtrack.mix.tracks] == ["foley"]  # the kept frames' impacts, as physics
+    assert clip.soundtrack.mix.tracks[0].label == "physics"
