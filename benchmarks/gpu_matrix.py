@@ -128,7 +128,8 @@ def estimates(presets: list[str], steps: int) -> None:
         spec, fam = models.get(name), family(models.get(name).family)
         row = []
         for p in presets:
-            e = _runtime.estimate(spec, width=take.size[0], height=take.size[1], frames=take.n_frames, steps=steps,
+            frames = fam.work_frames(take) if hasattr(fam, "work_frames") else take.n_frames
+            e = _runtime.estimate(spec, width=take.size[0], height=take.size[1], frames=frames, steps=steps,
                                   preset=_runtime.PRESETS[p], passes=fam.passes_per_step(take))
             verdict = " (refused)" if _runtime.refused(spec, _runtime.PRESETS[p]) else "" if e.fits else " (too big)"
             row.append(f"{p} {e.peak_gb:5.1f} GB {e.seconds_per_step:6.2f} s{verdict}")

@@ -58,7 +58,7 @@ TESTS: dict[str, list[str]] = {
     "sorakit/report/__init__.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/report/tracking.py": ["tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/report/fitting.py": ["tests/test_report.py", "tests/test_report_fitting.py"],
-    "sorakit/report/judging.py": ["tests/test_report.py", "tests/test_report_faults.py"],
+    "sorakit/report/judging.py": ["tests/test_report_judging.py", "tests/test_report.py", "tests/test_report_faults.py"],
     "sorakit/storyboard.py": ["tests/test_storyboard_parts.py", "tests/test_storyboard.py"],
     "sorakit/guidance/controls.py": ["tests/backends/test_cosmos.py"],
     "sorakit/backends/_guardrail.py": ["tests/backends/test_guardrail.py", "tests/backends/test_cosmos.py"],

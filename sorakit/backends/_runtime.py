@@ -474,7 +474,8 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     cfg = fam.uses_cfg(take)
     passes = fam.passes_per_step(take)
     width, height = take.size
-    est = estimate(spec, width=width, height=height, frames=take.n_frames, steps=fam.steps_for(take),
+    frames = fam.work_frames(take) if hasattr(fam, "work_frames") else take.n_frames  # Transfer: its whole chunk
+    est = estimate(spec, width=width, height=height, frames=frames, steps=fam.steps_for(take),
                    preset=preset, passes=passes)
     if not est.fits:
         warnings.warn(f"{spec.name} at {width}x{height}, {take.n_frames} frames, {take.steps} steps "

@@ -86,9 +86,11 @@ OnStepEnd = Callable[[int, Any], Any]
 class Family(Protocol):
     """The contract every module in ``sorakit.backends`` (one per model family) meets.
 
-    Two functions are optional: ``load_parts(spec, mode, dtype)`` returns components to hand
+    Three functions are optional: ``load_parts(spec, mode, dtype)`` returns components to hand
     ``from_pretrained`` (Cosmos: a pass-through safety checker, Transfer's controlnet from its own
-    revision), and ``preflight(spec, take, preset)`` refuses a preset before anything loads.
+    revision), ``preflight(spec, take, preset)`` refuses a preset before anything loads, and
+    ``work_frames(take)`` is how many frames the model denoises for the Take when that is not the
+    clip's own count (Transfer: a whole chunk), which the estimate counts.
 
     Attributes:
         PIPELINES: diffusers pipeline class name per mode (``{"t2v": "WanPipeline", ...}``).

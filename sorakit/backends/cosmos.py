@@ -38,7 +38,7 @@ from sorakit.models import CONTINUATION_FRAMES, Arch, Card, ModelSpec, register
 __all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "CHUNK", "CONDITIONAL_FRAMES", "CONTROLNETS", "base_mode",
            "uses_cfg", "passes_per_step", "steps_for", "schedule", "encode_prompt", "encode_video",
            "latents_for_preview", "working_size", "latent_grid", "pack_noise", "pack_step", "preflight", "load_parts",
-           "chunk", "control_video", "call"]
+           "work_frames", "chunk", "control_video", "call"]
 
 PIPELINES = {"t2v": "Cosmos2_5_PredictBasePipeline", "i2v": "Cosmos2_5_PredictBasePipeline",
              "v2v": "Cosmos2_5_PredictBasePipeline", "vace": "Cosmos2_5_TransferPipeline"}
@@ -224,6 +224,12 @@ def load_parts(spec: ModelSpec, mode: str, dtype: Any) -> dict[str, Any]:
         parts["controlnet"] = diffusers.CosmosControlNetModel.from_pretrained(
             spec.model_id, revision=CONTROLNETS[spec.control], dtype=dtype, use_safetensors=True)
     return parts
+
+
+def work_frames(take: Any) -> int:
+    """The frames a Take costs: Transfer denoises a whole chunk (``chunk``: 93 frames for the real
+    checkpoints) however short the clip; Predict the clip's own."""
+    return max(int(take.n_frames), CHUNK) if take.mode == "vace" else int(take.n_frames)
 
 
 def chunk(pipe: Any, take: Any) -> int:

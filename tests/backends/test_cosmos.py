@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
-from sorakit.backends import _guardrail, _runtime, cosmos3, family  # noqa: E402
+from sorakit.backends import _guardrail, _runtime, cosmos, cosmos3, family  # noqa: E402
 from sorakit.backends.contract import conditioning  # noqa: E402
 from sorakit.models import CONTINUATION_FRAMES  # noqa: E402
 from sorakit.guidance import controls  # noqa: E402
@@ -504,3 +504,13 @@ def test_a_cosmos3_checkpoint_without_its_sound_tokenizer_gets_foley_not_a_joint
         models.MODELS.pop(spec.name, None)
     assert [t.name for t in clip.soundtrack.mix.tracks] == ["foley"]  # the kept frames' impacts, as physics
     assert clip.soundtrack.mix.tracks[0].label == "physics"
+
+
+def test_the_estimate_counts_the_whole_chunk_transfer_denoises(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+    real = _runtime.estimate
+    monkeypatch.setattr(_runtime, "estimate", lambda spec, **kw: asked.append(kw["frames"]) or real(spec, **kw))
+    sorakit.generate(make_take(TRANSFER, registered[TRANSFER], "vace", picture, frames=9), progress=False)
+    sorakit.generate(make_take(PREDICT, registered[PREDICT], "t2v", picture, frames=9), progress=False)
+    assert asked == [cosmos.CHUNK, 9] and cosmos.CHUNK == 93  # a 9-frame Transfer clip costs its 93-frame chunk

@@ -1,0 +1,231 @@
+"""The report's judgements on tracks given exactly, without rendering or tracking a video: a body's
+pixel track is the simulation's (or an edited one), built as ``measure_frames`` builds it, and
+``_judge`` says what it finds. Fast, so each rule can be pinned at its edges."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from sorakit import preset, simulate
+from sorakit.physics import Scene, Simulation
+from sorakit.previz import View
+from sorakit.report import PhysicsReport, Thresholds
+from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _judge, _time_scale
+
+FPS, W, H = 16, 320, 192
+
+
+def bodies_of(scene: Scene, sim: Simulation, tracks: dict[str, np.ndarray] | None = None, *,
+              view: View | None = None) -> tuple[_Context, list[_Body]]:
+    """The context and bodies ``measure_frames`` would judge for ``scene`` in a clip of ``sim.frames``
+    frames (``simulate(scene, frames=T)``), each body tracked at ``tracks[name]`` (pixels, y down; the
+    simulation's own path where not given)."""
+    view = view or View(scene, W, H)
+    scale = float(view.scale)
+    T = len(next(iter(sim.positions.values()))) - 1  # simulate gives the start and T frames after it
+    bodies = []
+    for b in [*scene.balls, *scene.boxes]:
+        truth = np.array(sim.positions[b.name][:T])
+        sx, sy = view.to_px(truth[:, 0], truth[:, 1])
+        sim_px = np.stack([sx, sy], axis=1)
+        px = np.asarray(tracks[b.name], float) if tracks and b.name in tracks else sim_px.copy()
+        wx, wy = view.to_world(px[:, 0], px[:, 1])
+        reach = b.radius if hasattr(b, "radius") else 0.5 * math.hypot(b.width, b.height)
+        bodies.append(_Body(b.name, "ball" if b in scene.balls else "box", px, np.stack([wx, wy], axis=1), reach,
+                            reach * scale, None, sim_px, truth))
+    ctx = _Context(scene, sim.fps, scale, Thresholds(), sim.events, T, W, H, "m")
+    _contacts(ctx, bodies)  # each body's contact and trust, as _judge starts
+    return ctx, bodies
+
+
+def judged(scene: Scene, sim: Simulation, tracks: dict[str, np.ndarray] | None = None) -> PhysicsReport:
+    ctx, bodies = bodies_of(scene, sim, tracks)
+    return _judge(ctx, bodies, np.zeros((H, W, 3), np.uint8))
+
+
+def on_clock(scene: Scene, frames: int, speed: float) -> dict[str, np.ndarray]:
+    """Every body's pixel track as a clip playing at ``speed`` times real time shows it: frame k is
+    the simulation at time ``k * speed / FPS``, read from a run 8 times finer."""
+    fine = simulate(scene, frames=int(math.ceil(frames * speed * 8)) + 8, fps=FPS * 8)
+    view = View(scene, W, H)
+    out = {}
+    for name, path in fine.positions.items():
+        at = np.arange(frames) * speed * 8
+        x = np.interp(at, np.arange(len(path)), np.asarray(path)[:, 0])
+        y = np.interp(at, np.arange(len(path)), np.asarray(path)[:, 1])
+        sx, sy = view.to_px(x, y)
+        out[name] = np.stack([sx, sy], axis=1)
+    return out
+
+
+# -- the clock -----------------------------------------------------------------------------------------
+def test_a_clip_played_slow_is_a_time_scale_error_named_with_its_speed_and_frame_rates() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim, on_clock(scene, 48, 0.6))
+    clock = _time_scale(ctx, bodies)
+    assert clock is not None and clock.kind == "timescale" and clock.body == "" and clock.frame is None
+    assert clock.value == pytest.approx(0.6, abs=0.02) and clock.limit == 0.1
+    shot = FPS / clock.value
+    assert clock.text.startswith(f"plays at {clock.value:.2f}x real speed (as if shot at {shot:.0f} fps and "
+                                 f"played at {FPS}): its motion matches the simulation on that clock (")
+    near, far = (float(s.split(" px")[0]) for s in clock.text.split("clock (")[1].split(" against "))
+    assert near < 0.5 * far and far > 5  # pixels: scaled from the report's units by the view's scale
+    r = judged(scene, sim, on_clock(scene, 48, 0.6))
+    assert [p.kind for p in r.problems if p.kind in ("timescale", "gravity", "trajectory")] == ["timescale"]
+
+
+@pytest.mark.parametrize("speed", [1.6, 2.4])
+def test_fast_forward_is_found_up_to_the_fastest_clock_tried(speed: float) -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=40, fps=FPS)
+    clock = _time_scale(*bodies_of(scene, sim, on_clock(scene, 40, speed)))
+    assert clock is not None and clock.value == pytest.approx(speed, rel=0.03)
+    assert f"as if shot at {FPS / clock.value:.0f} fps" in clock.text
+    assert SPEEDS[-1] == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("speed", [1.0, 1.06, 0.94])
+def test_within_a_tenth_of_real_time_is_no_time_scale_error(speed: float) -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    assert _time_scale(*bodies_of(scene, sim, on_clock(scene, 48, speed))) is None
+
+
+def test_a_clock_is_read_from_every_body_together() -> None:
+    """One body on a slow clock among others in real time: the clip's clock is real time."""
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    slow = on_clock(scene, 48, 0.6)
+    names = [b.name for b in scene.balls]
+    assert len(names) >= 2
+    one = {names[0]: slow[names[0]]}
+    assert _time_scale(*bodies_of(scene, sim, one)) is None
+    assert _time_scale(*bodies_of(scene, sim, {n: slow[n] for n in names})) is not None
+
+
+def test_a_fall_with_no_sideways_motion_is_left_to_gravity() -> None:
+    """A straight drop on a slow clock looks the same as weaker gravity: no time-scale verdict."""
+    scene = preset("bouncing_balls")
+    drop = dataclasses.replace(scene, balls=tuple(dataclasses.replace(b, vx=0.0, spin=0.0) for b in scene.balls[:1]))
+    sim = simulate(drop, frames=40, fps=FPS)
+    assert _time_scale(*bodies_of(drop, sim, on_clock(drop, 40, 0.6))) is None
+
+
+def test_a_body_seen_in_fewer_than_8_frames_gives_no_clock() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=24, fps=FPS)
+    fast = on_clock(scene, 24, 2.0)
+    for seen, found in ((8, True), (7, False)):
+        tracks = {}
+        for name, path in fast.items():
+            cut = np.full_like(path, np.nan)
+            cut[8:8 + seen] = path[8:8 + seen]  # seen in frames 8 to 8 + seen only
+            tracks[name] = cut
+        clock = _time_scale(*bodies_of(scene, sim, tracks))
+        assert (clock is not None) == found, seen
+        assert clock is None or clock.value == pytest.approx(2.0, rel=0.03)
+
+
+# -- a dropped frame ---------------------------------------------------------------------------------
+def test_two_arcs_meet_once_a_frame_more_is_allowed_between_them() -> None:
+    """Arcs as ``_fit_arc`` gives them (rows: position, velocity, half the acceleration; columns x, y),
+    each in frames from its own piece's end or start. The piece after the gap runs one frame ahead
+    of the one before it: a frame is missing from the video, not a teleport."""
+    p0, v, a = np.array([0.0, 10.0]), np.array([2.0, 1.0]), np.array([0.0, -0.1])
+    left = np.stack([p0, v, a])  # frames from a_end
+    a_end, b_start = 10, 13
+    u = b_start - a_end + 1  # the right piece at its start shows the left one a frame later
+    right = np.stack([p0 + v * u + a * u**2, v + 2 * a * u, a])
+    off = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])  # moved sideways by one unit
+    assert _dropped(left, right, a_end, b_start, 1.0, 0.5)
+    assert not _dropped(left, right + 3.0 * off, a_end, b_start, 1.0, 0.5)  # 3 units from it
+    assert _dropped(left, right + 0.4 * off, a_end, b_start, 1.0, 0.5)  # within the limit
+    assert _dropped(left, right + 0.5 * off, a_end, b_start, 1.0, 0.5)  # at the limit itself
+    assert not _dropped(left, right + 0.4 * off, a_end, b_start, 2.0, 0.5)  # 0.8 px at 2 px a unit
+    on_time = np.stack([p0 + v * (u - 1) + a * (u - 1) ** 2, v + 2 * a * (u - 1), a])  # no frame missing:
+    assert not _dropped(left, on_time + 3.0 * off, a_end, b_start, 1.0, 0.5)  # ... and a jump is a jump
+
+
+# -- a bounce ------------------------------------------------------------------------------------------
+def _wood(frames: int = 48) -> tuple[_Context, list[_Body], _Body, float]:
+    scene = preset("bouncing_balls")
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=frames, fps=FPS))
+    wood = next(b for b in bodies if b.name == "wood_ball")
+    return ctx, bodies, wood, wood.radius
+
+
+def test_a_floor_bounce_is_named_timed_measured_and_judged() -> None:
+    ctx, bodies, wood, r = _wood()
+    down, up = np.array([0.01, -0.2]), np.array([0.01, 0.12])  # units a frame
+    hit = _bounce(ctx, wood, bodies, 20.0, np.array([3.0, r]), down, up)
+    assert hit is not None and hit.frame == 20.0 and hit.against == "floor"
+    assert hit.before == pytest.approx(0.2 * FPS) and hit.after == pytest.approx(0.12 * FPS)
+    assert hit.ratio == pytest.approx(0.6) and hit.judged
+    floor = sorted(e.time * FPS for e in ctx.events if {e.a, e.b} == {"wood_ball", "floor"})
+    assert len(floor) >= 3 and hit.sim_frame == pytest.approx(min(floor, key=lambda f: abs(f - 20.0)))
+    assert hit.sim_frame != floor[0]  # the nearest one, not the first
+    later = _bounce(ctx, wood, bodies, floor[-1] + 0.2, np.array([3.0, r]), down, up)
+    assert later is not None and later.sim_frame == pytest.approx(floor[-1])
+
+
+def test_a_bounce_is_judged_only_from_a_fast_enough_approach_and_a_real_rebound() -> None:
+    ctx, bodies, wood, r = _wood()
+    at = np.array([3.0, r])
+    wood.reach_px = 10.0  # the slowest judged approach: max(4 px, half the body's 10 px reach) = 5 px a frame
+    assert ctx.th.bounce_speed_px == 4.0 and ctx.th.bounce_speed_radii == 0.5 and ctx.scale == 40.0
+    edge = _bounce(ctx, wood, bodies, 20.0, at, np.array([0.0, -0.125]), np.array([0.0, 0.1]))  # 5 px a frame
+    slow = _bounce(ctx, wood, bodies, 20.0, at, np.array([0.0, -0.1125]), np.array([0.0, 0.1]))  # 4.5
+    stuck = _bounce(ctx, wood, bodies, 20.0, at, np.array([0.0, -0.2]), np.array([0.0, 0.0]))  # no rebound
+    assert edge is not None and edge.judged
+    assert slow is not None and not slow.judged
+    assert stuck is not None and not stuck.judged and stuck.after == 0.0
+    assert _bounce(ctx, wood, bodies, 20.0, at, np.array([0.3, 0.0]), np.array([0.3, 0.1])) is None  # not approaching
+    assert _bounce(ctx, wood, bodies, 20.0, at, np.array([0.0, 0.1]), np.array([0.0, 0.2])) is None  # leaving
+
+
+def test_the_floor_is_touched_within_its_reach_of_the_ball() -> None:
+    ctx, bodies, wood, r = _wood()
+    reach = max(0.5 * r, 3 * ctx.th.contact_px / ctx.scale)
+    assert reach == pytest.approx(0.15)  # 3 contact pixels at 40 px a unit, above half the wood ball's radius
+    down, up = np.array([0.0, -0.2]), np.array([0.0, 0.12])
+    near = _bounce(ctx, wood, bodies, 5.0, np.array([3.0, r + 0.14]), down, up)
+    assert near is not None and near.against == "floor"
+    assert _bounce(ctx, wood, bodies, 5.0, np.array([3.0, r + 0.17]), down, up) is None  # a kink in mid-air
+
+
+def test_a_bounce_off_another_body_is_found_from_its_track_and_not_judged() -> None:
+    ctx, bodies, _, _ = _wood()
+    basket = next(b for b in bodies if b.name == "basketball_ball")
+    plastic = next(b for b in bodies if b.name == "plastic_ball")
+    assert bodies.index(basket) < bodies.index(plastic)  # the one bouncing comes first in the list
+    n = np.array([0.6, 0.8])
+    t0 = 5
+    at = plastic.p[t0] + (plastic.radius + basket.radius + 0.05) * n  # in mid-air, beside the plastic ball
+    hit = _bounce(ctx, basket, bodies, t0 + 0.3, at, -0.2 * n, 0.1 * n)
+    assert hit is not None and hit.against == "plastic_ball" and not hit.judged  # a moving body: not judged
+    assert hit.before == pytest.approx(0.2 * FPS) and hit.after == pytest.approx(0.1 * FPS)
+    pair = [e.time * FPS for e in ctx.events if {e.a, e.b} == {"basketball_ball", "plastic_ball"}]
+    assert pair and hit.sim_frame == pytest.approx(min(pair, key=lambda f: abs(f - t0 - 0.3)))
+    far = plastic.p[t0] + (plastic.radius + 2 * basket.radius + 0.05) * n  # further than its radius away
+    assert _bounce(ctx, basket, bodies, t0 + 0.3, far, -0.2 * n, 0.1 * n) is None
+    first = plastic.p[0] + (plastic.radius + basket.radius + 0.05) * n
+    assert _bounce(ctx, basket, bodies, 0.2, first, -0.2 * n, 0.1 * n) is not None  # frame 0 counts
+    assert _bounce(ctx, basket, bodies, ctx.T - 0.4, first, -0.2 * n, 0.1 * n) is None  # past the clip: none
+
+
+def test_without_a_scene_the_kick_gives_the_normal_and_nothing_is_named() -> None:
+    th = Thresholds()
+    ctx = _Context(None, FPS, 1.0, th, (), 24, W, H, "px")
+    track = np.tile([100.0, 50.0], (24, 1))
+    blob = _Body("blob0", "blob", track, track.copy(), 6.0, 6.0)
+    hit = _bounce(ctx, blob, [blob], 10.0, np.array([100.0, 50.0]), np.array([0.0, -0.3]), np.array([0.0, 0.2]))
+    assert hit is not None and hit.against == "" and hit.sim_frame is None
+    assert hit.before == pytest.approx(0.3 * FPS) and hit.ratio == pytest.approx(0.2 / 0.3)
+    kick = _bounce(ctx, blob, [blob], 10.0, np.array([100.0, 50.0]), np.array([0.0, -6.0]), np.array([0.0, 4.0]))
+    assert kick is not None and kick.judged  # a static unknown, approached at 6 px a frame, left at 4
+    assert _bounce(ctx, blob, [blob], 10.0, np.array([100.0, 50.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0])) is None
