@@ -20,10 +20,11 @@ FPS, W, H = 16, 320, 192
 
 
 def bodies_of(scene: Scene, sim: Simulation, tracks: dict[str, np.ndarray] | None = None, *,
-              view: View | None = None) -> tuple[_Context, list[_Body]]:
+              view: View | None = None, doubt: dict[str, np.ndarray] | None = None) -> tuple[_Context, list[_Body]]:
     """The context and bodies ``measure_frames`` would judge for ``scene`` in a clip of ``sim.frames``
     frames (``simulate(scene, frames=T)``), each body tracked at ``tracks[name]`` (pixels, y down; the
-    simulation's own path where not given)."""
+    simulation's own path where not given), in doubt (the tracker may hold a look-alike) where
+    ``doubt[name]`` says."""
     view = view or View(scene, W, H)
     scale = float(view.scale)
     T = len(next(iter(sim.positions.values()))) - 1  # simulate gives the start and T frames after it
@@ -36,7 +37,7 @@ def bodies_of(scene: Scene, sim: Simulation, tracks: dict[str, np.ndarray] | Non
         wx, wy = view.to_world(px[:, 0], px[:, 1])
         reach = b.radius if hasattr(b, "radius") else 0.5 * math.hypot(b.width, b.height)
         bodies.append(_Body(b.name, "ball" if b in scene.balls else "box", px, np.stack([wx, wy], axis=1), reach,
-                            reach * scale, None, sim_px, truth))
+                            reach * scale, (doubt or {}).get(b.name), sim_px, truth))
     ctx = _Context(scene, sim.fps, scale, Thresholds(), sim.events, T, W, H, "m")
     _contacts(ctx, bodies)  # each body's contact and trust, as _judge starts
     return ctx, bodies
@@ -129,6 +130,18 @@ def test_a_body_seen_in_fewer_than_8_frames_gives_no_clock() -> None:
         clock = _time_scale(*bodies_of(scene, sim, tracks))
         assert (clock is not None) == found, seen
         assert clock is None or clock.value == pytest.approx(2.0, rel=0.03)
+
+
+def test_frames_the_tracker_doubts_are_not_read_for_the_clock() -> None:
+    """Tracks on a slow clock, trusted only in their first 10 frames (where they are still real
+    time's): the clock is read from those alone, so there is none to report."""
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    slow, real = on_clock(scene, 48, 0.6), on_clock(scene, 48, 1.0)
+    tracks = {n: np.concatenate([real[n][:10], slow[n][10:]]) for n in slow}
+    doubted = np.arange(48) >= 10
+    assert _time_scale(*bodies_of(scene, sim, tracks)) is not None  # trusted throughout: slow
+    assert _time_scale(*bodies_of(scene, sim, tracks, doubt={n: doubted for n in slow})) is None
 
 
 # -- a dropped frame ---------------------------------------------------------------------------------
@@ -229,3 +242,16 @@ def test_without_a_scene_the_kick_gives_the_normal_and_nothing_is_named() -> Non
     kick = _bounce(ctx, blob, [blob], 10.0, np.array([100.0, 50.0]), np.array([0.0, -6.0]), np.array([0.0, 4.0]))
     assert kick is not None and kick.judged  # a static unknown, approached at 6 px a frame, left at 4
     assert _bounce(ctx, blob, [blob], 10.0, np.array([100.0, 50.0]), np.array([1.0, 0.0]), np.array([1.0, 0.0])) is None
+
+
+def test_arcs_that_meet_at_one_instant_are_sampled_finely_enough_to_meet() -> None:
+    """The arcs cross at one instant only, half a frame after the first piece ends: the search over
+    the gap samples every eighth of a frame from its start, so it finds them meeting there."""
+    p0, v, a = np.array([0.0, 10.0]), np.array([2.0, 1.0]), np.array([0.0, -0.1])
+    left = np.stack([p0, v, a])
+    a_end, b_start = 10, 13
+    span = b_start - a_end + 1
+    d = np.array([2.0, 0.0])  # left(tau) - right(tau - span) = (tau - 0.5) d: zero at tau = 0.5 only
+    right = np.stack([p0 + v * span + a * span**2 - (span - 0.5) * d, v + 2 * a * span - d, a])
+    assert _dropped(left, right, a_end, b_start, 1.0, 0.01)
+    assert not _dropped(left, right + np.array([[0.0, 0.1], [0, 0], [0, 0]]), a_end, b_start, 1.0, 0.01)
