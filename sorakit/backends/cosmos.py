@@ -25,7 +25,6 @@ Self-contained (STYLE rule 10). Read in diffusers 0.42.1's source:
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable
 from typing import Any
 

@@ -72,6 +72,7 @@ for _name, _id, _arch in (("cosmos3-nano", "nvidia/Cosmos3-Nano", _NANO), ("cosm
     register(ModelSpec(name=f"{_name}-fp8", model_id=_id, revision="fp8", modes=("t2v", "i2v", "v2v"), arch=_arch,
                        card=_CARD, **_RULES))  # type: ignore[arg-type]
 
+
 def base_mode(spec: ModelSpec, mode: str) -> str:
     return spec.modes[0]  # one pipeline class for every mode, over one checkpoint
 
