@@ -255,3 +255,32 @@ def test_arcs_that_meet_at_one_instant_are_sampled_finely_enough_to_meet() -> No
     right = np.stack([p0 + v * span + a * span**2 - (span - 0.5) * d, v + 2 * a * span - d, a])
     assert _dropped(left, right, a_end, b_start, 1.0, 0.01)
     assert not _dropped(left, right + np.array([[0.0, 0.1], [0, 0], [0, 0]]), a_end, b_start, 1.0, 0.01)
+
+
+def test_a_wall_is_named_when_it_is_the_nearest_surface() -> None:
+    ctx, bodies, wood, r = _wood()
+    hit = _bounce(ctx, wood, bodies, 6.0, np.array([r + 0.05, 3.0]), np.array([-0.2, 0.0]), np.array([0.12, 0.0]))
+    assert hit is not None and hit.against == "left_wall" and hit.judged
+
+
+# -- what the report keeps of each body ---------------------------------------------------------------
+def test_each_body_s_report_carries_what_was_judged_of_it() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    wood = next(b for b in bodies if b.name == "wood_ball")
+    jumped = wood.px.copy()
+    jumped[30:] += np.array([40.0, 0.0])  # 1 unit sideways from frame 30 on: a teleport
+    ctx, bodies = bodies_of(scene, sim, {"wood_ball": jumped})
+    r = _judge(ctx, bodies, np.zeros((H, W, 3), np.uint8))
+    body = next(b for b in r.bodies if b.name == "wood_ball")
+    given = next(b for b in bodies if b.name == "wood_ball")
+    assert body.kind == "ball" and body.found == 1.0
+    assert isinstance(body.flights, tuple) and body.flights and body.flights == tuple(given.flights)
+    assert body.gravity == given.gravity and body.gravity is not None and body.gravity < 0
+    assert body.gravity_sigma == given.gravity_sigma and body.gravity_sigma is not None and body.gravity_sigma > 0
+    assert body.gravity_error == given.gravity_error and body.gravity_error is not None
+    assert isinstance(body.teleports, tuple) and [t.frame for t in body.teleports] == [30]
+    assert [p.frame for p in r.problems if p.kind == "teleport"] == [30]
+    np.testing.assert_array_equal(body.simulated_px, given.sim_px)
+    np.testing.assert_array_equal(body.track_px, jumped)
