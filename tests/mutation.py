@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS: dict[str, list[str]] = {
     "sorakit/audio/mix.py": ["tests/audio/test_mix.py"],
     "sorakit/audio/soundtrack.py": ["tests/audio/test_soundtrack.py", "tests/backends/test_lip_sync.py"],
-    "sorakit/audio/speech.py": ["tests/backends/test_lip_sync.py"],
+    "sorakit/audio/speech.py": ["tests/audio/test_speech.py", "tests/backends/test_lip_sync.py"],
     "sorakit/guidance/warp.py": ["tests/test_warp.py"],
     "sorakit/guidance/ttm.py": ["tests/backends/test_ttm.py"],
     "sorakit/backends/_ttm.py": ["tests/backends/test_ttm.py"],

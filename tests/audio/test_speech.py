@@ -1,0 +1,54 @@
+"""``speech_spans`` on synthetic sound whose levels are set exactly: what counts as voice, and where
+it ends. (test_lip_sync.py measures it on spoken lines.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sorakit.audio.speech import ABOVE_FLOOR_DB, BELOW_PEAK_DB, speech_spans
+
+RATE = 8000
+
+
+def tone(seconds: float, db: float, freq: float = 220.0) -> np.ndarray:
+    """A sine whose mean square is ``db`` dB (a sine of amplitude A has mean square A² / 2)."""
+    t = np.arange(int(round(seconds * RATE))) / RATE
+    return np.sqrt(2 * 10 ** (db / 10)) * np.sin(2 * np.pi * freq * t)
+
+
+def noise(seconds: float, db: float, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, 10 ** (db / 20), int(round(seconds * RATE)))
+
+
+def test_speech_running_to_the_end_of_the_track_ends_with_it() -> None:
+    audio = np.concatenate([noise(0.5, -60), tone(0.5, -20)])  # 1 s: the last window ends on the last sample
+    [(start, end)] = speech_spans(audio, RATE)
+    assert start == pytest.approx(0.5, abs=0.0015) and end == 1.0
+
+
+def test_a_sound_just_under_the_floor_margin_is_not_speech_beside_loud_speech() -> None:
+    """With loud speech 30 dB over a steady floor, a hum 11 dB over it (under the 12 dB margin) is not
+    voice; at 16 dB over it, it is. (Tones of whole periods in a 10 ms frame: every frame's level is exact.)"""
+    assert ABOVE_FLOOR_DB == 12.0
+    floor = tone(3.0, -60.0, freq=200.0)
+    audio = floor.copy()
+    audio[int(0.6 * RATE):int(1.0 * RATE)] += tone(0.4, -30.0, freq=100.0)  # speech, 30 dB over the floor
+    hum = np.zeros_like(audio)
+    hum[int(1.6 * RATE):int(2.0 * RATE)] = tone(0.4, 1.0, freq=400.0)[: int(0.4 * RATE)]
+    quiet = audio + hum * np.sqrt(10 ** (-60.0 / 10) * (10 ** 1.1 - 1) / 10 ** 0.1)  # floor + hum: floor + 11 dB
+    [(start, end)] = speech_spans(quiet, RATE)
+    assert start == pytest.approx(0.6, abs=0.0015) and end == pytest.approx(1.0, abs=0.0015)
+    loud = audio + hum * np.sqrt(10 ** (-60.0 / 10) * (10 ** 1.6 - 1) / 10 ** 0.1)  # floor + 16 dB
+    assert len(speech_spans(loud, RATE)) == 2
+
+
+def test_a_click_louder_than_the_voice_does_not_hide_it() -> None:
+    """The peak is the 99th percentile of the frames' levels: a 5 ms click 35 dB over the voice, under
+    1 % of the frames, does not move the gate (30 dB under the peak) above the voice."""
+    assert BELOW_PEAK_DB == 30.0
+    audio = np.concatenate([noise(1.0, -70), tone(0.6, -35), noise(1.4, -70, 1)])
+    at = int(2.5 * RATE)
+    audio[at:at + 40] += tone(0.005, 0.0)
+    spans = speech_spans(audio, RATE)
+    assert spans and spans[0][0] == pytest.approx(1.0, abs=0.0015) and spans[0][1] == pytest.approx(1.6, abs=0.0015)
