@@ -52,3 +52,15 @@ def test_a_click_louder_than_the_voice_does_not_hide_it() -> None:
     audio[at:at + 40] += tone(0.005, 0.0)
     spans = speech_spans(audio, RATE)
     assert spans and spans[0][0] == pytest.approx(1.0, abs=0.0015) and spans[0][1] == pytest.approx(1.6, abs=0.0015)
+
+
+def test_a_sound_under_minus_80_db_is_digital_silence() -> None:
+    assert speech_spans(tone(1.0, -80.5, freq=200.0), RATE) == []
+    assert speech_spans(tone(1.0, -79.5, freq=200.0), RATE) == [(0.0, 1.0)]  # steady: all of it near its peak
+
+
+@pytest.mark.parametrize("seconds", [1.0, 8019 / RATE, 8001 / RATE])
+def test_any_length_of_track_is_read_to_its_end(seconds: float) -> None:
+    audio = np.concatenate([noise(0.5, -60.0), tone(seconds - 0.5, -20.0)])
+    [(start, end)] = speech_spans(audio, RATE)
+    assert start == pytest.approx(0.5, abs=0.0015) and end == round(audio.size / RATE, 4)
