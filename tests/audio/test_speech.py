@@ -64,3 +64,12 @@ def test_any_length_of_track_is_read_to_its_end(seconds: float) -> None:
     audio = np.concatenate([noise(0.5, -60.0), tone(seconds - 0.5, -20.0)])
     [(start, end)] = speech_spans(audio, RATE)
     assert start == pytest.approx(0.5, abs=0.0015) and end == round(audio.size / RATE, 4)
+
+
+def test_edges_are_given_to_a_tenth_of_a_millisecond() -> None:
+    """The spans are rounded to 0.1 ms (finer than the detector resolves): an onset half a hop into a
+    frame is 0.50125 s before rounding."""
+    audio = np.concatenate([noise(0.5, -60.0), tone(1.0, -20.0), noise(0.5, -60.0, 1)])
+    spans = speech_spans(audio, RATE)
+    assert spans and all(v == round(v, 4) and v != round(v, 3) for span in spans for v in span[:1])
+    assert all(v == round(v, 4) for span in spans for v in span)
