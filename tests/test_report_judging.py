@@ -14,7 +14,7 @@ from sorakit import preset, simulate
 from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
-from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _judge, _time_scale
+from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _time_scale
 
 FPS, W, H = 16, 320, 192
 
@@ -284,3 +284,22 @@ def test_each_body_s_report_carries_what_was_judged_of_it() -> None:
     assert [p.frame for p in r.problems if p.kind == "teleport"] == [30]
     np.testing.assert_array_equal(body.simulated_px, given.sim_px)
     np.testing.assert_array_equal(body.track_px, jumped)
+
+
+# -- free flight ---------------------------------------------------------------------------------------
+def test_free_flight_is_fitted_on_every_run_of_four_frames_or_more() -> None:
+    scene = preset("bouncing_balls")
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=48, fps=FPS))
+    b = bodies[0]
+    t = np.arange(48) / FPS
+    b.p = np.stack([2.0 + 0.5 * t, 40.0 + 1.0 * t - 0.5 * 9.81 * t**2], axis=1)  # one parabola, in metres
+    b.contact = np.ones(48, bool)  # touching something except in three runs: 4 frames, 3 frames, 11 frames
+    for first, last in ((5, 8), (20, 22), (30, 40)):
+        b.contact[first:last + 1] = False
+    _flights(ctx, b)
+    assert [(f.start, f.end) for f in b.flights] == [(5, 8), (30, 40)]  # the 3-frame run is too short to fit
+    for f in b.flights:
+        assert f.gravity == pytest.approx(-9.81, abs=1e-6) and f.sideways == pytest.approx(0.0, abs=1e-6)
+        assert f.residual_px == pytest.approx(0.0, abs=1e-6)
+    assert [run[0][0] for run in b.runs] == [5.0, 30.0]  # each run's frames and heights, for the joint fit
+    np.testing.assert_array_equal(b.runs[1][1], b.p[30:41, 1])
