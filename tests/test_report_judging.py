@@ -14,7 +14,7 @@ from sorakit import preset, simulate
 from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
-from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _time_scale
+from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _time_scale, _trajectory
 
 FPS, W, H = 16, 320, 192
 
@@ -303,3 +303,74 @@ def test_free_flight_is_fitted_on_every_run_of_four_frames_or_more() -> None:
         assert f.residual_px == pytest.approx(0.0, abs=1e-6)
     assert [run[0][0] for run in b.runs] == [5.0, 30.0]  # each run's frames and heights, for the joint fit
     np.testing.assert_array_equal(b.runs[1][1], b.p[30:41, 1])
+
+
+# -- the path against the simulation -----------------------------------------------------------------
+def _one_ball(frames: int = 48) -> tuple[_Context, list[_Body], _Body]:
+    scene = preset("bouncing_balls")
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=frames, fps=FPS))
+    return ctx, bodies, next(b for b in bodies if b.name == "wood_ball")
+
+
+def test_the_path_error_is_the_mean_and_worst_distance_from_the_simulation() -> None:
+    ctx, _, b = _one_ball()
+    diag = math.hypot(W, H)
+    b.px = b.sim_px + np.array([3.0, 4.0])  # 5 px off everywhere...
+    b.px[17] = b.sim_px[17] + np.array([0.0, 25.0])  # ... and 25 px at frame 17
+    assert _trajectory(ctx, b) == []  # (5 * 47 + 25) / 48 px is under 3 % of the diagonal
+    tr = b.trajectory
+    assert tr is not None and tr.worst_frame == 17 and tr.frames == 48
+    assert tr.mean_px == pytest.approx((5 * 47 + 25) / 48) and tr.max_px == pytest.approx(25.0)
+    assert tr.mean_pct == pytest.approx(100 * tr.mean_px / diag) and tr.max_pct == pytest.approx(100 * 25 / diag)
+    b.trust[17] = False  # a frame the tracker doubts is not counted
+    _trajectory(ctx, b)
+    assert b.trajectory is not None and b.trajectory.frames == 47 and b.trajectory.max_px == pytest.approx(5.0)
+    far = 0.031 * diag  # 3.1 % of the diagonal, all along
+    b.px = b.sim_px + np.array([far, 0.0])
+    b.trust[:] = True
+    [p] = _trajectory(ctx, b)
+    assert (p.kind, p.body, p.frame, p.limit) == ("trajectory", "wood_ball", 0, 3.0)
+    assert p.value == pytest.approx(3.1) and p.text == "trajectory off by 3.1% of the diagonal (wood_ball)"
+
+
+def test_a_body_gone_for_three_frames_in_view_is_missing() -> None:
+    ctx, _, b = _one_ball()
+    assert np.all((b.sim_px[:, 0] > b.reach_px + 2) & (b.sim_px[:, 1] > b.reach_px + 2))  # in view throughout
+    b.px[20:23] = np.nan  # 3 frames
+    [p] = _trajectory(ctx, b)
+    assert (p.kind, p.body, p.frame, p.value, p.limit) == ("missing", "wood_ball", 20, 3.0, 3.0)
+    assert p.text == "missing from frame 20 (wood_ball)"
+    assert b.confidence == pytest.approx(45 / 48)
+    b.px = b.sim_px.copy()
+    b.px[20:22] = np.nan  # 2 frames: a blink, not a fault
+    assert _trajectory(ctx, b) == [] and b.confidence == pytest.approx(46 / 48)
+    b.px = b.sim_px.copy()
+    b.px[:6] = np.nan  # never found at the start: the tracker could not read it, not a fault
+    assert [p.kind for p in _trajectory(ctx, b)] == []
+    b.px = b.sim_px.copy()
+    b.px[1:5] = np.nan  # found at frame 0, then gone for 4 frames: missing from frame 1
+    assert [(p.kind, p.frame) for p in _trajectory(ctx, b)] == [("missing", 1)]
+    b.px[30:34] = np.nan  # gone again later: the first time is the one reported
+    assert [(p.kind, p.frame) for p in _trajectory(ctx, b)] == [("missing", 1)]
+    b.px = b.sim_px.copy()
+    b.px[:6] = np.nan
+    b.px[30:34] = np.nan  # never read from the start: its later gaps are no fault either
+    assert _trajectory(ctx, b) == []
+    b.sim_px = b.sim_px.copy()
+    b.sim_px[:2] = np.array([-50.0, 50.0])  # out of view in frames 0 and 1, then not found until frame 6
+    b.px = b.sim_px.copy()
+    b.px[:6] = np.nan
+    assert _trajectory(ctx, b) == []
+
+
+def test_a_body_out_of_view_is_not_missing_and_not_counted_in_its_confidence() -> None:
+    ctx, _, b = _one_ball()
+    b.sim_px = b.sim_px.copy()
+    b.sim_px[30:] = np.array([-50.0, 50.0])  # the simulation puts it off the left edge from frame 30
+    b.px[30:] = np.nan
+    assert _trajectory(ctx, b) == [] and b.confidence == 1.0
+    edge = b.reach_px + 2  # within its reach and 2 px of an edge is not in view either
+    b.sim_px[30:] = np.array([edge, 50.0])
+    assert _trajectory(ctx, b) == [] and b.confidence == 1.0
+    b.sim_px[30:] = np.array([edge + 0.5, 50.0])
+    assert [p.kind for p in _trajectory(ctx, b)] == ["missing"] and b.confidence == pytest.approx(30 / 48)
