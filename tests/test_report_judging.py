@@ -14,7 +14,7 @@ from sorakit import preset, simulate
 from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
-from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _time_scale, _trajectory
+from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _penetrations, _time_scale, _trajectory
 
 FPS, W, H = 16, 320, 192
 
@@ -374,3 +374,44 @@ def test_a_body_out_of_view_is_not_missing_and_not_counted_in_its_confidence() -
     assert _trajectory(ctx, b) == [] and b.confidence == 1.0
     b.sim_px[30:] = np.array([edge + 0.5, 50.0])
     assert [p.kind for p in _trajectory(ctx, b)] == ["missing"] and b.confidence == pytest.approx(30 / 48)
+
+
+# -- penetration -------------------------------------------------------------------------------------
+def _placed(b: _Body, ctx: _Context, frames: slice, world: np.ndarray, view: View) -> None:
+    """Puts body ``b`` at ``world`` (metres) in ``frames``, in both its unit and pixel tracks."""
+    b.p[frames] = world
+    x, y = view.to_px(world[0], world[1])
+    b.px[frames] = np.array([x, y])
+
+
+def test_a_ball_inside_the_floor_is_a_penetration_as_deep_as_it_goes() -> None:
+    scene = preset("bouncing_balls")
+    view = View(scene, W, H)
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=48, fps=FPS), view=view)
+    b = next(o for o in bodies if o.name == "wood_ball")
+    limit = max(ctx.th.penetration_px / ctx.scale, ctx.th.penetration_radii * b.radius)
+    assert limit == pytest.approx(0.25 * b.radius)  # a quarter of the radius: 2.3 px, over the 2 px floor
+    _placed(b, ctx, slice(30, 34), np.array([4.46, b.radius - 0.1]), view)  # 0.1 m (4 px) into the floor, where it rests
+    _placed(b, ctx, slice(32, 33), np.array([4.46, b.radius - 0.2]), view)  # 8 px at its deepest
+    [p] = _penetrations(ctx, b, bodies)
+    assert (p.kind, p.body, p.frame) == ("penetration", "wood_ball", 30)
+    assert p.value == pytest.approx(8.0) and p.limit == pytest.approx(limit * ctx.scale)
+    assert p.text == "penetration at frame 30 (wood_ball, 8 px into floor)"
+    [pen] = b.penetrations
+    assert (pen.frame, pen.end, pen.against) == (30, 33, "floor") and pen.depth_px == pytest.approx(8.0)
+    b.penetrations = []
+    _placed(b, ctx, slice(30, 34), np.array([4.46, b.radius - 0.05]), view)  # 2 px in: under the limit
+    assert _penetrations(ctx, b, bodies) == []
+
+
+def test_a_ball_inside_another_ball_is_a_penetration_into_it() -> None:
+    scene = preset("bouncing_balls")
+    view = View(scene, W, H)
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=48, fps=FPS), view=view)
+    a = next(o for o in bodies if o.name == "wood_ball")
+    o = next(o for o in bodies if o.name == "metal_ball")
+    centre = o.p[10] + np.array([a.radius + o.radius - 0.15, 0.0])  # 0.15 m (6 px) into it, in mid-air
+    _placed(a, ctx, slice(10, 11), centre, view)
+    [p] = _penetrations(ctx, a, bodies)
+    assert p.frame == 10 and p.text == "penetration at frame 10 (wood_ball, 6 px into metal_ball)"
+    assert _penetrations(ctx, o, [o]) == []  # alone, nothing to be inside
