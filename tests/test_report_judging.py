@@ -415,3 +415,75 @@ def test_a_ball_inside_another_ball_is_a_penetration_into_it() -> None:
     [p] = _penetrations(ctx, a, bodies)
     assert p.frame == 10 and p.text == "penetration at frame 10 (wood_ball, 6 px into metal_ball)"
     assert _penetrations(ctx, o, [o]) == []  # alone, nothing to be inside
+
+
+# -- the verdict -------------------------------------------------------------------------------------
+def test_a_clean_clip_s_verdict_lists_what_was_checked() -> None:
+    scene = preset("bouncing_balls")
+    r = judged(scene, simulate(scene, frames=48, fps=FPS))
+    assert r.passed and r.problems == ()
+    judged_ratios = [bn.ratio for b in r.bodies for bn in b.bounces if bn.judged]
+    paths = [b.trajectory.mean_pct for b in r.bodies if b.trajectory is not None]
+    assert judged_ratios and paths and r.gravity_error is not None and r.gravity is not None
+    assert r.verdict == (f"physical: 6 bodies tracked, no teleports, no penetration, "
+                         f"g within {100 * abs(r.gravity_error):.1f}% ({r.gravity:.2f} m/s²), "
+                         f"bounces keep <= {max(judged_ratios):.2f} of normal speed, "
+                         f"path within {max(paths):.1f}% of the diagonal")
+
+
+def test_the_verdict_names_up_to_four_problems_and_counts_the_rest() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    tracks = {}
+    for k, b in enumerate(bodies):  # every ball jumps sideways at its own frame
+        px = b.sim_px.copy()
+        px[20 + 2 * k:] += np.array([40.0, 0.0])
+        tracks[b.name] = px
+    r = judged(scene, sim, tracks)
+    jumps = r.problems_of("teleport")
+    assert len(jumps) == 6 and not r.passed
+    n = len(r.problems)
+    assert r.verdict == f"{n} problems: " + "; ".join(p.text for p in r.problems[:4]) + f"; and {n - 4} more"
+    lifted = bodies[0].sim_px - np.array([0.0, 0.035 * math.hypot(W, H)])  # 3.5 % of the diagonal higher all along
+    one = judged(scene, sim, {bodies[0].name: lifted})
+    assert [p.kind for p in one.problems] == ["trajectory"]
+    assert one.verdict == f"1 problem: {one.problems[0].text}"
+    two = bodies[0].sim_px.copy()
+    two[20:30] += np.array([40.0, 0.0])  # there and back
+    back = judged(scene, sim, {bodies[0].name: two})
+    assert [p.kind for p in back.problems] == ["teleport", "teleport"]
+    assert back.verdict == "2 problems: " + "; ".join(p.text for p in back.problems)
+    other = bodies[5].sim_px.copy()
+    other[20:30] += np.array([0.0, -40.0])  # up a unit and back down
+    four = judged(scene, sim, {bodies[0].name: two, bodies[5].name: other})
+    assert [p.kind for p in four.problems] == ["teleport"] * 4
+    assert four.verdict == "4 problems: " + "; ".join(p.text for p in four.problems)  # all four, nothing more
+
+
+def test_a_body_tracked_with_low_confidence_is_flagged_in_the_verdict() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    px = bodies[0].sim_px.copy()
+    px[:26] = np.nan  # found in 22 of 48 frames it should be seen in: 0.46
+    r = judged(scene, sim, {bodies[0].name: px})
+    low = r.bodies[0]
+    assert low.confidence == pytest.approx(22 / 48)
+    assert r.verdict.endswith(f" (tracking confidence low: {low.name} 0.46; its figures may not hold)")
+    px[:24] = np.nan
+    px[24:26] = bodies[0].sim_px[24:26]  # 24 of 48: 0.5 is confident enough
+    assert "tracking confidence low" not in judged(scene, sim, {bodies[0].name: px}).verdict
+
+
+def test_without_a_scene_gravity_is_in_pixels_and_nothing_is_said_of_penetration() -> None:
+    th = Thresholds()
+    ctx = _Context(None, FPS, 1.0, th, (), 24, W, H, "px")
+    t = np.arange(24) / FPS
+    track = np.stack([40 + 30 * t, 20 + 10 * t + 0.5 * 400.0 * t**2], axis=1)  # falling at 400 px/s², y down
+    blob = _Body("blob0", "blob", track, np.stack([track[:, 0], H - track[:, 1]], axis=1), 6.0, 6.0)
+    r = _judge(ctx, [blob], np.zeros((H, W, 3), np.uint8))
+    assert r.passed and r.gravity == pytest.approx(-400.0, rel=1e-6)
+    assert r.verdict == "physical: 1 body tracked, no teleports, g -400 px/s² (scale unknown)"
+    nobody = _judge(ctx, [], np.zeros((H, W, 3), np.uint8))
+    assert nobody.verdict == "unmeasured: no moving body found"
