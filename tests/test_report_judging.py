@@ -487,3 +487,21 @@ def test_without_a_scene_gravity_is_in_pixels_and_nothing_is_said_of_penetration
     assert r.verdict == "physical: 1 body tracked, no teleports, g -400 px/s² (scale unknown)"
     nobody = _judge(ctx, [], np.zeros((H, W, 3), np.uint8))
     assert nobody.verdict == "unmeasured: no moving body found"
+
+
+@pytest.mark.parametrize("ay, ax, flight", [(-1.0, 0.0, True), (-0.4, 0.0, False), (1.0, 0.0, False),
+                                            (-1.0, 0.25, True), (-1.0, 0.35, False), (-1.0, -0.35, False),
+                                            (-2.0, 0.5, True)])
+def test_without_a_scene_only_a_clearly_falling_piece_is_flight(ay: float, ax: float, flight: bool) -> None:
+    """No scene says what touches what: a piece is flight only when it falls faster than 0.3 kink
+    (0.45 px a frame², y up) and sideways pull stays under 0.3 of that."""
+    ctx = _Context(None, FPS, 1.0, Thresholds(), (), 20, W, H, "px")
+    t = np.arange(20, dtype=np.float64)
+    p = np.stack([100 + 2 * t + 0.5 * ax * t**2, 150 + 3 * t + 0.5 * ay * t**2], axis=1)  # px, y up
+    b = _Body("blob0", "blob", np.stack([p[:, 0], H - p[:, 1]], axis=1), p, 6.0, 6.0)
+    _contacts(ctx, [b])
+    _flights(ctx, b)
+    assert [(f.start, f.end) for f in b.flights] == ([(0, 19)] if flight else [])
+    if flight:
+        f = b.flights[0]
+        assert f.gravity == pytest.approx(ay * FPS**2) and f.sideways == pytest.approx(ax * FPS**2)
