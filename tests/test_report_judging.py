@@ -14,7 +14,7 @@ from sorakit import preset, simulate
 from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
-from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _judge, _penetrations, _time_scale, _trajectory
+from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _gravity, _judge, _penetrations, _time_scale, _trajectory
 
 FPS, W, H = 16, 320, 192
 
@@ -505,3 +505,49 @@ def test_without_a_scene_only_a_clearly_falling_piece_is_flight(ay: float, ax: f
     if flight:
         f = b.flights[0]
         assert f.gravity == pytest.approx(ay * FPS**2) and f.sideways == pytest.approx(ax * FPS**2)
+
+
+# -- gravity -----------------------------------------------------------------------------------------
+def _falling(g_after: float, change_at: int = 20, frames: int = 48, g_before: float = -9.81) -> tuple[_Context, _Body]:
+    """A ball in free flight all clip long (nothing touched), its gravity ``g_before`` and, from frame
+    ``change_at`` on, ``g_after`` (m/s², y up): position and speed carry on across the change."""
+    scene = preset("bouncing_balls")
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=frames, fps=FPS))
+    b = bodies[0]
+    t = np.arange(frames) / FPS
+    tc = change_at / FPS
+    y0, vy = 60.0, 2.0
+    y = np.where(t < tc, y0 + vy * t + 0.5 * g_before * t**2,
+                 y0 + vy * tc + 0.5 * g_before * tc**2 + (vy + g_before * tc) * (t - tc) + 0.5 * g_after * (t - tc) ** 2)
+    b.p = np.stack([3.0 + 0.5 * t, y], axis=1)
+    b.contact = np.zeros(frames, bool)
+    b.trust = np.ones(frames, bool)
+    _flights(ctx, b)
+    return ctx, b
+
+
+@pytest.mark.parametrize("g, how", [(-4.0, "falls too slowly"), (-5.5, "falls too slowly"), (-1.0, "floats"),
+                                    (3.0, "rises instead of falling"), (-20.0, "falls too fast")])
+def test_a_stretch_of_flight_under_other_gravity_is_named_with_its_frames_and_which_way(g: float, how: str) -> None:
+    ctx, b = _falling(g)
+    assert [(f.start, f.end) for f in b.flights] == [(0, 47)]
+    [p] = _gravity(ctx, b, None)
+    assert (p.kind, p.body, p.limit) == ("gravity", b.name, ctx.th.gravity)
+    first, last = (int(x) for x in p.text.split("gravity off in frames ")[1].split(" ")[0].split("-"))
+    assert p.frame == first and 17 <= first <= 23 and last == 47 - 3  # from the change (give or take half a window) to the last window
+    measured = float(p.text.split(": ")[1].split(" m/s²")[0])
+    assert p.text == (f"gravity off in frames {first}-{last} ({b.name} {how}: {measured:.1f} m/s², "
+                      "the scene says -9.81)")
+    assert measured == pytest.approx(g, abs=0.35 * 9.81) and p.value == pytest.approx((measured + 9.81) / 9.81, abs=0.02)
+    assert b.gravity_error is None  # the joint fit is not judged beside a stretch that is off
+
+
+def test_gravity_wrong_all_along_is_judged_from_the_joint_fit() -> None:
+    ctx, b = _falling(-11.5, change_at=0)  # 17 % too strong: over the 10 %, under the local stretches' 35 %
+    [p] = _gravity(ctx, b, None)
+    assert b.gravity == pytest.approx(-11.5, rel=1e-6) and b.gravity_error == pytest.approx((-11.5 + 9.81) / 9.81)
+    assert (p.kind, p.frame, p.limit) == ("gravity", 0, ctx.th.gravity)
+    assert p.text == f"gravity -11.50 m/s², -17% ({b.name})"  # stronger pull: a more negative figure
+    ctx, b = _falling(-10.5, change_at=0)  # 7 % off: within the 10 %
+    assert _gravity(ctx, b, None) == [] and b.gravity_error == pytest.approx((-10.5 + 9.81) / 9.81)
+    assert b.g_ref == pytest.approx(-10.5 / FPS**2)  # its own, well measured, bends its arcs
