@@ -551,3 +551,51 @@ def test_gravity_wrong_all_along_is_judged_from_the_joint_fit() -> None:
     ctx, b = _falling(-10.5, change_at=0)  # 7 % off: within the 10 %
     assert _gravity(ctx, b, None) == [] and b.gravity_error == pytest.approx((-10.5 + 9.81) / 9.81)
     assert b.g_ref == pytest.approx(-10.5 / FPS**2)  # its own, well measured, bends its arcs
+
+
+# -- teleports ---------------------------------------------------------------------------------------
+def _jumping(offset: np.ndarray, at: int = 20, lost: int = 0, doubt: dict[str, np.ndarray] | None = None
+             ) -> tuple[PhysicsReport, _Body]:
+    """The wood ball's simulated track, moved by ``offset`` px from frame ``at`` on, with ``lost``
+    frames not found before it."""
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    wood = next(b for b in bodies if b.name == "wood_ball")
+    px = wood.sim_px.copy()
+    px[at:] += offset
+    px[at - lost:at] = np.nan
+    ctx, bodies = bodies_of(scene, sim, {"wood_ball": px}, doubt=doubt)
+    r = _judge(ctx, bodies, np.zeros((H, W, 3), np.uint8))
+    return r, next(b for b in bodies if b.name == "wood_ball")
+
+
+def test_a_jump_in_flight_is_a_teleport_with_its_miss_jump_and_limit() -> None:
+    r, b = _jumping(np.array([0.0, -40.0]))  # a unit straight up at frame 20, in flight
+    [tp] = b.teleports
+    assert tp.frame == 20 and 30 < tp.jump_px < 40  # 40 px up, less its fall between the samples either side
+    assert 25 < tp.miss_px < 45 and tp.limit_px == pytest.approx(max(4.0, 0.75 * b.reach_px))  # the arcs' miss
+    [p] = [q for q in r.problems if q.kind == "teleport"]
+    assert (p.body, p.frame, p.value, p.limit) == ("wood_ball", 20, tp.miss_px, tp.limit_px)
+    assert p.text == f"teleport at frame 20 (wood_ball, {tp.miss_px:.0f} px)"
+    small, _ = _jumping(np.array([0.0, -0.5 * max(4.0, 0.75 * b.reach_px)]))  # half the limit: no teleport
+    assert not small.problems_of("teleport")
+
+
+def test_a_jump_across_frames_the_tracker_lost_is_placed_where_it_lost_the_body() -> None:
+    r, b = _jumping(np.array([0.0, -60.0]), at=20, lost=2)  # not found in frames 18 and 19
+    [tp] = b.teleports
+    assert tp.frame == 18  # the first frame not found
+    # over a longer gap the arcs are extrapolated further: the limit grows with the body's speed
+    assert tp.limit_px > max(4.0, 0.75 * b.reach_px)
+
+
+def test_a_jump_seen_only_while_the_tracker_doubts_the_ball_is_not_a_teleport() -> None:
+    doubted = np.zeros(48, bool)
+    doubted[14:27] = True  # a look-alike may be held on both sides of the jump
+    r, _ = _jumping(np.array([0.0, -40.0]), doubt={"wood_ball": doubted})
+    assert not r.problems_of("teleport")
+    one_side = np.zeros(48, bool)
+    one_side[20:27] = True  # clear before it: a ball is drawn over everything, one clear side will do
+    r, _ = _jumping(np.array([0.0, -40.0]), doubt={"wood_ball": one_side})
+    assert [p.frame for p in r.problems_of("teleport")] == [20]
