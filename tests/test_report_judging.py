@@ -599,3 +599,26 @@ def test_a_jump_seen_only_while_the_tracker_doubts_the_ball_is_not_a_teleport() 
     one_side[20:27] = True  # clear before it: a ball is drawn over everything, one clear side will do
     r, _ = _jumping(np.array([0.0, -40.0]), doubt={"wood_ball": one_side})
     assert [p.frame for p in r.problems_of("teleport")] == [20]
+
+
+# -- contacts and trust ------------------------------------------------------------------------------
+def test_contact_is_touching_within_two_pixels_and_overlapping_balls_are_not_trusted() -> None:
+    scene = preset("bouncing_balls")
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=48, fps=FPS))
+    a, o = bodies[3], bodies[4]  # the wood and metal balls
+    tol = ctx.th.contact_px / ctx.scale
+    for b in bodies:  # everyone far apart, high up, apart from what each test puts where
+        b.p[:] = np.array([1.0 + bodies.index(b), 4.0])
+    a.p[5] = np.array([3.0, a.radius + 0.9 * tol])  # over the floor, within 2 px of it
+    a.p[6] = np.array([3.0, a.radius + 1.1 * tol])  # just beyond
+    o.p[7] = a.p[7] + np.array([a.radius + o.radius + 0.9 * tol, 0.0])  # touching the metal ball
+    o.p[8] = a.p[8] + np.array([a.radius + o.radius - 0.9 * tol, 0.0])  # overlapping it, within 2 px
+    o.p[9] = a.p[9] + np.array([a.radius + o.radius - 1.1 * tol, 0.0])  # overlapping it by more
+    o.p[10] = a.p[10] + np.array([a.radius + o.radius + 1.5 * tol, 0.0])  # 3 px apart: not touching
+    a.doubt = np.zeros(48, bool)
+    a.doubt[12] = True  # the tracker's own doubt
+    a.p[14] = np.nan  # not found
+    _contacts(ctx, bodies)
+    assert list(np.flatnonzero(a.contact)) == [5, 7, 8, 9]
+    assert list(np.flatnonzero(~a.trust)) == [9, 12, 14]  # discs overlapping: one hides part of the other
+    assert list(np.flatnonzero(~o.trust)) == [9]
