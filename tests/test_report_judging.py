@@ -571,13 +571,14 @@ def _jumping(offset: np.ndarray, at: int = 20, lost: int = 0, doubt: dict[str, n
 
 
 def test_a_jump_in_flight_is_a_teleport_with_its_miss_jump_and_limit() -> None:
-    r, b = _jumping(np.array([0.0, -40.0]))  # a unit straight up at frame 20, in flight
+    r, b = _jumping(np.array([0.0, -40.0]), at=16)  # a unit straight up at frame 16, between bounces
     [tp] = b.teleports
-    assert tp.frame == 20 and 30 < tp.jump_px < 40  # 40 px up, less its fall between the samples either side
-    assert 25 < tp.miss_px < 45 and tp.limit_px == pytest.approx(max(4.0, 0.75 * b.reach_px))  # the arcs' miss
+    assert tp.frame == 16 and tp.jump_px == pytest.approx(float(np.hypot(*(b.px[16] - b.px[15]))))
+    assert tp.miss_px == pytest.approx(40.0, abs=0.05)  # the two arcs, each exact, run 40 px apart
+    assert tp.limit_px == pytest.approx(max(4.0, 0.75 * b.reach_px))
     [p] = [q for q in r.problems if q.kind == "teleport"]
-    assert (p.body, p.frame, p.value, p.limit) == ("wood_ball", 20, tp.miss_px, tp.limit_px)
-    assert p.text == f"teleport at frame 20 (wood_ball, {tp.miss_px:.0f} px)"
+    assert (p.body, p.frame, p.value, p.limit) == ("wood_ball", 16, tp.miss_px, tp.limit_px)
+    assert p.text == "teleport at frame 16 (wood_ball, 40 px)"
     small, _ = _jumping(np.array([0.0, -0.5 * max(4.0, 0.75 * b.reach_px)]))  # half the limit: no teleport
     assert not small.problems_of("teleport")
 
