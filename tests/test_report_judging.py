@@ -425,6 +425,11 @@ def test_a_clean_clip_s_verdict_lists_what_was_checked() -> None:
     judged_ratios = [bn.ratio for b in r.bodies for bn in b.bounces if bn.judged]
     paths = [b.trajectory.mean_pct for b in r.bodies if b.trajectory is not None]
     assert judged_ratios and paths and r.gravity_error is not None and r.gravity is not None
+    assert (r.units, r.fps, r.size, r.scene_gravity) == ("m", FPS, (W, H), scene.gravity)
+    assert r.gravity == pytest.approx(scene.gravity, rel=0.02) and r.gravity_error == pytest.approx(
+        (r.gravity - scene.gravity) / abs(scene.gravity))
+    assert r.gravity_sigma is not None and 0 < r.gravity_sigma < 0.02 * abs(scene.gravity)
+    assert r.thresholds == Thresholds() and r.first_frame.shape == (H, W, 3)
     assert r.verdict == (f"physical: 6 bodies tracked, no teleports, no penetration, "
                          f"g within {100 * abs(r.gravity_error):.1f}% ({r.gravity:.2f} m/s²), "
                          f"bounces keep <= {max(judged_ratios):.2f} of normal speed, "
