@@ -628,3 +628,46 @@ def test_contact_is_touching_within_two_pixels_and_overlapping_balls_are_not_tru
     assert list(np.flatnonzero(a.contact)) == [5, 7, 8, 9]
     assert list(np.flatnonzero(~a.trust)) == [9, 12, 14]  # discs overlapping: one hides part of the other
     assert list(np.flatnonzero(~o.trust)) == [9]
+
+
+def test_the_clock_comes_first_among_the_problems_then_frame_order() -> None:
+    scene = preset("bouncing_balls")
+    sim = simulate(scene, frames=48, fps=FPS)
+    tracks = on_clock(scene, 48, 0.6)
+    name = scene.balls[2].name
+    tracks[name] = tracks[name].copy()
+    tracks[name][30:] += np.array([0.0, -40.0])  # and one ball jumps a unit up at frame 30
+    r = judged(scene, sim, tracks)
+    kinds = [p.kind for p in r.problems]
+    assert kinds[0] == "timescale" and "teleport" in kinds  # the clock has no frame: it comes first
+    framed = [p.frame for p in r.problems[1:]]
+    assert framed == sorted(framed)  # ... the rest by frame
+
+
+def test_with_one_body_the_clip_s_gravity_is_that_body_s_fit_with_its_standard_error() -> None:
+    scene = dataclasses.replace(preset("bouncing_balls"), balls=preset("bouncing_balls").balls[3:4])
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    noisy = bodies[0].sim_px + np.random.default_rng(0).normal(0.0, 0.3, (48, 2))  # a tracker's 0.3 px jitter
+    r = judged(scene, sim, {bodies[0].name: noisy})
+    b = r.bodies[0]
+    assert b.gravity_sigma is not None and b.gravity_sigma > 1e-3  # the jitter shows in the fit's spread
+    assert r.gravity == pytest.approx(b.gravity) and r.gravity_sigma == pytest.approx(b.gravity_sigma)
+
+
+def test_a_staged_gravity_change_is_not_judged_as_a_wrong_gravity() -> None:
+    """The scene switches gravity to a third of Earth's at 0.3 s: the joint fit over the clip is off
+    Earth's, but the scene says so; only the local judgement, against the scene's schedule, applies."""
+    base = dataclasses.replace(preset("bouncing_balls"), balls=preset("bouncing_balls").balls[3:4])
+    from sorakit.physics.scene import Change
+
+    staged = dataclasses.replace(base, changes=(Change(0.3, "gravity", value=-3.3),))
+    sim = simulate(staged, frames=48, fps=FPS)
+    r = judged(staged, sim)
+    assert not r.problems_of("gravity"), r.verdict
+    plain = dataclasses.replace(staged, changes=())  # the same track, judged against a scene without the change
+    ctx, bodies = bodies_of(plain, sim)
+    for b in bodies:
+        _flights(ctx, b)
+    problems = [p for b in bodies for p in _gravity(ctx, b, None) if p.kind == "gravity"]
+    assert problems  # ... which would be a gravity problem
