@@ -671,3 +671,16 @@ def test_a_staged_gravity_change_is_not_judged_as_a_wrong_gravity() -> None:
         _flights(ctx, b)
     problems = [p for b in bodies for p in _gravity(ctx, b, None) if p.kind == "gravity"]
     assert problems  # ... which would be a gravity problem
+
+
+def test_a_box_s_impacts_are_not_judged_as_bounces() -> None:
+    """A box trades energy with its spin at an impact: its kinks are teleport-checked, never bounces."""
+    scene = preset("dominoes")
+    sim = simulate(scene, frames=48, fps=FPS)
+    ctx, bodies = bodies_of(scene, sim)
+    r = _judge(ctx, bodies, np.zeros((H, W, 3), np.uint8))
+    boxes = [b for b in bodies if b.kind == "box"]
+    assert boxes and any(b.gaps for b in boxes)  # their tracks do break at impacts...
+    assert all(b.bounces == [] for b in boxes)  # ... and no bounce is measured there
+    assert any(b.bounces for b in bodies if b.kind == "ball")  # the ball's are
+    assert not r.problems_of("energy")
