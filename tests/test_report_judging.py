@@ -532,7 +532,8 @@ def _falling(g_after: float, change_at: int = 20, frames: int = 48, g_before: fl
 
 
 @pytest.mark.parametrize("g, how", [(-4.0, "falls too slowly"), (-5.5, "falls too slowly"), (-1.0, "floats"),
-                                    (3.0, "rises instead of falling"), (-20.0, "falls too fast")])
+                                    (3.0, "rises instead of falling"), (-15.0, "falls too fast"),
+                                    (-20.0, "falls too fast")])
 def test_a_stretch_of_flight_under_other_gravity_is_named_with_its_frames_and_which_way(g: float, how: str) -> None:
     ctx, b = _falling(g)
     assert [(f.start, f.end) for f in b.flights] == [(0, 47)]
@@ -684,3 +685,24 @@ def test_a_box_s_impacts_are_not_judged_as_bounces() -> None:
     assert all(b.bounces == [] for b in boxes)  # ... and no bounce is measured there
     assert any(b.bounces for b in bodies if b.kind == "ball")  # the ball's are
     assert not r.problems_of("energy")
+
+
+def test_local_gravity_is_read_on_flights_of_ten_frames_or_more_each() -> None:
+    """Seven-frame windows, four of them in a row: a flight needs 10 frames to be read locally."""
+    for first, last, read in ((0, 9, True), (0, 8, False)):
+        ctx, b = _falling(-1.0, change_at=0)  # floating all along
+        b.contact[:] = True
+        b.contact[first:last + 1] = False
+        b.flights, b.runs = [], []
+        _flights(ctx, b)
+        local = [p for p in _gravity(ctx, b, None) if p.text.startswith("gravity off in frames")]
+        assert bool(local) == read, (first, last)
+    ctx, b = _falling(-1.0, change_at=0)
+    b.contact[:] = True
+    b.contact[0:6] = False  # a short flight first (6 frames), then a long one
+    b.contact[20:41] = False
+    b.flights, b.runs = [], []
+    _flights(ctx, b)
+    assert [(f.start, f.end) for f in b.flights] == [(0, 5), (20, 40)]
+    local = [p for p in _gravity(ctx, b, None) if p.text.startswith("gravity off in frames")]
+    assert [p.frame for p in local] == [23]  # the long one is read, from its first full window
