@@ -284,6 +284,11 @@ def test_each_body_s_report_carries_what_was_judged_of_it() -> None:
     assert [p.frame for p in r.problems if p.kind == "teleport"] == [30]
     np.testing.assert_array_equal(body.simulated_px, given.sim_px)
     np.testing.assert_array_equal(body.track_px, jumped)
+    np.testing.assert_array_equal(body.track, given.p)
+    np.testing.assert_array_equal(body.simulated, given.sim)
+    np.testing.assert_array_equal(body.contact, given.contact)
+    np.testing.assert_array_equal(body.judged, given.trust)
+    assert isinstance(body.penetrations, tuple) and isinstance(body.bounces, tuple)
 
 
 # -- free flight ---------------------------------------------------------------------------------------
@@ -296,6 +301,7 @@ def test_free_flight_is_fitted_on_every_run_of_four_frames_or_more() -> None:
     b.contact = np.ones(48, bool)  # touching something except in three runs: 4 frames, 3 frames, 11 frames
     for first, last in ((5, 8), (20, 22), (30, 40)):
         b.contact[first:last + 1] = False
+    b.p[12] = np.nan  # lost at frame 12: the track is two pieces, the flights numbered in the clip's frames
     _flights(ctx, b)
     assert [(f.start, f.end) for f in b.flights] == [(5, 8), (30, 40)]  # the 3-frame run is too short to fit
     for f in b.flights:
@@ -374,6 +380,19 @@ def test_a_body_out_of_view_is_not_missing_and_not_counted_in_its_confidence() -
     assert _trajectory(ctx, b) == [] and b.confidence == 1.0
     b.sim_px[30:] = np.array([edge + 0.5, 50.0])
     assert [p.kind for p in _trajectory(ctx, b)] == ["missing"] and b.confidence == pytest.approx(30 / 48)
+    for x, y, seen in ((W - edge, 50.0, False), (W - edge - 0.5, 50.0, True), (100.0, edge, False),
+                       (100.0, H - edge, False), (100.0, H - edge - 0.5, True)):
+        b.sim_px[30:] = np.array([x, y])
+        assert bool(_trajectory(ctx, b)) == seen, (x, y)
+
+
+def test_a_body_not_found_after_frame_2_of_its_view_is_missing() -> None:
+    ctx, _, b = _one_ball()
+    b.sim_px = b.sim_px.copy()
+    b.sim_px[:3] = np.array([-50.0, 50.0])  # out of view in frames 0 to 2
+    b.px = b.sim_px.copy()
+    b.px[:6] = np.nan  # and not found in frames 3 to 5 where it should be seen
+    assert [(p.kind, p.frame) for p in _trajectory(ctx, b)] == [("missing", 3)]
 
 
 # -- penetration -------------------------------------------------------------------------------------
@@ -464,6 +483,14 @@ def test_the_verdict_names_up_to_four_problems_and_counts_the_rest() -> None:
     four = judged(scene, sim, {bodies[0].name: two, bodies[5].name: other})
     assert [p.kind for p in four.problems] == ["teleport"] * 4
     assert four.verdict == "4 problems: " + "; ".join(p.text for p in four.problems)  # all four, nothing more
+    lifted5 = bodies[1].sim_px - np.array([0.0, 0.035 * math.hypot(W, H)])
+    five = judged(scene, sim, {bodies[0].name: two, bodies[5].name: other, bodies[1].name: lifted5})
+    assert len(five.problems) == 5
+    assert five.verdict == "5 problems: " + "; ".join(p.text for p in five.problems[:4]) + "; and 1 more"
+    pair = dataclasses.replace(scene, balls=scene.balls[:2])
+    assert judged(pair, simulate(pair, frames=48, fps=FPS)).verdict.startswith("physical: 2 bodies tracked, ")
+    solo = dataclasses.replace(scene, balls=scene.balls[:1])
+    assert judged(solo, simulate(solo, frames=48, fps=FPS)).verdict.startswith("physical: 1 body tracked, ")
 
 
 def test_a_body_tracked_with_low_confidence_is_flagged_in_the_verdict() -> None:
@@ -474,8 +501,14 @@ def test_a_body_tracked_with_low_confidence_is_flagged_in_the_verdict() -> None:
     px[:26] = np.nan  # found in 22 of 48 frames it should be seen in: 0.46
     r = judged(scene, sim, {bodies[0].name: px})
     low = r.bodies[0]
-    assert low.confidence == pytest.approx(22 / 48)
+    assert low.confidence == pytest.approx(22 / 48) and low.found == pytest.approx(22 / 48)
+    assert r.verdict.startswith("physical: 6 bodies tracked, no teleports, no penetration, g within ")
     assert r.verdict.endswith(f" (tracking confidence low: {low.name} 0.46; its figures may not hold)")
+    other = bodies[1].sim_px.copy()
+    other[:30] = np.nan
+    two = judged(scene, sim, {bodies[0].name: px, bodies[1].name: other})
+    assert two.verdict.endswith(f" (tracking confidence low: {bodies[0].name} 0.46, {bodies[1].name} 0.38; "
+                                "its figures may not hold)")
     px[:24] = np.nan
     px[24:26] = bodies[0].sim_px[24:26]  # 24 of 48: 0.5 is confident enough
     assert "tracking confidence low" not in judged(scene, sim, {bodies[0].name: px}).verdict
@@ -706,3 +739,16 @@ def test_local_gravity_is_read_on_flights_of_ten_frames_or_more_each() -> None:
     assert [(f.start, f.end) for f in b.flights] == [(0, 5), (20, 40)]
     local = [p for p in _gravity(ctx, b, None) if p.text.startswith("gravity off in frames")]
     assert [p.frame for p in local] == [23]  # the long one is read, from its first full window
+
+
+def test_only_balls_found_in_a_frame_are_judged_for_penetration() -> None:
+    scene = preset("dominoes")
+    view = View(scene, W, H)
+    ctx, bodies = bodies_of(scene, simulate(scene, frames=48, fps=FPS), view=view)
+    box = next(b for b in bodies if b.kind == "box")
+    _placed(box, ctx, slice(10, 14), np.array([box.p[10, 0], -0.2]), view)  # its centre below the floor's top
+    assert _penetrations(ctx, box, bodies) == []  # a box's outline is not a disc: not judged
+    ball = next(b for b in bodies if b.kind == "ball")
+    ball.p[20:24] = np.nan  # not found: nothing is known of where it is
+    ball.px[20:24] = np.nan
+    assert all(p.frame not in range(20, 24) for p in _penetrations(ctx, ball, bodies))
