@@ -91,7 +91,8 @@ FULL: dict[str, Full] = {
     "hunyuanvideo1.5-480p-t2v": Full("HunyuanVideo15Transformer3DModel", {}, "AutoencoderKLHunyuanVideo15", {}, 0),
     "cosmos-predict2.5-2b": Full("CosmosTransformer3DModel", COSMOS25, "AutoencoderKLWan", {}, 3584),
     "cosmos-transfer2.5-2b-edge": Full("CosmosTransformer3DModel", dict(
-        COSMOS25, controlnet_block_every_n=7, img_context_num_tokens=256, **TRANSFER_IMAGE), "AutoencoderKLWan", {}, 3584),
+        COSMOS25, controlnet_block_every_n=7, img_context_num_tokens=256, **TRANSFER_IMAGE),
+        "AutoencoderKLWan", {}, 3584),
     # Cosmos3-Nano: the class defaults are its layout (hidden 4096, 36 layers, 32 heads, 48 latent channels), with its
     # sound head (cosmos-framework Cosmos3-Nano.yaml: sound_gen, 64 latent channels at 25 a second)
     "cosmos3-nano": Full("Cosmos3OmniTransformer", dict(sound_gen=True, sound_dim=64, sound_latent_fps=25.0),
@@ -128,8 +129,8 @@ def estimates(presets: list[str], steps: int) -> None:
         spec, fam = models.get(name), family(models.get(name).family)
         row = []
         for p in presets:
-            frames = fam.work_frames(take) if hasattr(fam, "work_frames") else take.n_frames
-            e = _runtime.estimate(spec, width=take.size[0], height=take.size[1], frames=frames, steps=steps,
+            e = _runtime.estimate(spec, width=take.size[0], height=take.size[1], frames=_runtime.work_frames(fam, take),
+                                  steps=steps,
                                   preset=_runtime.PRESETS[p], passes=fam.passes_per_step(take))
             verdict = " (refused)" if _runtime.refused(spec, _runtime.PRESETS[p]) else "" if e.fits else " (too big)"
             row.append(f"{p} {e.peak_gb:5.1f} GB {e.seconds_per_step:6.2f} s{verdict}")
@@ -167,8 +168,9 @@ def build(name: str, folder: str) -> None:
         # Qwen2.5-VL-7B's width, depth and heads (Cosmos-Reason1-7B config.json: 3584 wide, 28 layers, 28 heads
         # of 128, 4 key-value heads), a thin MLP; its depth is what the transformer's projection reads
         heads = full.text // 128
-        text = tiny_cosmos.text_encoder(tokenizer, width=full.text, layers=full.over["crossattn_proj_in_channels"] // full.text,
-                                        heads=heads, kv_heads=max(1, heads // 7), mlp=256, mrope=(16, 24, 24))
+        layers = full.over["crossattn_proj_in_channels"] // full.text
+        text = tiny_cosmos.text_encoder(tokenizer, width=full.text, layers=layers, heads=heads, kv_heads=max(1, heads // 7),
+                                        mlp=256, mrope=(16, 24, 24))
         text = text.to(torch.bfloat16)
         parts = dict(text_encoder=text, tokenizer=tokenizer, transformer=transformer, vae=vae,
                      scheduler=tiny_cosmos.scheduler(), safety_checker=_guardrail.OFF)
@@ -182,7 +184,8 @@ def build(name: str, folder: str) -> None:
         from diffusers.models.autoencoders.autoencoder_cosmos3_audio import Cosmos3AVAEAudioTokenizer
 
         # the class defaults are the 48 kHz stereo tokenizer with a 1920-sample hop (25 latent frames a second)
-        pipe = diffusers.Cosmos3OmniPipeline(transformer=transformer, vae=vae, sound_tokenizer=Cosmos3AVAEAudioTokenizer(),
+        pipe = diffusers.Cosmos3OmniPipeline(transformer=transformer, vae=vae,
+                                             sound_tokenizer=Cosmos3AVAEAudioTokenizer(),
                                              text_tokenizer=tiny_cosmos.qwen_tokenizer(("<|vision_start|>",)),
                                              scheduler=tiny_cosmos3.scheduler(), safety_checker=_guardrail.OFF)
     else:

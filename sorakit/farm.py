@@ -80,9 +80,13 @@ class Status:
     failed: int
     eta: float | None
 
+    @property
+    def left(self) -> str:
+        """``", about N s left"``, or "" before a take has finished."""
+        return "" if self.eta is None else f", about {self.eta:.0f} s left"
+
     def __str__(self) -> str:
-        eta = "" if self.eta is None else f", about {self.eta:.0f} s left"
-        return f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed{eta}"
+        return f"{self.done}/{self.total} done, {self.running} running, {self.failed} failed{self.left}"
 
 
 OnDone = Callable[[Done], None]
@@ -381,8 +385,7 @@ class RayFarm:
             s = tally.status()
             if bar is not None:
                 bar.n = s.done + s.failed
-                bar.set_postfix_str(f"{s.running} running, {s.failed} failed"
-                                    + ("" if s.eta is None else f", about {s.eta:.0f} s left"))
+                bar.set_postfix_str(f"{s.running} running, {s.failed} failed{s.left}")
                 bar.refresh()
             if on_status is not None:
                 on_status(s)

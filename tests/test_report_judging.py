@@ -14,7 +14,8 @@ from sorakit import preset, simulate
 from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
-from sorakit.report.judging import SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _gravity, _judge, _penetrations, _time_scale, _trajectory
+from sorakit.report.judging import (SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _gravity, _judge,
+                                     _penetrations, _time_scale, _trajectory)
 
 FPS, W, H = 16, 320, 192
 
@@ -312,14 +313,8 @@ def test_free_flight_is_fitted_on_every_run_of_four_frames_or_more() -> None:
 
 
 # -- the path against the simulation -----------------------------------------------------------------
-def _one_ball(frames: int = 48) -> tuple[_Context, list[_Body], _Body]:
-    scene = preset("bouncing_balls")
-    ctx, bodies = bodies_of(scene, simulate(scene, frames=frames, fps=FPS))
-    return ctx, bodies, next(b for b in bodies if b.name == "wood_ball")
-
-
 def test_the_path_error_is_the_mean_and_worst_distance_from_the_simulation() -> None:
-    ctx, _, b = _one_ball()
+    ctx, _, b, _ = _wood()
     diag = math.hypot(W, H)
     b.px = b.sim_px + np.array([3.0, 4.0])  # 5 px off everywhere...
     b.px[17] = b.sim_px[17] + np.array([0.0, 25.0])  # ... and 25 px at frame 17
@@ -340,7 +335,7 @@ def test_the_path_error_is_the_mean_and_worst_distance_from_the_simulation() -> 
 
 
 def test_a_body_gone_for_three_frames_in_view_is_missing() -> None:
-    ctx, _, b = _one_ball()
+    ctx, _, b, _ = _wood()
     assert np.all((b.sim_px[:, 0] > b.reach_px + 2) & (b.sim_px[:, 1] > b.reach_px + 2))  # in view throughout
     b.px[20:23] = np.nan  # 3 frames
     [p] = _trajectory(ctx, b)
@@ -370,7 +365,7 @@ def test_a_body_gone_for_three_frames_in_view_is_missing() -> None:
 
 
 def test_a_body_out_of_view_is_not_missing_and_not_counted_in_its_confidence() -> None:
-    ctx, _, b = _one_ball()
+    ctx, _, b, _ = _wood()
     b.sim_px = b.sim_px.copy()
     b.sim_px[30:] = np.array([-50.0, 50.0])  # the simulation puts it off the left edge from frame 30
     b.px[30:] = np.nan
@@ -387,7 +382,7 @@ def test_a_body_out_of_view_is_not_missing_and_not_counted_in_its_confidence() -
 
 
 def test_a_body_not_found_after_frame_2_of_its_view_is_missing() -> None:
-    ctx, _, b = _one_ball()
+    ctx, _, b, _ = _wood()
     b.sim_px = b.sim_px.copy()
     b.sim_px[:3] = np.array([-50.0, 50.0])  # out of view in frames 0 to 2
     b.px = b.sim_px.copy()
@@ -410,7 +405,7 @@ def test_a_ball_inside_the_floor_is_a_penetration_as_deep_as_it_goes() -> None:
     b = next(o for o in bodies if o.name == "wood_ball")
     limit = max(ctx.th.penetration_px / ctx.scale, ctx.th.penetration_radii * b.radius)
     assert limit == pytest.approx(0.25 * b.radius)  # a quarter of the radius: 2.3 px, over the 2 px floor
-    _placed(b, ctx, slice(30, 34), np.array([4.46, b.radius - 0.1]), view)  # 0.1 m (4 px) into the floor, where it rests
+    _placed(b, ctx, slice(30, 34), np.array([4.46, b.radius - 0.1]), view)  # 0.1 m (4 px) into the floor
     _placed(b, ctx, slice(32, 33), np.array([4.46, b.radius - 0.2]), view)  # 8 px at its deepest
     [p] = _penetrations(ctx, b, bodies)
     assert (p.kind, p.body, p.frame) == ("penetration", "wood_ball", 30)
@@ -555,8 +550,8 @@ def _falling(g_after: float, change_at: int = 20, frames: int = 48, g_before: fl
     t = np.arange(frames) / FPS
     tc = change_at / FPS
     y0, vy = 60.0, 2.0
-    y = np.where(t < tc, y0 + vy * t + 0.5 * g_before * t**2,
-                 y0 + vy * tc + 0.5 * g_before * tc**2 + (vy + g_before * tc) * (t - tc) + 0.5 * g_after * (t - tc) ** 2)
+    y_c, v_c = y0 + vy * tc + 0.5 * g_before * tc**2, vy + g_before * tc  # where and how fast at the change
+    y = np.where(t < tc, y0 + vy * t + 0.5 * g_before * t**2, y_c + v_c * (t - tc) + 0.5 * g_after * (t - tc) ** 2)
     b.p = np.stack([3.0 + 0.5 * t, y], axis=1)
     b.contact = np.zeros(frames, bool)
     b.trust = np.ones(frames, bool)

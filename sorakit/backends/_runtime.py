@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from sorakit.backends import _guardrail
 from sorakit.backends.contract import Conditioning
 from sorakit.callbacks import OnStep, ShouldStop, Step
 from sorakit.models import ModelSpec, fast_variant
@@ -181,6 +182,12 @@ def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int
     m = spec.size_multiple
     w, h = max(m, width * 2 // 3 // m * m), max(m, height * 2 // 3 // m * m)
     return f"a smaller size such as {w}x{h} with fewer frames"
+
+
+def work_frames(fam: ModuleType, take: Any) -> int:
+    """The frames the model denoises for ``take``: the family's ``work_frames`` where it has one
+    (Transfer: its whole chunk), else the clip's."""
+    return int(fam.work_frames(take)) if hasattr(fam, "work_frames") else int(take.n_frames)
 
 
 def refused(spec: ModelSpec, preset: Preset) -> bool:
@@ -471,11 +478,12 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     preset = choose_preset(take.memory)
     if hasattr(fam, "preflight"):  # a family that refuses a preset before anything loads (Cosmos 3 on a 24 GB GPU)
         fam.preflight(spec, take, preset)
+    if _guardrail.on(take):  # NVIDIA's checker loads before the model: one that cannot load is said first
+        _guardrail.checker()
     cfg = fam.uses_cfg(take)
     passes = fam.passes_per_step(take)
     width, height = take.size
-    frames = fam.work_frames(take) if hasattr(fam, "work_frames") else take.n_frames  # Transfer: its whole chunk
-    est = estimate(spec, width=width, height=height, frames=frames, steps=fam.steps_for(take),
+    est = estimate(spec, width=width, height=height, frames=work_frames(fam, take), steps=fam.steps_for(take),
                    preset=preset, passes=passes)
     if not est.fits:
         warnings.warn(f"{spec.name} at {width}x{height}, {take.n_frames} frames, {take.steps} steps "

@@ -196,9 +196,7 @@ def pack_step(pipe: Any, latents: np.ndarray, take: Any, cond: Conditioning) -> 
 
 def preflight(spec: ModelSpec, take: Any, preset: Any) -> None:
     """Says before anything loads what Cosmos 2.5 needs beyond diffusers: its transformer and controlnet
-    resize their padding mask with torchvision (diffusers imports it only when installed); and with the
-    guardrail on, loads NVIDIA's checker first, so a checker that cannot load is said before the model
-    loads (``take`` None: the preset alone is asked about)."""
+    resize their padding mask with torchvision (diffusers imports it only when installed)."""
     import importlib.util
 
     if importlib.util.find_spec("torchvision") is None:
@@ -206,8 +204,6 @@ def preflight(spec: ModelSpec, take: Any, preset: Any) -> None:
 
         raise MissingPackage(f"{spec.name}: Cosmos 2.5's transformer needs torchvision, which is not installed: "
                              "pip install torchvision (the build that matches your torch; Colab has it)")
-    if take is not None and _guardrail.on(take):
-        _guardrail.checker()
 
 
 def load_parts(spec: ModelSpec, mode: str, dtype: Any) -> dict[str, Any]:

@@ -171,11 +171,7 @@ def preflight(spec: ModelSpec, take: Any, preset: Any) -> None:
     """Refuses, before anything loads, a GPU preset that cannot hold the checkpoint's weights (one
     transformer that is both reasoner and generator: model offload cannot split it, and a GPU too small
     for it has too little host RAM to stream it from), and says what fits: the fp8 revision, a GPU of
-    the size it needs, or Predict2.5. What does not fit beyond the weights, the estimate warns of. With
-    the guardrail on, NVIDIA's checker loads first, so one that cannot load is said before the model
-    (``take`` None: the preset alone is asked about)."""
-    if take is not None and _guardrail.on(take):  # its checker loads first: one that cannot is said before the model
-        _guardrail.checker()
+    the size it needs, or Predict2.5. What does not fit beyond the weights, the estimate warns of."""
     if spec.arch is None or preset.device != "cuda":
         return
     weights = _weights_gb(spec)
