@@ -8,6 +8,8 @@ that did not fit; its message names a preset or size that would. ``UnsafeCheckpo
 
 from __future__ import annotations
 
+import os
+
 
 class SorakitError(Exception):
     """The base of every error sorakit raises on purpose."""
@@ -70,3 +72,17 @@ class BadPath(InvalidInput, OSError):
 
 class MissingPackage(SorakitError, ImportError):
     """A package a feature needs is missing or broken; the message gives the command that installs it."""
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside sorakit: the notebook line that asked
+    for the work, whichever sorakit functions lie between (a fixed ``stacklevel`` would name a
+    sorakit line whenever another sorakit function, a storyboard or a sweep, is the caller)."""
+    import sys
+    import warnings
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # 2: the function that called this one
+    while frame.f_back is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput, MissingPackage
+from sorakit.errors import InvalidInput, MissingPackage, warn
 
 import dataclasses
 from collections.abc import Iterable
@@ -572,12 +572,10 @@ def _check_dialogue(t: Take, spec: models.ModelSpec) -> None:
         raise _bad("sound.dialogue_source", "model", f"{t.model} makes no sound, so it cannot speak the lines",
                    "use dialogue_source='voice', or a model with joint audio such as 'ltx-2'")
     if au.lip_sync and au.dialogue and au.dialogue_source == "voice" and not spec.lip_sync:
-        import warnings
-
         why = ("makes its own sound but cannot be given speech to make its picture to" if spec.joint_audio
                else "makes no sound with its picture")
-        warnings.warn(f"sound.lip_sync=True: {t.model} {why}, so it cannot animate mouths to the lines; they are "
-                      "laid over the video. Use a model that lip-syncs, such as 'ltx-2'", UserWarning, stacklevel=3)
+        warn(f"sound.lip_sync=True: {t.model} {why}, so it cannot animate mouths to the lines; they are "
+             "laid over the video. Use a model that lip-syncs, such as 'ltx-2'", UserWarning)
 
 
 def _check_guardrail(t: Take, spec: models.ModelSpec) -> None:

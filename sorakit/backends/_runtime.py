@@ -7,7 +7,7 @@ layout); this module runs the generation the same way for all of them.
 
 from __future__ import annotations
 
-from sorakit.errors import InvalidInput, MissingPackage, OutOfMemory
+from sorakit.errors import InvalidInput, MissingPackage, OutOfMemory, warn
 
 import dataclasses
 import gc
@@ -15,7 +15,6 @@ import hashlib
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -486,9 +485,9 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
     est = estimate(spec, width=width, height=height, frames=work_frames(fam, take), steps=fam.steps_for(take),
                    preset=preset, passes=passes)
     if not est.fits:
-        warnings.warn(f"{spec.name} at {width}x{height}, {take.n_frames} frames, {take.steps} steps "
-                      f"needs about {est.peak_gb} GB under preset '{preset.name}' "
-                      f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning, stacklevel=3)
+        warn(f"{spec.name} at {width}x{height}, {take.n_frames} frames, {take.steps} steps "
+             f"needs about {est.peak_gb} GB under preset '{preset.name}' "
+             f"({preset.budget_gb:g} GB): {est.advice}", ResourceWarning)
     try:
         pipe = pipeline(spec, fam, take.mode, preset)
         fast = fast_variant(take)
@@ -555,8 +554,8 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
         _free()
         lighter = LIGHTER.get(preset.name)
         if retry_lighter and lighter is not None:
-            warnings.warn(f"{spec.name} ran out of GPU memory under preset '{preset.name}'; "
-                          f"retrying under '{lighter}'", ResourceWarning, stacklevel=3)
+            warn(f"{spec.name} ran out of GPU memory under preset '{preset.name}'; "
+                 f"retrying under '{lighter}'", ResourceWarning)
             return run(spec, fam, take.replace(memory=lighter), cond, on_step=on_step, should_stop=should_stop,
                        progress=progress, retry_lighter=True)
         advice = suggest(spec, width=width, height=height, frames=take.n_frames, steps=fam.steps_for(take),

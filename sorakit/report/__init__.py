@@ -23,8 +23,9 @@ Method:
    the colours do not find. A body the colour tracker misses in the first frames it should be
    seen in is followed by its appearance instead (``tracking.track_appearance``): seeded where
    the simulation puts it in frame 0 (image-to-video shares that frame with the previz), moved
-   along DIS optical flow, settled by normalised cross-correlation of a blurred template, checked
-   by its chromaticity, searched for in the whole frame after a jump. Without a scene and without
+   along DIS optical flow (or its last velocity, where the flow misses a fast body), settled by
+   normalised cross-correlation of a blurred template, checked by its chromaticity, searched for
+   in the whole frame after a jump. Without a scene and without
    flat-coloured blobs, what moves against the median frame is seeded and followed the same way
    (``tracking.detect_moving``). Each body gets a ``confidence``: the share of the frames it should
    be seen in where it was found.

@@ -385,10 +385,12 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
     frame, dense optical flow (OpenCV's DIS) moves the body by the median flow over its disc; a
     normalised cross-correlation of its running template in a window around that prediction
     settles where it is (sub-pixel, from the peak's parabola). When the window holds no good
-    match, the whole frame is searched (a body that jumped away is found where it went); a match
+    match, a window where the body's last velocity puts it is tried (a body too fast for the
+    flow), then the whole frame is searched (a body that jumped away is found where it went); a match
     must also keep the body's mean chromaticity, so the background never passes for it. When
     nothing matches, the body is lost for that frame (NaN) and it is looked for along its last
-    velocity, in a window that grows with every frame it stays lost.
+    velocity: first where that velocity puts it, then in a window that grows with every frame it
+    stays lost.
 
     Args:
         frames: uint8 ``[T, H, W, 3]``.
@@ -407,7 +409,7 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
     flows = [dis.calc(gray[t - 1], gray[t], None) for t in range(1, T)]
     tracks = np.full((len(seeds), T, 2), np.nan)
     scores = np.zeros((len(seeds), T))
-    yy, xx = np.mgrid[0:H, 0:W]
+    yy, xx = np.mgrid[0:H, 0:W] + 0.5  # pixel centres: pixel (i, j) covers [j, j + 1) x [i, i + 1)
     for n, (x0, y0, radius) in enumerate(seeds):
         t0 = 0 if starts is None else starts[n]
         # Matched on frames blurred to a fifth of the radius: the body's outline and shading, which do
@@ -430,13 +432,18 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
                 if disc.any():
                     f = flows[t - 1][disc]
                     px, py = px + float(np.median(f[:, 0])), py + float(np.median(f[:, 1]))
-            reach = int(radius + 6 + 2 * lost * math.hypot(vx, vy))
-
             def looks_like(m: tuple[float, float, float] | None, least: float) -> bool:
                 return (m is not None and m[2] >= least
                         and _chroma_distance(frames[t], m[0], m[1], inner, chroma) <= CHROMA)
 
-            found = _match(g[t], template, px, py, reach)
+            found = _match(g[t], template, px, py, int(radius + 6))
+            if not lost and not looks_like(found, LOCAL_MATCH):  # the flow missed it (too fast for the flow,
+                # or the flow followed something else): where its last velocity puts it
+                found = _match(g[t], template, tracks[n, t - 1, 0] + vx, tracks[n, t - 1, 1] + vy, int(radius + 6))
+            if lost and not looks_like(found, LOCAL_MATCH):  # not where its last velocity puts it: a window grown
+                # with each frame lost (a bounce while hidden), looked at only then, so that a look-alike in
+                # that wider window is not taken for a body that came back where it was headed
+                found = _match(g[t], template, px, py, int(radius + 6 + 2 * lost * math.hypot(vx, vy)))
             if not looks_like(found, LOCAL_MATCH):
                 anywhere = [m for m in (_match(g[t], original, None, None, 0), _match(g[t], template, None, None, 0))
                             if m is not None and looks_like(m, GLOBAL_MATCH)]
@@ -457,8 +464,8 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
 
 
 def _chroma(frame: np.ndarray, x: float, y: float, half: int) -> np.ndarray:
-    """Mean chromaticity (r, g, b summing to 1) of the square around ``(x, y)``."""
-    xi, yi = int(round(x)), int(round(y))
+    """Mean chromaticity (r, g, b summing to 1) of the square around the pixel holding ``(x, y)``."""
+    xi, yi = math.floor(x), math.floor(y)
     block = frame[max(0, yi - half):yi + half + 1, max(0, xi - half):xi + half + 1].reshape(-1, 3).astype(np.float64)
     mean = block.mean(axis=0) if len(block) else np.ones(3)
     return mean / max(float(mean.sum()), 1e-6)
@@ -469,16 +476,21 @@ def _chroma_distance(frame: np.ndarray, x: float, y: float, half: int, chroma: n
 
 
 def _patch(img: np.ndarray, x: float, y: float, half: int) -> np.ndarray | None:
-    xi, yi = int(round(x)), int(round(y))
+    """The square of side ``2 half + 1`` around the pixel holding ``(x, y)``; None where it leaves the image."""
+    xi, yi = math.floor(x), math.floor(y)
     if xi - half < 0 or yi - half < 0 or xi + half + 1 > img.shape[1] or yi + half + 1 > img.shape[0]:
         return None
     return img[yi - half:yi + half + 1, xi - half:xi + half + 1].copy()
 
 
-def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | None, reach: int
-           ) -> tuple[float, float, float] | None:
+def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | None, reach: int, *,
+           recentre: bool = True) -> tuple[float, float, float] | None:
     """The template's best normalised correlation near ``(x, y)`` (within ``reach``), or anywhere when
-    ``x`` is None: ``(x, y, score)`` with the centre refined to a fraction of a pixel."""
+    ``x`` is None: ``(x, y, score)`` with the centre refined to a fraction of a pixel (pixel
+    ``(i, j)``'s centre is at ``(j + 0.5, i + 0.5)``, as the previz draws).
+
+    A best match on the border of the window (not the image's) may be the slope of a peak beyond
+    it, as when a fast body is predicted short: the window is moved there and searched once more."""
     import cv2
 
     half = template.shape[0] // 2
@@ -495,6 +507,9 @@ def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | No
         return None
     res = cv2.matchTemplate(region, template.astype(np.float32), cv2.TM_CCOEFF_NORMED)
     _, best, _, (bx, by) = cv2.minMaxLoc(res)
+    if recentre and x is not None and ((bx == 0 < x0) or (by == 0 < y0) or (bx == res.shape[1] - 1 and x1 < W)
+                                       or (by == res.shape[0] - 1 and y1 < H)):
+        return _match(img, template, x0 + bx + half + 0.5, y0 + by + half + 0.5, reach, recentre=False)
 
     def refine(c: int, lo: float, mid: float, hi: float) -> float:
         d = lo - 2 * mid + hi
@@ -502,7 +517,7 @@ def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | No
 
     fx = refine(bx, *res[by, bx - 1:bx + 2]) if 0 < bx < res.shape[1] - 1 else float(bx)
     fy = refine(by, *res[by - 1:by + 2, bx]) if 0 < by < res.shape[0] - 1 else float(by)
-    return x0 + fx + half, y0 + fy + half, float(best)
+    return x0 + fx + half + 0.5, y0 + fy + half + 0.5, float(best)
 
 
 def detect_moving(frames: np.ndarray, *, max_bodies: int = 8, min_area: int = 30
@@ -530,7 +545,7 @@ def detect_moving(frames: np.ndarray, *, max_bodies: int = 8, min_area: int = 30
             x, y, w, h, area = (int(v) for v in stats[k])
             if area < min_area or x == 0 or y == 0 or x + w >= W or y + h >= H or area < 0.5 * w * h:
                 continue  # too small, cut by the edge, or not compact (a shadow's or a light's edge)
-            cx, cy = (float(c) for c in centres[k])
+            cx, cy = (float(c) + 0.5 for c in centres[k])  # pixel centres, as the previz draws
             radius = math.sqrt(area / math.pi)
             if any(math.hypot(cx - fx, cy - fy) < 3 * fr for _, fx, fy, fr in found):
                 continue  # part of a body already seeded

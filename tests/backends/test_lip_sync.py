@@ -149,8 +149,9 @@ def test_lip_sync_off_or_a_silent_model_overlays_the_voice(names: dict[str, str]
     assert sorted(tr.name for tr in sound(clip).mix.tracks) == ["dialogue", "joint"]
     assert "overlaid" in clip.provenance.dialogue and "lip_sync is off" in clip.provenance.dialogue
     silent = take(names, ("hello there", 0.05), model="silent", lip_sync=True)
-    with pytest.warns(UserWarning, match="cannot animate mouths to the lines; they are laid over the video"):
+    with pytest.warns(UserWarning, match="cannot animate mouths to the lines; they are laid over the video") as said:
         silent.validate()
+    assert {w.filename for w in said} == {__file__}  # the notebook's line, not sorakit's
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         clip = sorakit.generate(silent, progress=False)

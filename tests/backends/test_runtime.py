@@ -156,8 +156,9 @@ def test_out_of_memory_retries_under_a_lighter_preset_when_allowed(tiny: str, mo
     take = sorakit.Take(prompt="a red ball", model=tiny, steps=2, frames=9, width=16, height=16, memory="a100")
     with pytest.raises(_runtime.OutOfMemory, match="under preset 'a100'"):
         sorakit.generate(take, progress=False)
-    with pytest.warns(ResourceWarning, match="retrying under 'l4'"):
+    with pytest.warns(ResourceWarning, match="retrying under 'l4'") as warned:
         clip = sorakit.generate(take, progress=False, retry_lighter=True)
+    assert [w.filename for w in warned if "retrying" in str(w.message)] == [__file__]  # the line that called generate
     assert presets_tried == ["a100", "a100", "l4"]
     assert clip.take.memory == "l4" and clip.frames.shape == (9, 16, 16, 3)
     assert not any(k[2] == "a100" for k in _runtime._PIPELINES)  # the failed pipeline left the cache

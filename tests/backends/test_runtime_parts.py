@@ -1,0 +1,491 @@
+"""The runtime's own rules, each pinned at its numbers and edges: the preset a GPU gets, the estimate's
+arithmetic, what it advises, a local folder's fingerprint, a derived pipeline's config, how a preset
+places a pipeline, the pixels a VAE is given, the step callback, the warped noise at the family's
+working size. Fast: one tiny Wan at most (``test_runtime.py`` runs whole generations)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sorakit import models  # noqa: E402
+from sorakit.backends import _runtime  # noqa: E402
+from sorakit.backends.contract import Conditioning  # noqa: E402
+from sorakit.models import Arch, ModelSpec  # noqa: E402
+
+P = _runtime.PRESETS
+
+
+# -- the preset a GPU gets ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("gib", "name"), [(19.9, "t4"), (20.0, "l4"), (31.9, "l4"), (32.0, "a100"),
+                                           (79.35, "a100")])
+def test_auto_takes_the_preset_by_the_first_gpu_s_size_at_20_and_32_gb(monkeypatch: pytest.MonkeyPatch, gib: float,
+                                                                       name: str) -> None:
+    asked: list[object] = []
+
+    def properties(device: object) -> SimpleNamespace:
+        asked.append(device)
+        return SimpleNamespace(total_memory=gib * 2**30)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
+    preset = _runtime.choose_preset()
+    assert preset.name == name and asked == [0]
+    assert preset.budget_gb == {"t4": 15.0, "l4": 22.0, "a100": round(gib, 1)}[name]  # a100: the GPU's own size
+    assert _runtime.choose_preset("cpu") == P["cpu"]  # asked for by name: as it is
+
+
+# -- the estimate ----------------------------------------------------------------------------------
+# Round numbers: a 2 B transformer 1000 wide and 20 deep, a 4 B text encoder, a 0.5 B VAE, 2x2x2 patches.
+ARCH = Arch(transformer=2.0, text_encoder=4.0, vae=0.5, hidden=1000, layers=20, patch=(2, 2, 2))
+
+
+def spec_of(arch: Arch | None = ARCH, **kw: Any) -> ModelSpec:
+    kw.setdefault("model_id", "owner/sums")
+    return ModelSpec(name="sums", backend="diffusers", family="wan", modes=("t2v",),
+                     frame_rule=kw.pop("frame_rule", (4, 1)), arch=arch, **kw)
+
+
+def estimate(preset: _runtime.Preset, spec: ModelSpec | None = None, frames: int = 17, width: int = 328,
+             height: int = 200, passes: int = 2) -> _runtime.Estimate:
+    return _runtime.estimate(spec or spec_of(), width=width, height=height, frames=frames, steps=7, preset=preset,
+                             passes=passes)
+
+
+# 17 frames -> 5 latent frames -> 3 patches deep; 200/8/2 -> 13 rows; 328/8/2 -> 21 columns: 819 tokens.
+# FLOPs a pass: 2 * 2e9 * 819 + 4 * 819² * 1000 * 20 = 3.32966088e12; two passes a step.
+FLOPS = 2 * 2.0e9 * 819 + 4 * 819**2 * 1000 * 20
+
+
+def test_the_estimate_on_the_cpu_counts_float32_weights_and_the_whole_decode() -> None:
+    e = estimate(P["cpu"])
+    assert e.tokens == 819
+    # weights (2 + 4 + 0.5) B * 4 bytes = 26 GB; decode 17 * 200 * 328 px * 128 * 4 bytes * 3 = 1.713 GB
+    assert e.peak_gb == round(26 + 17 * 200 * 328 * 128 * 4 * 3 / 1e9 + 0.8, 1) == 28.5
+    assert e.seconds_per_step == round(2 * FLOPS / 0.15e12, 2) == 44.4  # 0.15 TFLOP/s
+    assert e.seconds == round(7 * 2 * FLOPS / 0.15e12 + 10, 1) == 320.8
+    assert e.fits and e.advice == ""  # the CPU has no budget to break
+    assert estimate(P["cpu"], passes=3).seconds_per_step == round(3 * FLOPS / 0.15e12, 2)
+
+
+def test_the_estimate_on_a_gpu_counts_what_each_offload_keeps_resident() -> None:
+    a100 = estimate(P["a100"])  # all resident in bf16: 4 + 8 + 1 GB; tiled decode 2.5 GB
+    assert (a100.peak_gb, a100.seconds_per_step, a100.seconds) == (16.3, 0.03, 10.2)
+    assert a100.fits
+    l4 = estimate(P["l4"])  # one model at a time: the text encoder's 8 GB over the transformer's 4, + the VAE
+    assert (l4.peak_gb, l4.seconds_per_step, l4.seconds) == (12.3, 0.11, 10.8)
+    t4 = estimate(P["t4"])  # the text encoder apart (8 GB + context first); float8 transformer streamed
+    assert t4.peak_gb == 8.8
+    assert t4.seconds_per_step == round(2 * FLOPS / 22e12 + 2.0 / 12, 2) == 0.47  # + 2 GB over PCIe a step
+    assert t4.seconds == 13.3
+    light = estimate(P["t4"], spec_of(dataclasses.replace(ARCH, text_encoder=0.5)))
+    assert light.peak_gb == round(2.0 * 4 / 20 + 1.0 + 2.5 + 0.8, 1) == 4.7  # 4 of 20 layers resident
+    fp8 = estimate(P["a100"], spec_of(revision="fp8"))  # a checkpoint that ships float8 weights
+    assert fp8.peak_gb == 14.3
+    wide = estimate(P["a100"], spec_of(dataclasses.replace(ARCH, hidden=200_000)))  # activations over the decode
+    assert wide.peak_gb == round(13 + 819 * 200_000 * 24 * 2 / 1e9 + 0.8, 1) == 21.7
+    plain = _runtime.Preset("x", "cuda", "float16", None, False, False, 10.0)  # untiled decode, unknown GPU
+    e = estimate(plain)
+    assert e.peak_gb == round(13 + 17 * 200 * 328 * 128 * 2 * 3 / 1e9 + 0.8, 1) == 14.7
+    assert e.seconds_per_step == round(2 * FLOPS / 200e12, 2) and not e.fits and e.advice
+    assert estimate(dataclasses.replace(plain, budget_gb=14.7)).fits  # up to the budget itself
+    assert _runtime.estimate(spec_of(None), width=64, height=64, frames=9, steps=4,
+                             preset=P["a100"]) == _runtime.Estimate(0.0, 0.0, 0.0, 0, True, "")
+
+
+def test_advice_names_the_lightest_preset_that_fits_under_the_one_asked_for() -> None:
+    big = spec_of(dataclasses.replace(ARCH, transformer=20.0))  # 40 GB of bf16 weights, 8 GB of text encoder
+    tight = _runtime.Preset("a100", "cuda", "bfloat16", None, False, True, 30.0)
+    assert _runtime.suggest(big, width=328, height=200, frames=17, steps=7, preset=tight) == \
+        "memory='t4' (its offloading) should fit in 30 GB"  # l4 keeps the 40 GB transformer whole
+    roomy = dataclasses.replace(tight, budget_gb=45.0)  # l4's 44.3 GB fits
+    assert _runtime.suggest(big, width=328, height=200, frames=17, steps=7, preset=roomy) == \
+        "memory='l4' (its offloading) should fit in 45 GB"
+    wide = dataclasses.replace(tight, dtype="float32", budget_gb=45.0)  # the preset's own dtype: 80 GB in float32
+    assert _runtime.suggest(big, width=328, height=200, frames=17, steps=7, preset=wide).startswith("memory='t4'")
+    l4 = dataclasses.replace(P["l4"], budget_gb=30.0)  # none lighter than t4 is tried, nor l4 itself
+    assert _runtime.suggest(big, width=328, height=200, frames=17, steps=7, preset=l4).startswith("memory='t4'")
+    t4 = dataclasses.replace(P["t4"], budget_gb=4.0)
+    assert not _runtime.suggest(big, width=328, height=200, frames=17, steps=7, preset=t4).startswith("memory=")
+
+
+def test_advice_skips_a_preset_the_family_refuses() -> None:
+    nano = models.get("cosmos3-nano")
+    a100 = P["a100"]
+    assert _runtime.refused(nano, P["t4"]) and _runtime.refused(nano, P["l4"]) and not _runtime.refused(nano, a100)
+    assert not _runtime.refused(spec_of(), P["t4"])  # a family without a preflight refuses nothing
+    advice = _runtime.suggest(nano, width=1280, height=704, frames=121, steps=35, preset=a100)
+    assert not advice.startswith("memory=")
+
+
+def test_advice_halves_the_frames_on_the_frame_rule_then_names_a_smaller_size() -> None:
+    dense = _runtime.Preset("dense", "cuda", "bfloat16", None, False, False, 16.0)  # no lighter preset to name
+    # 16 GB: 13 GB of weights, 0.8 of context, so a decode under 2.2 GB (frames * 328 * 200 * 768 bytes): 43 frames
+    for frames, advice in ((81, "frames=41"), (161, "frames=41"), (45, "frames=21")):
+        assert _runtime.suggest(spec_of(), width=328, height=200, frames=frames, steps=7, preset=dense) == \
+            f"{advice} should fit in 16 GB", frames
+    one = spec_of(frame_rule=(1, 0))
+    assert _runtime.suggest(one, width=328, height=200, frames=86, steps=7, preset=dense) == "frames=43 should fit in 16 GB"
+    eight = spec_of(frame_rule=(8, 1))
+    assert _runtime.suggest(eight, width=328, height=200, frames=89, steps=7, preset=dense) == \
+        "frames=41 should fit in 16 GB"
+    small = dataclasses.replace(dense, budget_gb=14.0)  # down to 5 frames (4k+1 at its least) and still not
+    assert _runtime.suggest(spec_of(), width=328, height=200, frames=81, steps=7, preset=small) == \
+        "a smaller size such as 208x128 with fewer frames"  # two thirds of each side, on the 16 px grid
+    assert _runtime.suggest(spec_of(size_multiple=32), width=40, height=30, frames=5, steps=7, preset=small) == \
+        "a smaller size such as 32x32 with fewer frames"  # never under one multiple
+
+
+def test_the_frames_a_family_denoises_are_its_own_or_the_clip_s() -> None:
+    take = SimpleNamespace(n_frames=17)
+    assert _runtime.work_frames(SimpleNamespace(), take) == 17
+    assert _runtime.work_frames(SimpleNamespace(work_frames=lambda t: 93.0), take) == 93
+
+
+# -- provenance: what was loaded --------------------------------------------------------------------
+def test_a_local_folder_s_fingerprint_reads_its_configs_and_its_weights_names_and_sizes(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    (folder / "transformer").mkdir(parents=True)
+    config = folder / "transformer" / "config.json"
+    weights = folder / "transformer" / "model.safetensors"
+    config.write_text('{"layers": 2}')
+    weights.write_bytes(b"\x00" * 64)
+
+    def fingerprint() -> str:
+        _runtime._REVISIONS.clear()
+        return _runtime.revision(spec_of(model_id=str(folder)))
+
+    first = fingerprint()
+    assert first.startswith("local sha256:") and len(first) == len("local sha256:") + 16
+    int(first.split(":")[1], 16)
+    weights.write_bytes(b"\x01" * 64)  # same name and size: not read (hashing 30 GB would take minutes)
+    assert fingerprint() == first
+    config.write_text('{"layers": 3}')  # same size, another config
+    changed = fingerprint()
+    assert changed != first
+    weights.write_bytes(b"\x01" * 65)
+    assert fingerprint() not in (first, changed)
+    again = fingerprint()
+    weights.rename(folder / "transformer" / "other.safetensors")
+    assert fingerprint() != again
+    _runtime._REVISIONS.clear()
+
+
+def test_a_hub_id_not_in_the_cache_is_recorded_as_asked_for() -> None:
+    _runtime._REVISIONS.clear()
+    try:
+        assert _runtime.revision(spec_of(model_id="nobody/not-a-model", revision="v2")) == "nobody/not-a-model@v2"
+    finally:
+        _runtime._REVISIONS.clear()
+
+
+def test_a_derived_pipeline_shares_the_base_s_components_and_keeps_its_name_or_path(tmp_path: Path) -> None:
+    import diffusers
+
+    from sorakit.tiny import wan as tiny_wan
+
+    folder = tiny_wan.build(tmp_path / "wan")
+    base = diffusers.WanPipeline.from_pretrained(str(folder))
+    derived = _runtime.derive(diffusers.WanVideoToVideoPipeline, base)
+    assert derived.transformer is base.transformer and derived.vae is base.vae
+    assert derived.config["_name_or_path"] == base.config["_name_or_path"] == str(folder)
+    unnamed = diffusers.WanPipeline(**base.components)
+    assert "_name_or_path" not in _runtime.derive(diffusers.WanVideoToVideoPipeline, unnamed).config
+
+
+# -- placing a pipeline -------------------------------------------------------------------------------
+class Placed:
+    """Records what a preset asks of a pipeline (the GPU branches cannot run on this machine)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.transformer = SimpleNamespace(enable_layerwise_casting=lambda **kw: self.calls.append(("fp8", kw)))
+        self.transformer_2 = SimpleNamespace(enable_layerwise_casting=lambda **kw: self.calls.append(("fp8 2", kw)))
+        self.vae = SimpleNamespace(enable_tiling=lambda: self.calls.append(("tiling", None)))
+
+    def to(self, device: str) -> None:
+        self.calls.append(("to", device))
+
+    def enable_model_cpu_offload(self) -> None:
+        self.calls.append(("model", None))
+
+    def enable_group_offload(self, **kw: Any) -> None:
+        self.calls.append(("group", kw))
+
+
+def test_each_preset_places_the_pipeline_its_own_way() -> None:
+    for name, calls in (("cpu", [("to", "cpu")]), ("a100", [("to", "cuda"), ("tiling", None)]),
+                        ("l4", [("model", None), ("tiling", None)])):
+        pipe = Placed()
+        _runtime._place(pipe, P[name])
+        assert pipe.calls == calls, name
+    pipe = Placed()
+    _runtime._place(pipe, P["t4"])
+    fp8 = {"storage_dtype": torch.float8_e4m3fn, "compute_dtype": torch.float16}
+    assert pipe.calls == [  # both of Wan 2.2 A14B's denoisers
+        ("fp8", fp8), ("fp8 2", fp8),
+        ("group", {"onload_device": torch.device("cuda"), "offload_device": torch.device("cpu"),
+                   "offload_type": "leaf_level", "use_stream": False}),
+        ("tiling", None)]
+    untiled = Placed()
+    _runtime._place(untiled, dataclasses.replace(P["a100"], vae_tiling=False))
+    assert untiled.calls == [("to", "cuda")]
+    bare = Placed()  # a pipeline with one denoiser and no VAE attribute at all
+    del bare.transformer_2, bare.vae
+    _runtime._place(bare, P["t4"])
+    assert [c[0] for c in bare.calls] == ["fp8", "group"]
+
+
+# -- what reaches the model ---------------------------------------------------------------------------
+class Vae(torch.nn.Linear):
+    """A module with a dtype, as a diffusers VAE has."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 1)
+
+    @property
+    def dtype(self) -> Any:
+        return self.weight.dtype
+
+
+def test_pixels_reach_the_vae_as_n_c_t_h_w_in_minus_one_to_one_in_its_dtype() -> None:
+    video = np.zeros((1, 2, 3, 4, 3), np.uint8)
+    video[0, 1, 2, 3] = (255, 0, 51)
+    vae = Vae().to(torch.bfloat16)
+    x = _runtime.pixels(vae, video)
+    assert x.shape == (1, 3, 2, 3, 4) and x.dtype == torch.bfloat16 and x.device.type == "cpu"
+    assert x[0, :, 1, 2, 3].float().tolist() == pytest.approx([1.0, -1.0, 51 / 127.5 - 1], abs=4e-3)
+    assert float(x[0, 0, 0, 0, 0]) == -1.0
+    assert _runtime.pixels(Vae(), video.astype(np.float64) * 0 + 127.5).flatten()[0] == \
+        pytest.approx(127 / 127.5 - 1)  # read as uint8, as a video is
+
+
+def test_the_step_callback_counts_from_one_and_hands_back_replaced_latents() -> None:
+    seen: list[tuple[int, Any]] = []
+    mine = torch.ones(2)
+
+    def on_step_end(step: int, latents: Any) -> Any:
+        seen.append((step, latents))
+        return mine if step == 2 else None
+
+    callback = _runtime.step_callback(on_step_end)
+    first = torch.zeros(2)
+    out = callback(None, 0, 999, {"latents": first, "prompt_embeds": 1})
+    assert out == {"latents": first, "prompt_embeds": 1} and seen == [(1, first)]
+    assert callback(None, 1, 998, {"latents": first})["latents"] is mine
+    assert [s for s, _ in seen] == [1, 2]
+
+
+def test_frames_come_back_as_float32_t_h_w_3_and_as_rounded_uint8() -> None:
+    batch = np.full((1, 2, 3, 4, 3), 0.5, np.float64)
+    assert _runtime.float_frames(batch).shape == (2, 3, 4, 3) and _runtime.float_frames(batch).dtype == np.float32
+    assert _runtime.float_frames(batch[0]).shape == (2, 3, 4, 3)
+    f = np.array([[[[-0.5, 0.5, 1.5], [0.2, 0.999, 0.001]]]], np.float32)
+    assert _runtime.to_uint8(f).tolist() == [[[[0, 128, 255], [51, 255, 0]]]]
+    assert _runtime.to_uint8(f).dtype == np.uint8
+
+
+def test_a_latent_frame_is_projected_to_rgb_and_enlarged_to_the_side_asked() -> None:
+    latent = np.zeros((2, 3, 4), np.float32)
+    latent[0, 1, 2] = 1.0
+    latent[1, 0, 0] = -2.0  # out of range both ways: clipped to black and white
+    latent[1, 2, 3] = 3.0
+    weights = (np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.0]], np.float32), np.array([0.0, 0.25, 0.0], np.float32))
+    rgb = _runtime.project(latent, weights, max_side=8)
+    assert rgb.shape == (6, 8, 3) and rgb.dtype == np.uint8  # 8 // 4 = twice as large
+    assert rgb[2, 4].tolist() == [255, 64, 128] and rgb[3, 5].tolist() == [255, 64, 128]
+    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[5, 7].tolist() == [0, 255, 0] and rgb[0, 2].tolist() == [0, 64, 0]
+    assert _runtime.project(latent, weights, max_side=3).shape == (3, 4, 3)  # never smaller
+
+
+def test_the_warped_noise_is_made_at_the_family_s_working_size_from_the_simulation() -> None:
+    from sorakit import preset, simulate
+    from sorakit.guidance.warp import warp_noise
+    from sorakit.previz import render
+
+    sim = simulate(preset("bouncing_balls"), frames=9, fps=16)
+    take = SimpleNamespace(size=(64, 48), seed=5)
+    cond = Conditioning(motion=render(sim, 64, 48, trail=False), sim=sim, strength=0.7)
+
+    def fam(size: tuple[int, int]) -> SimpleNamespace:
+        return SimpleNamespace(working_size=lambda pipe, t: size, latent_grid=lambda pipe, t: (4, 5, size[1] // 8,
+                                                                                              size[0] // 8, 2))
+
+    def expected(w: int, h: int, temporal: int = 2) -> np.ndarray:  # 2 frames a latent frame: not the default
+        previz = render(sim, w, h, trail=False)
+        return warp_noise(previz.flow, previz.body_ids, latent_frames=5, latent_height=h // 8, latent_width=w // 8,
+                          channels=4, temporal=temporal, seed=5, strength=0.7)
+
+    same = _runtime.warped_noise(fam((64, 48)), None, take, cond)
+    assert np.array_equal(same, expected(64, 48))
+    assert not np.array_equal(same, expected(64, 48, temporal=4))
+    bigger = _runtime.warped_noise(fam((96, 64)), None, take, cond)  # another size: the simulation drawn again there
+    assert bigger.shape == (4, 5, 8, 12) and np.array_equal(bigger, expected(96, 64))
+    previz_only = dataclasses.replace(cond, sim=None)  # no simulation: the previz as it is
+    assert np.array_equal(_runtime.warped_noise(fam((64, 48)), None, take, previz_only), same)
+
+
+def test_prompt_embeddings_are_encoded_once_per_prompt_negative_and_guidance(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[tuple[Any, str, str, bool]] = []
+
+    def encode_prompt(encoder: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
+        encoded.append((encoder, prompt, negative, cfg))
+        return {"prompt_embeds": len(encoded)}
+
+    fam = SimpleNamespace(encode_prompt=encode_prompt)
+    pipe = SimpleNamespace()
+    spec = spec_of()
+    _runtime._EMBEDS.clear()
+    try:
+        first = _runtime.prompt_embeddings(spec, fam, pipe, "a ball", "blurry", True, P["cpu"])
+        assert first == {"prompt_embeds": 1} and encoded == [(pipe, "a ball", "blurry", True)]
+        assert _runtime.prompt_embeddings(spec, fam, pipe, "a ball", "blurry", True, P["cpu"]) is first
+        for prompt, negative, cfg in (("a cube", "blurry", True), ("a ball", "dark", True), ("a ball", "blurry", False)):
+            _runtime.prompt_embeddings(spec, fam, pipe, prompt, negative, cfg, P["cpu"])
+            assert encoded[-1] == (pipe, prompt, negative, cfg)
+        assert len(encoded) == 4
+        other = dataclasses.replace(spec, model_id="owner/other")  # another model: its own encoding
+        _runtime.prompt_embeddings(other, fam, pipe, "a ball", "blurry", True, P["cpu"])
+        assert len(encoded) == 5
+        # t4: the text encoder alone, loaded for the prompt and freed before the denoiser runs
+        alone, freed = SimpleNamespace(), []
+        monkeypatch.setattr(_runtime, "_text_encoder", lambda s, f, p, preset: alone)
+        monkeypatch.setattr(_runtime, "_free", lambda: freed.append(True))
+        _runtime.prompt_embeddings(spec, fam, pipe, "a kite", "", True, P["t4"])
+        assert encoded[-1] == (alone, "a kite", "", True) and freed == [True]
+        _runtime.prompt_embeddings(spec, fam, pipe, "a boat", "", True, P["cpu"])
+        assert encoded[-1][0] is pipe and freed == [True]  # the pipeline's own encoder: nothing to free
+    finally:
+        _runtime._EMBEDS.clear()
+
+
+# -- a run ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A tiny Wan registered as a model, and its Take (2 steps, 9 frames at 16x16, on the CPU)."""
+    import sorakit
+    from sorakit.tiny import wan as tiny_wan
+
+    folder = tiny_wan.build(tmp_path_factory.mktemp("wan"))
+    spec = ModelSpec(name="tiny-wan-runtime", backend="diffusers", family="wan", model_id=str(folder),
+                     modes=("t2v",), frame_rule=(4, 1), min_size=16, arch=models.get("wan2.1-t2v-1.3b").arch)
+    models.register(spec)
+    take = sorakit.Take(prompt="a red ball", model=spec.name, steps=2, frames=9, width=16, height=16,
+                        memory="cpu").resolved()
+    yield spec, take
+    models.MODELS.pop(spec.name)
+    _runtime.clear_cache()
+
+
+def wan_like(**changes: Any) -> SimpleNamespace:
+    """The Wan family as a namespace, with some of its parts replaced."""
+    from sorakit.backends import family
+
+    return SimpleNamespace(**{**vars(family("wan")), **changes})
+
+
+def test_a_run_reports_each_step_with_its_time_and_what_is_left(tiny: Any) -> None:
+    from sorakit.backends import family
+
+    spec, take = tiny
+    steps: list[Any] = []
+    run = _runtime.run(spec, family("wan"), take, Conditioning(), on_step=steps.append)
+    assert (run.steps_done, run.stopped, run.preset) == (2, False, "cpu")
+    assert [(s.step, s.total) for s in steps] == [(1, 2), (2, 2)]
+    assert all(s.seconds_per_step > 0 for s in steps) and steps[1].eta == 0.0
+    assert steps[0].eta == pytest.approx(steps[0].seconds_per_step)  # one step left at the first one's pace
+    assert steps[1].seconds_per_step < 60  # time since the start, per step: not an absolute clock
+    assert all(s.preview is not None and s.preview.dtype == np.uint8 for s in steps)
+
+
+def test_a_stop_asked_at_the_last_step_cuts_nothing_short(tiny: Any) -> None:
+    from sorakit.backends import family
+
+    spec, take = tiny
+    asked: list[int] = []
+    last = _runtime.run(spec, family("wan"), take, Conditioning(), on_step=lambda s: asked.append(s.step),
+                        should_stop=lambda: len(asked) == 2)
+    assert (last.steps_done, last.stopped) == (2, False)
+    first = _runtime.run(spec, family("wan"), take, Conditioning(), on_step=lambda s: None, should_stop=lambda: True)
+    assert (first.steps_done, first.stopped) == (1, True)
+
+
+def test_a_run_shows_a_bar_only_when_asked_and_nobody_else_reports_the_steps(tiny: Any,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from sorakit.backends import family
+
+    spec, take = tiny
+    _runtime.run(spec, family("wan"), take, Conditioning())  # progress by default
+    assert f"{spec.name}: 100%" in capsys.readouterr().err
+    _runtime.run(spec, family("wan"), take, Conditioning(), progress=False)
+    _runtime.run(spec, family("wan"), take, Conditioning(), on_step=lambda s: None)
+    assert spec.name not in capsys.readouterr().err
+
+
+def test_a_family_s_preflight_sees_the_take_and_preset_before_anything_loads(tiny: Any,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import sorakit
+
+    spec, take = tiny
+    seen: list[tuple[Any, Any]] = []
+
+    def preflight(s: ModelSpec, t: Any, preset: _runtime.Preset) -> None:
+        seen.append((t, preset))
+        raise sorakit.InvalidInput("refused")
+
+    loaded: list[object] = []
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a: loaded.append(a))
+    with pytest.raises(sorakit.InvalidInput, match="refused"):
+        _runtime.run(spec, wan_like(preflight=preflight), take, Conditioning())
+    assert seen == [(take, P["cpu"])] and loaded == []
+
+
+def test_the_warning_before_a_run_counts_the_frames_the_family_denoises_and_names_the_caller(
+        tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warned from the line that called generate (the first outside sorakit), with the estimate for
+    the frames the family denoises (Transfer's whole chunk), not the clip's."""
+    import warnings
+
+    import sorakit
+
+    spec, take = tiny
+    gpu = _runtime.Preset("small", "cuda", "float32", None, False, False, 4.0)
+    monkeypatch.setattr(_runtime, "pipeline", lambda *a: (_ for _ in ()).throw(RuntimeError("stopped at the load")))
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: gpu)
+    fam = wan_like(work_frames=lambda t: 93, passes_per_step=lambda t: 3)
+    monkeypatch.setattr(sorakit.backends, "family", lambda name: fam)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(RuntimeError, match="stopped at the load"):
+        warnings.simplefilter("always")
+        sorakit.generate(take.replace(width=832, height=480, frames=33), progress=False)
+    warned = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(warned) == 1 and warned[0].filename == __file__
+    expected = _runtime.estimate(spec, width=832, height=480, frames=93, steps=2, preset=gpu, passes=3)
+    assert f"needs about {expected.peak_gb} GB under preset 'small' (4 GB): {expected.advice}" in str(warned[0].message)
+    assert expected.peak_gb != _runtime.estimate(spec, width=832, height=480, frames=33, steps=2, preset=gpu).peak_gb
+
+
+def test_out_of_memory_is_not_retried_unless_asked(tiny: Any) -> None:
+    spec, take = tiny
+
+    def out_of_memory(*args: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(_runtime.OutOfMemory, match="under preset 'cpu'"):
+        _runtime.run(spec, wan_like(call=out_of_memory), take, Conditioning(), progress=False)
+
+
+def test_an_empty_negative_prompt_is_encoded_as_it_is(tiny: Any) -> None:
+    from sorakit.backends import family
+
+    spec, take = tiny
+    _runtime._EMBEDS.clear()
+    _runtime.run(spec, family("wan"), take.replace(negative_prompt=""), Conditioning(), progress=False)
+    assert [k[3] for k in _runtime._EMBEDS] == [""]
