@@ -249,10 +249,11 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def check_writable(path: object, *files: Path) -> None:
-    """Refuses, before anything is encoded, a path the file system would refuse half-way through a save."""
+def check_writable(path: object, *files: Path, who: str = "Clip.save") -> None:
+    """Refuses, before anything is encoded, a path the file system would refuse half-way through a save;
+    ``who`` is the call the message names (``Clip.save``, ``Storyboard.render``)."""
     def bad(rule: str, fix: str) -> BadPath:
-        return BadPath(f"Clip.save: path={str(path)!r}: {rule}; {fix}")
+        return BadPath(f"{who}: path={str(path)!r}: {rule}; {fix}")
 
     for f in files:
         full = f.absolute()
@@ -315,7 +316,7 @@ def write(path: str | os.PathLike[str], frames: np.ndarray, fps: int, audio: np.
     mp4 = as_path(path, who)
     if mp4.suffix.lower() != ".mp4":
         raise InvalidInput(f"path={str(path)!r}: a clip is saved as .mp4; use a name like 'shot.mp4'")
-    check_writable(path, mp4, mp4.with_suffix(".json"))
+    check_writable(path, mp4, mp4.with_suffix(".json"), who=who)
     meta = {"comment": f"{AI_LABEL} with sorakit {__version__} ({made_by})", "description": description}
     try:  # absolute paths: ffmpeg reads a relative 'pipe:1.mp4' or 'file:x.mp4' as a protocol, not a file
         with _media.atomic_pair(mp4.absolute(), mp4.with_suffix(".json").absolute()) as (tmp, tmp_side):

@@ -47,12 +47,17 @@ TESTS: dict[str, list[str]] = {
     "sorakit/backends/_loras.py": ["tests/backends/test_speed.py"],
     "sorakit/backends/contract.py": ["tests/backends/test_conditioning.py", "tests/backends/test_inputs.py",
                                      "tests/backends/test_behaviour.py"],
-    "sorakit/backends/wan.py": ["tests/backends/test_inputs.py", "tests/backends/test_behaviour.py"],
-    "sorakit/backends/ltx.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx.py"],
-    "sorakit/backends/ltx2.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_ltx2.py",
-                                 "tests/backends/test_lip_sync.py"],
-    "sorakit/backends/cogvideox.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_cogvideox.py"],
-    "sorakit/backends/hunyuan15.py": ["tests/backends/test_inputs.py", "tests/backends/test_tiny_hunyuan15.py"],
+    "sorakit/backends/wan.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                "tests/backends/test_behaviour.py"],
+    "sorakit/backends/ltx.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                "tests/backends/test_tiny_ltx.py", "tests/backends/test_behaviour.py"],
+    "sorakit/backends/ltx2.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                 "tests/backends/test_tiny_ltx2.py", "tests/backends/test_lip_sync.py",
+                                 "tests/backends/test_behaviour.py"],
+    "sorakit/backends/cogvideox.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                      "tests/backends/test_tiny_cogvideox.py", "tests/backends/test_behaviour.py"],
+    "sorakit/backends/hunyuan15.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                      "tests/backends/test_tiny_hunyuan15.py", "tests/backends/test_behaviour.py"],
     "sorakit/generate.py": ["tests/test_generate.py", "tests/backends/test_inputs.py", "tests/test_clip.py",
                             "tests/backends/test_lip_sync.py", "tests/backends/test_families.py",
                             "tests/backends/test_speed.py", "tests/audio/test_soundtrack.py"],
@@ -60,12 +65,15 @@ TESTS: dict[str, list[str]] = {
     "sorakit/report/tracking.py": ["tests/test_report_tracking.py", "tests/test_report.py",
                                    "tests/test_report_faults.py"],
     "sorakit/report/fitting.py": ["tests/test_report.py", "tests/test_report_fitting.py"],
-    "sorakit/report/judging.py": ["tests/test_report_judging.py", "tests/test_report.py", "tests/test_report_faults.py"],
+    "sorakit/report/judging.py": ["tests/test_report_judging.py", "tests/test_report.py",
+                                  "tests/test_report_faults.py"],
     "sorakit/storyboard.py": ["tests/test_storyboard_parts.py", "tests/test_storyboard.py"],
     "sorakit/guidance/controls.py": ["tests/backends/test_cosmos.py"],
     "sorakit/backends/_guardrail.py": ["tests/backends/test_guardrail.py", "tests/backends/test_cosmos.py"],
-    "sorakit/backends/cosmos.py": ["tests/backends/test_inputs.py", "tests/backends/test_cosmos.py"],
-    "sorakit/backends/cosmos3.py": ["tests/backends/test_inputs.py", "tests/backends/test_cosmos.py"],
+    "sorakit/backends/cosmos.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                   "tests/backends/test_cosmos.py", "tests/backends/test_behaviour.py"],
+    "sorakit/backends/cosmos3.py": ["tests/backends/test_inputs.py", "tests/backends/test_family_rules.py",
+                                    "tests/backends/test_cosmos.py", "tests/backends/test_behaviour.py"],
     "sorakit/clip.py": ["tests/test_clip.py", "tests/test_saves.py"],
     "sorakit/best.py": ["tests/test_best.py"],
 }
@@ -92,6 +100,12 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
     killed before stay killed, and the score is the same a whole new run would give. With ``tests``
     naming only the test files changed since, it is quicker and still the same: a file that did not
     change cannot kill a mutant it let survive.
+
+    But mutmut mutates only the lines the selected tests cover and numbers a function's mutants in
+    order over those lines: tests that cover other lines of the module than that run's did (a new
+    test reaching a new line, or ``tests`` covering fewer) renumber the mutants, and a survivor's
+    name then means another mutant. Such a run is refused after it ran (its mutant count differs from
+    the record's) and nothing is written: run the module whole.
     """
     record = out / (module.replace("/", ".") + ".json")
     source = hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
@@ -125,6 +139,10 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
                            cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False)
         meta = work / "mutants" / f"{module}.meta"
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        if again and len(codes) != before["mutants"]:
+            raise SystemExit(f"{module}: the tests now cover other lines than the last run's ({len(codes)} mutants, "
+                             f"not {before['mutants']}), so mutmut's names mean other mutants: run it whole, "
+                             "without --again")
         if again:  # the earlier run's killed and timed-out mutants, as they were; a survivor that no
             # test named here covers (mutmut's 33, "no tests") or that did not run still survives
             codes = {**{f"killed {i}": 1 for i in range(before["killed"])},

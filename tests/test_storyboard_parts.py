@@ -393,3 +393,47 @@ def test_a_render_writes_its_storyboard_first_in_a_folder_it_makes(tmp_path: Pat
         (0, 1, "rendering", str(out / "shot_01.mp4")), (0, 1, "rendered", str(out / "shot_01.mp4"))]
     again = board.render(out)
     assert [(e.index, e.total, e.state, e.path) for e in again.log] == [(0, 1, "loaded", str(out / "shot_01.mp4"))]
+
+
+def test_a_wrong_type_is_refused_by_where_it_is_with_what_to_write() -> None:
+    assert refusal(Storyboard((Shot(take(8)), Shot(take(8).replace(seed="x"))))) == (  # type: ignore[arg-type]
+        "shots[1].take.seed: expected an integer, got 'x' (str); write a whole number such as 30")
+    assert refusal(Storyboard((Shot(take(8), characters=("Ana", 3)),),  # type: ignore[arg-type]
+                              cast=(Character("Ana"),))) == (
+        "shots[0].characters=('Ana', 3): must be a tuple of cast names; write characters=('Ana',)")
+    assert refusal(Storyboard(shots(8), cast=(Character("Ana"), "Bo"))).endswith(  # type: ignore[arg-type]
+        ": must be a tuple of sorakit.Character; write cast=(Character('Ana'),)")
+    assert refusal(Storyboard(shots(8), cast=(Character("Ana", voice=3),))) == (  # type: ignore[arg-type]
+        "cast=Character(name='Ana', cameo=None, reference=None, voice=3): a character's name and voice are strings; "
+        "write Character('Ana', voice='')")
+    hi = DialogueLine("Ana", "Hi", 0.0)
+    assert refusal(Storyboard(shots(8), dialogue=(hi, "x"))).endswith(  # type: ignore[arg-type]
+        ": must be a tuple of sorakit.DialogueLine; write dialogue=(DialogueLine('Ana', 'Hi', 0.5),)")
+    assert refusal(Storyboard(shots(8), dialogue=(hi, DialogueLine("Ana", "Hi", "soon")))) == (  # type: ignore[arg-type]
+        "dialogue[1].start: expected a number, got 'soon' (str); write a number such as 5.0")
+    assert refusal(Storyboard(shots(8), crossfade=True)) == (
+        "crossfade=True: must be a number of seconds; 0.5 is a soft dissolve")  # a bool is not a number here
+    # and what is right passes: a line at the film's very start, a tiny crossfade where nothing dissolves
+    Storyboard(shots(8, 16), dialogue=(hi,)).validate()
+    Storyboard(shots(24, 24), crossfade=0.03).validate()
+
+
+def test_a_stop_is_logged_in_the_shot_it_stopped(tmp_path: Path) -> None:
+    events: list[Any] = []
+    board = Storyboard(shots(8, 8))
+    film = board.render(tmp_path, on_shot=events.append, should_stop=lambda: len(events) > 2)
+    states = [(e.index, e.total, e.state, e.path) for e in events]
+    assert states == [(0, 2, "rendering", str(tmp_path / "shot_01.mp4")), (0, 2, "rendered", str(tmp_path / "shot_01.mp4")),
+                      (1, 2, "rendering", str(tmp_path / "shot_02.mp4")), (1, 2, "stopped", "")]
+    assert film.status.startswith("stopped in shot 2 of 2") and film.log == tuple(events)
+    assert (tmp_path / "shot_01.mp4").is_file() and not (tmp_path / "shot_02.mp4").exists()
+
+
+def test_a_film_that_cannot_be_saved_says_so_as_the_render(tmp_path: Path) -> None:
+    from sorakit.errors import BadPath
+
+    board = Storyboard(shots(8), name="reel", loudness=None)
+    film = board._join([flat(8, 40)], "complete", ())
+    (tmp_path / "reel.mp4").mkdir()
+    with pytest.raises(BadPath, match=r"^Storyboard\.render: path=.*reel\.mp4': .*reel\.mp4 is a folder; pick a file"):
+        board._save(film, tmp_path)

@@ -70,7 +70,8 @@ class Output(NamedTuple):
 
     ``frames`` are the pipeline's own float output, ``[T, H, W, 3]`` in [0, 1] (compare these,
     not rounded uint8, when checking that an input reached the model); ``audio`` is
-    ``[channels, samples]`` at ``sample_rate`` for a model that makes its own sound, else None.
+    ``[channels, samples]`` at ``sample_rate`` for a model that makes its own sound, else None
+    (and ``sample_rate`` 0).
     """
 
     frames: np.ndarray

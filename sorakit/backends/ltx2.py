@@ -25,9 +25,10 @@ from sorakit.backends.ltx import encode_video, latent_grid, latents_for_preview,
 from sorakit.models import Arch, Card, Fast, ModelSpec, register
 from sorakit.models import knobs as card_knobs
 
-__all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "N_FFT", "base_mode", "uses_cfg", "passes_per_step",
-           "steps_for", "schedule", "encode_prompt", "encode_video", "latents_for_preview", "working_size", "latent_grid",
-           "pack_noise", "pack_step", "speech_mel", "encode_speech", "hold_audio", "call"]
+__all__ = ["PIPELINES", "FLOAT32", "MAX_SEQUENCE_LENGTH", "N_FFT", "base_mode", "PIPELINE_SCALES", "scales",
+           "uses_cfg", "passes_per_step", "steps_for", "schedule", "encode_prompt", "encode_video",
+           "latents_for_preview", "working_size", "latent_grid", "pack_noise", "pack_step", "speech_mel",
+           "encode_speech", "hold_audio", "call"]
 
 PIPELINES = {"t2v": "LTX2Pipeline", "i2v": "LTX2ImageToVideoPipeline"}
 FLOAT32: tuple[str, ...] = ()  # bfloat16 throughout (LTX2Pipeline's EXAMPLE_DOC_STRING)
@@ -79,19 +80,38 @@ def _knobs(take: Any) -> dict[str, Any]:
     return knobs
 
 
+# The guidance scales LTX2Pipeline and LTX2ImageToVideoPipeline run with when a knob is not passed (their
+# ``__call__`` signatures; the docstrings' "defaults to None" are stale), and their fallbacks
+# ``audio_x = audio_x or x`` (``__call__``, before ``check_inputs``).
+PIPELINE_SCALES = {"stg_scale": 1.0, "modality_scale": 3.0, "audio_guidance_scale": 7.0, "audio_stg_scale": 1.0,
+                   "audio_modality_scale": 3.0}
+
+
+def scales(take: Any) -> dict[str, float]:
+    """The guidance scales the pipeline runs ``take`` with: the Take's guidance, the card's knobs (or
+    the fast variant's), the pipeline's defaults for the rest, and the audio ones falling back to the video's."""
+    given = {**PIPELINE_SCALES, **{k: v for k, v in _knobs(take).items() if k in PIPELINE_SCALES}}
+    out = {"guidance_scale": float(take.guidance_scale), "stg_scale": float(given["stg_scale"]),
+           "modality_scale": float(given["modality_scale"])}
+    for name in ("guidance_scale", "stg_scale", "modality_scale"):
+        out[f"audio_{name}"] = float(given[f"audio_{name}"] or out[name])
+    return out
+
+
 def uses_cfg(take: Any) -> bool:
-    """Classifier-free guidance runs when the video or the audio guidance scale is above 1 (the pipeline's rule)."""
-    audio = _knobs(take).get("audio_guidance_scale") or take.guidance_scale
-    return bool(take.guidance_scale > 1.0 or audio > 1.0)
+    """Classifier-free guidance runs when the video or the audio guidance scale is above 1
+    (LTX2Pipeline.do_classifier_free_guidance)."""
+    s = scales(take)
+    return s["guidance_scale"] > 1.0 or s["audio_guidance_scale"] > 1.0
 
 
 def passes_per_step(take: Any) -> int:
     """Forward passes a step, as LTX2Pipeline's loop runs them: conditional, plus unconditional with
-    guidance, plus a perturbed pass with spatio-temporal guidance, plus a modality-isolated pass.
-    LTX-2.0's card runs all four."""
-    knobs = _knobs(take)
-    stg = knobs.get("stg_scale", 1.0) > 0.0 or (knobs.get("audio_stg_scale") or 0.0) > 0.0
-    modality = knobs.get("modality_scale", 3.0) > 1.0 or (knobs.get("audio_modality_scale") or 0.0) > 1.0
+    guidance, plus a perturbed pass with spatio-temporal guidance, plus a modality-isolated pass
+    (its ``do_spatio_temporal_guidance`` and ``do_modality_isolation_guidance``). LTX-2.0's card runs all four."""
+    s = scales(take)
+    stg = s["stg_scale"] > 0.0 or s["audio_stg_scale"] > 0.0
+    modality = s["modality_scale"] > 1.0 or s["audio_modality_scale"] > 1.0
     return 1 + int(uses_cfg(take)) + int(stg) + int(modality)
 
 

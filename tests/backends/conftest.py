@@ -7,6 +7,23 @@ from typing import Any
 import pytest
 
 
+@pytest.fixture(scope="module")
+def tiny_wan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A tiny Wan text-to-video checkpoint built, saved and registered as the model ``tiny-wan-runtime``,
+    with Wan 2.1 1.3B's architecture figures for the memory estimate to count."""
+    from sorakit import models
+    from sorakit.backends import _runtime
+    from sorakit.tiny import wan
+
+    folder = wan.build(tmp_path_factory.mktemp("wan"))
+    spec = models.ModelSpec(name="tiny-wan-runtime", backend="diffusers", family="wan", model_id=str(folder),
+                            modes=("t2v",), frame_rule=(4, 1), min_size=16, arch=models.get("wan2.1-t2v-1.3b").arch)
+    models.register(spec)
+    yield spec
+    models.MODELS.pop(spec.name, None)
+    _runtime.clear_cache()
+
+
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
     """Tiny models run faster on one thread, and on a busy two-core machine much faster: use one, then restore."""

@@ -447,7 +447,8 @@ def test_cosmos3_super_is_refused_where_its_weights_cannot_fit_and_told_what_doe
     with pytest.raises(sorakit.InvalidInput, match=re.escape(
             "memory='a100': cosmos3-super's weights alone are about 129 GB in bfloat16, more than the 40 GB GPU "
             "preset 'a100' plans for; use 'cosmos3-super-fp8' (about 65 GB in float8) on a GPU of more than 65 GB, "
-            "or a GPU of more than 129 GB (memory='auto' there plans for all of it), or 'cosmos-predict2.5-2b'")):
+            "or a GPU of more than 129 GB (memory='auto' there plans for all of it), or 'cosmos-predict2.5-2b', "
+            "whose 2 B transformer is about 4 GB in bfloat16")):
         cosmos3.preflight(sup, None, a100)
     with pytest.raises(sorakit.InvalidInput, match=r"use 'cosmos3-super-fp8' \(about 65 GB in float8\) here"):
         cosmos3.preflight(sup, None, h100)
@@ -514,3 +515,61 @@ def test_the_estimate_counts_the_whole_chunk_transfer_denoises(registered: dict[
     sorakit.generate(make_take(TRANSFER, registered[TRANSFER], "vace", picture, frames=9), progress=False)
     sorakit.generate(make_take(PREDICT, registered[PREDICT], "t2v", picture, frames=9), progress=False)
     assert asked == [cosmos.CHUNK, 9] and cosmos.CHUNK == 93  # a 9-frame Transfer clip costs its 93-frame chunk
+
+
+def test_cosmos3_fits_a_gpu_whose_budget_just_holds_its_weights_and_cuda_context() -> None:
+    nano, fp8 = models.get("cosmos3-nano"), models.get("cosmos3-nano-fp8")
+
+    def gpu(budget: float) -> _runtime.Preset:
+        return dataclasses.replace(_runtime.PRESETS["a100"], name="gpu", budget_gb=budget)
+
+    need = cosmos3._weights_gb(nano) + cosmos3._CONTEXT_GB
+    cosmos3.preflight(nano, None, gpu(need))  # exactly enough
+    fp8_need = cosmos3._weights_gb(fp8) + cosmos3._CONTEXT_GB
+    with pytest.raises(sorakit.InvalidInput, match=r"use 'cosmos3-nano-fp8' \(about \d+ GB in float8\) here, "):
+        cosmos3.preflight(nano, None, gpu(need - 0.01))
+    with pytest.raises(sorakit.InvalidInput, match=r"use 'cosmos3-nano-fp8' \(about \d+ GB in float8\) here, "):
+        cosmos3.preflight(nano, None, gpu(fp8_need))
+    with pytest.raises(sorakit.InvalidInput, match=r"\(about \d+ GB in float8\) on a GPU of more than \d+ GB, "):
+        cosmos3.preflight(nano, None, gpu(fp8_need - 0.01))
+
+
+@pytest.mark.parametrize("max_size, patch, chunk", [
+    (None, None, 93),  # no position table limit: the 93 frames Transfer was trained on
+    ((128, 240, 240), (1, 2, 2), 93),  # the real checkpoints' table reaches further than 93
+    ((30, 40, 40), (1, 2, 2), 29),  # a short table: the largest 4n + 1 frames it reaches
+    ((33, 40, 40), (1, 2, 2), 33),
+    ((36, 40, 40), (2, 2, 2), 17),  # 36 // 2 = 18 patches: 17 frames
+    ((8, 80, 80), (1, 8, 8), 9),  # 10 spatial patches reach further than 8 temporal ones
+])
+def test_transfer_chunks_are_the_longest_4n_plus_1_its_position_table_reaches(max_size: Any, patch: Any,
+                                                                              chunk: int) -> None:
+    from types import SimpleNamespace
+
+    pipe = SimpleNamespace(transformer=SimpleNamespace(config=SimpleNamespace(max_size=max_size, patch_size=patch)),
+                           vae_scale_factor_temporal=4)
+    assert cosmos.chunk(pipe, SimpleNamespace(n_frames=9)) == chunk
+    assert cosmos.chunk(pipe, SimpleNamespace(n_frames=97)) == 97  # never fewer than the clip's own frames
+
+
+def test_transfer_decodes_its_latents_as_its_own_pipeline_does(registered: dict[Case, str],  # noqa: F811
+                                                                picture: str) -> None:
+    """Transfer's latents, decoded by the family to floats, are the frames the pipeline decodes itself
+    (which it floors to 8 bits for its safety checker), to that 8-bit step."""
+    from PIL import Image
+
+    take = make_take(TRANSFER, registered[TRANSFER], "vace", picture, frames=9).resolved()
+    spec = models.get(take.model)
+    pipe = _runtime.pipeline(spec, cosmos, "vace", _runtime.PRESETS["cpu"])
+    stats = np.array(pipe.vae.config.latents_mean), np.array(pipe.vae.config.latents_std)
+    assert np.abs(stats[0]).max() > 0.1 and np.abs(stats[1] - 1).max() > 0.1  # not the identity
+    frames = controls.make(spec.control, _previz(take))
+    args = dict(prompt="a ball", height=32, width=32, num_frames=9, num_inference_steps=2,
+                controls=[Image.fromarray(f) for f in frames],
+                num_frames_per_chunk=cosmos.chunk(pipe, take))
+    latents = pipe(**args, output_type="latent", generator=torch.Generator().manual_seed(1)).frames
+    own = pipe(**args, output_type="np", generator=torch.Generator().manual_seed(1)).frames[0]
+    ours = cosmos._decode(pipe, latents)
+    assert ours.shape == own.shape == (9, 32, 32, 3)
+    np.testing.assert_allclose(ours, own, atol=1.01 / 255)
+    assert not np.allclose(ours * 255, np.round(ours * 255))  # floats, not the 8-bit copy

@@ -66,12 +66,17 @@ def _name(case: Case) -> str:
     return f"tiny-{case.family}{case.version}-{case.build_mode}"
 
 
-@pytest.fixture(scope="module")
-def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, str]]:
-    names = {}
-    for case in CASES:
+class Registered(dict):  # type: ignore[type-arg]
+    """Case → registered model name, each tiny checkpoint built, saved and registered the first time
+    a test asks for it (a test of one family builds only that family's)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.tmp_path_factory = tmp_path_factory
+
+    def __missing__(self, case: Case) -> str:
         tiny = importlib.import_module(f"sorakit.tiny.{case.family}")
-        folder = tiny.build(tmp_path_factory.mktemp(_name(case)), case.build_mode,
+        folder = tiny.build(self.tmp_path_factory.mktemp(_name(case)), case.build_mode,
                             **({"version": case.version} if case.version else {}))
         card = models.Card(width=case.width, height=case.height, frames=case.frames, fps=case.fps, steps=2,
                            guidance_scale=5.0)
@@ -80,7 +85,13 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, 
                                 frame_rule=case.frame_rule, max_frames=33, min_size=16, card=card,
                                 joint_audio=case.joint_audio, lip_sync=case.family == "ltx2", control=case.control)
         models.register(spec)
-        names[case] = spec.name
+        self[case] = spec.name
+        return spec.name
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Case, str]]:
+    names = Registered(tmp_path_factory)
     yield names
     for name in names.values():
         models.MODELS.pop(name, None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,6 @@ torch = pytest.importorskip("torch")
 import sorakit  # noqa: E402
 from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family
-from sorakit.tiny import wan as tiny_wan  # noqa: E402
 
 
 def test_auto_preset_follows_the_gpu_found(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,14 +67,9 @@ def test_a_run_that_will_not_fit_is_named_with_what_would() -> None:
 
 
 @pytest.fixture()
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    folder = tiny_wan.build(tmp_path_factory.mktemp("wan"))
-    spec = models.ModelSpec(name="tiny-wan-oom", backend="diffusers", family="wan", model_id=str(folder),
-                            modes=("t2v",), frame_rule=(4, 1), min_size=16, arch=models.get("wan2.1-t2v-1.3b").arch)
-    models.register(spec)
-    yield spec.name
-    models.MODELS.pop(spec.name)
-    _runtime.clear_cache()
+def tiny(tiny_wan: models.ModelSpec) -> str:
+    """The tiny Wan's model name (conftest's ``tiny_wan``)."""
+    return str(tiny_wan.name)
 
 
 def test_out_of_memory_is_caught_freed_and_explained(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +85,7 @@ def test_out_of_memory_is_caught_freed_and_explained(tiny: str, monkeypatch: pyt
     with pytest.raises(_runtime.OutOfMemory) as err:
         sorakit.generate(take, progress=False)
     message = str(err.value)
-    assert "tiny-wan-oom ran out of GPU memory at 16x16, 9 frames under preset 'cpu'" in message
+    assert "tiny-wan-runtime ran out of GPU memory at 16x16, 9 frames under preset 'cpu'" in message
     assert "The memory was freed; try" in message
     assert not any(k[0].endswith(str(models.get(tiny).model_id)) for k in _runtime._PIPELINES)
     monkeypatch.setattr(wan, "call", real_call)

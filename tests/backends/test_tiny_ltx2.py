@@ -125,3 +125,93 @@ def test_frame_and_size_rules(tmp_path: Path) -> None:
     assert out.audio.shape[-1] == audio_samples(pipe, 12, 24.0) > 5280  # ... but the audio follows the 12 asked
     with pytest.raises(ValueError, match="divisible by 32"):
         pipe(**(kw | dict(height=48)))
+
+
+# The audio front end lip sync encodes speech with, against librosa's mel spectrogram (an implementation
+# apart from torchaudio's) at the parameters Lightricks' AudioProcessor uses: a 1024-point Hann FFT,
+# centred with reflect padding, magnitude, Slaney mel scale and norm, 0 Hz to Nyquist.
+def test_speech_mel_is_the_log_magnitude_slaney_mel_spectrogram(tmp_path: Path) -> None:
+    librosa = pytest.importorskip("librosa")
+    pipe = load(tiny_ltx2.build(tmp_path), "LTX2Pipeline")
+    cfg = pipe.audio_vae.config
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / cfg.sample_rate
+    wave = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    mel = ltx2.speech_mel(pipe, wave, cfg.sample_rate)
+    assert mel.dtype == torch.float32 and mel.shape == (1, 2, 1 + wave.size // cfg.mel_hop_length, cfg.mel_bins)
+    reference = librosa.feature.melspectrogram(y=wave, sr=cfg.sample_rate, n_fft=1024, hop_length=cfg.mel_hop_length,
+                                               win_length=1024, window="hann", center=True, pad_mode="reflect",
+                                               power=1.0, n_mels=cfg.mel_bins, fmin=0.0, fmax=cfg.sample_rate / 2,
+                                               htk=False, norm="slaney")
+    expected = np.log(np.maximum(reference, 1e-5)).T
+    for channel in (0, 1):  # the speech in both channels
+        np.testing.assert_allclose(mel[0, channel].numpy(), expected, atol=2e-3)
+    # stereo is mixed to mono first, float64 is taken as float32, and another rate is resampled to the model's
+    np.testing.assert_allclose(ltx2.speech_mel(pipe, np.stack([wave * 0.5, wave * 1.5]).astype(np.float64),
+                                               cfg.sample_rate).numpy(), mel.numpy(), atol=1e-4)
+    at_48k = np.sin(2 * np.pi * 440 * np.arange(24000) / 48000).astype(np.float32)
+    at_16k = np.sin(2 * np.pi * 440 * np.arange(8000) / 16000).astype(np.float32)
+    assert cfg.sample_rate == 16000
+    resampled = ltx2.speech_mel(pipe, at_48k, 48000)
+    assert resampled.shape == ltx2.speech_mel(pipe, at_16k, 16000).shape
+    np.testing.assert_allclose(resampled[0, 0, 5:-5].numpy(), ltx2.speech_mel(pipe, at_16k, 16000)[0, 0, 5:-5].numpy(),
+                               atol=0.05)
+
+
+@pytest.mark.parametrize("frames, rate", [(9, 24.0), (17, 24.0), (9, 12.0), (25, 25.0)])
+def test_audio_frames_are_the_audio_latents_the_pipeline_makes(tmp_path: Path, frames: int, rate: float,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    pipe = load(tiny_ltx2.build(tmp_path), "LTX2Pipeline")
+    lengths: list[int] = []
+    forward = type(pipe.transformer).forward
+
+    def spy(module: Any, *args: Any, **kwargs: Any) -> Any:
+        lengths.append(int(kwargs["audio_hidden_states"].shape[1]))  # packed [B, L, C·M]
+        return forward(module, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe.transformer), "forward", spy)
+    pipe(**(inputs("LTX2Pipeline") | dict(num_frames=frames, frame_rate=rate, num_inference_steps=1)))
+    assert set(lengths) == {ltx2.audio_frames(pipe, SimpleNamespace(n_frames=frames, rate=rate))}
+
+
+def test_speech_reaches_the_mel_front_end_unshifted_and_padded_with_silence(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stereo speech is mixed to mono, a clip's worth is kept from its first sample, silence fills
+    the rest, and the audio VAE (in bfloat16 here, as on a GPU) gets the mel in its own dtype."""
+    from types import SimpleNamespace
+
+    pipe = load(tiny_ltx2.build(tmp_path), "LTX2Pipeline")
+    take = SimpleNamespace(n_frames=9, rate=24.0)
+    frames = ltx2.audio_frames(pipe, take)
+    given: list[np.ndarray] = []
+    mel = ltx2.speech_mel
+
+    def keep(p: Any, audio: np.ndarray, rate: int) -> Any:
+        given.append(np.array(audio))
+        return mel(p, audio, rate)
+
+    monkeypatch.setattr(ltx2, "speech_mel", keep)
+    rng = np.random.default_rng(1)
+    short = rng.standard_normal((2, 4000))  # float64 stereo, a quarter of the clip at 48 kHz
+    latents = ltx2.encode_speech(pipe, short, 48000, take)
+    assert latents.shape == (1, pipe.audio_vae.config.latent_channels, frames, latents.shape[-1])
+    assert latents.dtype == torch.float32
+    mono = given[-1]
+    assert mono.dtype == np.float32 and mono.ndim == 1
+    # the span the clip's audio latents cover, and the one mel hop more the causal encoder reads, no more
+    cfg = pipe.audio_vae.config
+    span = frames * pipe.audio_vae_temporal_compression_ratio * cfg.mel_hop_length / cfg.sample_rate
+    hop = cfg.mel_hop_length / cfg.sample_rate
+    assert (span + hop) * 48000 <= mono.size < (span + 1.5 * hop) * 48000
+    np.testing.assert_allclose(mono[:4000], short.mean(0), atol=1e-6)
+    assert not mono[4000:].any()
+    long = rng.standard_normal(48000)  # longer than the clip: cut to the same length
+    ltx2.encode_speech(pipe, long, 48000, take)
+    assert given[-1].size == mono.size
+    np.testing.assert_allclose(given[-1], long[:mono.size], atol=1e-6)
+    pipe.audio_vae.to(torch.bfloat16)
+    half = ltx2.encode_speech(pipe, short, 48000, take)
+    assert half.dtype == torch.float32 and half.shape == latents.shape
+    torch.testing.assert_close(half, latents, atol=0.1, rtol=0.1)
