@@ -573,3 +573,54 @@ def test_transfer_decodes_its_latents_as_its_own_pipeline_does(registered: dict[
     assert ours.shape == own.shape == (9, 32, 32, 3)
     np.testing.assert_allclose(ours, own, atol=1.01 / 255)
     assert not np.allclose(ours * 255, np.round(ours * 255))  # floats, not the 8-bit copy
+
+
+def test_predict_encodes_a_video_as_its_own_conditioning_latents(registered: dict[Case, str]) -> None:  # noqa: F811
+    """``encode_video`` (Time-to-Move's motion latents, the preview's fit) is what Predict2.5's
+    prepare_latents makes of a conditioning video: the VAE's mode, less the config's mean, over its std."""
+    from PIL import Image
+
+    spec = models.get(registered[PREDICT])
+    pipe = _runtime.pipeline(spec, cosmos, "v2v", _runtime.PRESETS["cpu"])
+    yy, xx = np.mgrid[0:32, 0:32]
+    video = np.stack([np.stack([xx * 8, yy * 8, (xx + yy + 5 * t) * 3 % 256], -1) for t in range(9)]).astype(np.uint8)
+    ours = cosmos.encode_video(pipe, video[None])
+    with torch.no_grad():
+        _, theirs, _, _ = pipe.prepare_latents([Image.fromarray(f) for f in video], 1, ours.shape[1], 32, 32, 9, 9,
+                                               dtype=torch.float32, device=torch.device("cpu"),
+                                               generator=torch.Generator().manual_seed(0))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
+
+
+def test_transfer_from_the_hub_loads_its_controls_controlnet_and_predict_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    import diffusers
+
+    asked: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(diffusers.CosmosControlNetModel, "from_pretrained",
+                        classmethod(lambda cls, where, **kw: asked.append((where, kw)) or "controlnet"))
+    transfer = models.get("cosmos-transfer2.5-2b-edge")
+    parts = cosmos.load_parts(transfer, "vace", torch.bfloat16)
+    assert parts == {"safety_checker": _guardrail.OFF, "controlnet": "controlnet"}
+    assert asked == [(transfer.model_id, {"revision": cosmos.CONTROLNETS["edge"], "dtype": torch.bfloat16,
+                                          "use_safetensors": True})]
+    for mode in ("t2v", "i2v", "v2v"):  # Predict from the hub: only the pass-through checker
+        assert cosmos.load_parts(models.get("cosmos-predict2.5-2b"), mode, torch.bfloat16) == {
+            "safety_checker": _guardrail.OFF}
+    assert len(asked) == 1
+
+
+def test_transfer_decodes_in_its_vaes_own_dtype(registered: dict[Case, str], picture: str,  # noqa: F811
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a bfloat16 preset the float32 latents and the statistics go to the VAE's dtype."""
+    monkeypatch.setattr(_runtime, "_PIPELINES", {})
+    bf16 = _runtime.Preset("bf16-cpu", "cpu", "bfloat16", None, False, False, 0.0)
+    spec = models.get(registered[TRANSFER])
+    pipe = _runtime.pipeline(spec, cosmos, "vace", bf16)
+    assert pipe.vae.dtype == torch.bfloat16
+    latents = torch.randn(1, pipe.vae.config.z_dim, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    frames = cosmos._decode(pipe, latents)
+    assert frames.shape == (9, 32, 32, 3) and frames.dtype == np.float32
+    monkeypatch.setattr(_runtime, "_PIPELINES", {})
+    full = cosmos._decode(_runtime.pipeline(spec, cosmos, "vace", _runtime.PRESETS["cpu"]), latents)
+    assert np.abs(frames - full).max() < 0.15 and np.abs(frames - full).mean() < 0.01  # to bfloat16's precision

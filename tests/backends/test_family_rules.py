@@ -81,7 +81,8 @@ def test_the_passes_and_steps_are_the_ones_the_pipeline_runs(registered: dict[Ca
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Guidance just above 1 runs the unconditional pass; at 1 it does not, and no negative prompt
     is encoded (LTX-2's audio guidance, 7 by its pipeline's default, runs it whatever the video's
-    is). Video-to-video at strength 0.5 of 3 steps denoises one; the other modes all three."""
+    is). Video-to-video from noised previz latents (Wan, CogVideoX, LTX) at strength 0.5 of 3 steps
+    denoises one step; every other mode (Cosmos' continuation included) all three."""
     physics = sorakit.PhysicsConfig(scene="bouncing_balls", strength=0.5)
     take = make_take(case, registered[case], mode, picture, guidance_scale=guidance, steps=3,
                      physics=physics).resolved()
@@ -98,7 +99,7 @@ def test_the_passes_and_steps_are_the_ones_the_pipeline_runs(registered: dict[Ca
     assert fam.uses_cfg(take) is (guidance > 1.0)
     assert fam.passes_per_step(take) == (2 if guidance > 1.0 else 1)
     negatives = {k: v for k, v in calls[-1].items() if k.startswith("negative_")}
-    if case.family == "cosmos3":  # text it tokenizes itself, and only with guidance
+    if case.family == "cosmos3":  # text it tokenizes itself (and reads only with guidance)
         assert negatives == {"negative_prompt": "blurry"}
     elif guidance > 1.0:
         assert negatives and all(v is not None for v in negatives.values())
@@ -184,6 +185,8 @@ def test_the_call_is_made_at_the_takes_size_frames_steps_and_guidance(registered
         assert args[rate] == take.rate
     if case.family == "cosmos3":
         assert args["enable_safety_check"] is False  # the guardrail runs around the call, once
+        if mode == "v2v":  # it continues from the previz's first frames, not its last
+            assert args["condition_video_keep"] == "first"
     assert seen.steps == [1, 2, 3]  # each step reported once, counted from 1
     out = seen.outputs[-1]
     assert out.frames.shape[0] == take.n_frames and out.frames.shape[1:3] == (take.size[1], take.size[0])
@@ -247,4 +250,26 @@ def test_wan_encodes_a_video_as_its_own_video_to_video_pipeline_does(registered:
         theirs = pipe.prepare_latents(frames, 1, 16, 16, 16, torch.float32, torch.device("cpu"),
                                       torch.Generator().manual_seed(0), None, torch.tensor([500]))
     assert ours.shape == tuple(theirs.shape) == (1, 16, 3, 2, 2)
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
+
+
+def test_hunyuan15_encodes_a_picture_as_its_image_to_video_pipeline_does(registered: dict[Case, str]  # noqa: F811
+                                                                        ) -> None:
+    """``encode_video`` (Time-to-Move's motion latents, the preview's fit) of a one-frame video is
+    the image latent HunyuanVideo15ImageToVideoPipeline conditions on: the VAE's mode times its scaling factor."""
+    from PIL import Image
+
+    from sorakit.backends import hunyuan15
+
+    case = next(c for c in CASES if c.family == "hunyuan15" and c.build_mode == "i2v")
+    spec = models.get(registered[case])
+    pipe = _runtime.pipeline(spec, hunyuan15, "i2v", CPU)
+    assert abs(pipe.vae.config.scaling_factor - 1.0) > 0.01  # the VAE's own factor, not 1
+    yy, xx = np.mgrid[0:16, 0:16]
+    picture = np.stack([xx * 16, yy * 16, (xx * yy) % 256], -1).astype(np.uint8)
+    ours = hunyuan15.encode_video(pipe, picture[None, None])
+    with torch.no_grad():
+        theirs = pipe._get_image_latents(pipe.vae, pipe.video_processor, Image.fromarray(picture), 16, 16,
+                                         torch.device("cpu"))
+    assert ours.shape == tuple(theirs.shape)
     np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-5)
