@@ -1,4 +1,5 @@
-"""The tiny random LTX-2 checkpoint: built, saved, loaded back offline by both mode classes, run for two steps."""
+"""The tiny random LTX-2 checkpoint: built, saved, loaded back offline by both mode classes, run for two
+steps; and lip sync's audio front end, against librosa's mel and the audio latents the pipeline makes."""
 
 from __future__ import annotations
 
