@@ -440,3 +440,21 @@ def test_a_film_that_cannot_be_saved_says_so_as_the_render(tmp_path: Path) -> No
     (tmp_path / "reel.mp4").mkdir()
     with pytest.raises(BadPath, match=r"^Storyboard\.render: path=.*reel\.mp4': .*reel\.mp4 is a folder; pick a file"):
         board._save(film, tmp_path)
+
+
+def test_a_render_hands_its_progress_and_step_callback_to_each_shot(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    generating = importlib.import_module("sorakit.generate")  # the module (sorakit.generate is the function)
+    asked: list[dict[str, Any]] = []
+    real = generating.generate
+
+    def spy(take: Any, **kw: Any) -> Any:
+        asked.append(kw)
+        return real(take, **kw)
+
+    monkeypatch.setattr(generating, "generate", spy)
+    steps: list[Any] = []
+    Storyboard(shots(8, 8)).render(tmp_path, progress=False, on_step=steps.append)
+    assert len(asked) == 2 and all(kw["progress"] is False and kw["on_step"] == steps.append for kw in asked)
