@@ -22,27 +22,20 @@ from sorakit import models  # noqa: E402
 from sorakit.backends import _runtime, family  # noqa: E402
 from sorakit.backends.contract import Output  # noqa: E402
 from tests.backends.test_families import CASES, RUNS, Case, make_take, picture, registered  # noqa: E402,F401
+from tests.backends.conftest import watch_passes  # noqa: E402
 from tests.backends.test_inputs import _calls  # noqa: E402
 
 IDS = [f"{c.family}{c.version}-{m}" for c, m in RUNS]
 CPU = _runtime.PRESETS["cpu"]
 
 
-class Passes:
-    """Counts the transformer's forward passes (the batch rows of each call; Cosmos 3's packed
-    sequence, one sample a call) while installed."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, pipe: Any) -> None:
-        self.rows = 0
-        cls = type(pipe.transformer)
-        original = cls.forward
-
-        def forward(module: Any, *args: Any, **kwargs: Any) -> Any:
-            hidden = kwargs.get("hidden_states", args[0] if args else None)
-            self.rows += 1 if hidden is None else int(hidden.shape[0])
-            return original(module, *args, **kwargs)
-
-        monkeypatch.setattr(cls, "forward", forward)
+def count_passes(monkeypatch: pytest.MonkeyPatch, fam: Any) -> list[int]:
+    """The transformer's forward passes of each pipeline call, as batch rows (one a call for Cosmos 3's
+    packed sequence), kept in the list returned."""
+    rows: list[int] = []
+    watch_passes(monkeypatch, fam, lambda pipe, out, kept: rows.extend(kept),
+                 lambda k: 1 if k.get("hidden_states") is None else int(k["hidden_states"].shape[0]))
+    return rows
 
 
 class Seen:
@@ -87,12 +80,12 @@ def test_the_passes_and_steps_are_the_ones_the_pipeline_runs(registered: dict[Ca
     take = make_take(case, registered[case], mode, picture, guidance_scale=guidance, steps=3,
                      physics=physics).resolved()
     fam = family(case.family)
-    passes = Passes(monkeypatch, _pipe(take))
+    rows = count_passes(monkeypatch, fam)
     calls = _calls(monkeypatch, models.get(take.model), mode)
     sorakit.generate(take, progress=False)
     steps = 1 if mode == "v2v" and case.family in ("wan", "cogvideox", "ltx") else 3
     assert fam.steps_for(take) == steps
-    assert passes.rows == fam.passes_per_step(take) * steps, passes.rows
+    assert sum(rows) == fam.passes_per_step(take) * steps, rows
     if case.family == "ltx2":
         assert fam.uses_cfg(take) and fam.passes_per_step(take) == 4  # the pipeline's own defaults: all four
         return
@@ -143,11 +136,11 @@ def test_ltx2_runs_the_passes_its_knobs_ask_for(registered: dict[Case, str], pic
                      physics=sorakit.PhysicsConfig(scene=None)).resolved()
     fam = family("ltx2")
     pipe = _pipe(take)
-    counted = Passes(monkeypatch, pipe)
+    rows = count_passes(monkeypatch, fam)
     calls = _calls(monkeypatch, variant, "t2v")
     sorakit.generate(take, progress=False)
     assert fam.passes_per_step(take) == passes
-    assert counted.rows == passes * 2
+    assert sum(rows) == passes * 2
     expected = fam.scales(take)
     ran = {name: getattr(pipe, name) for name in expected}  # what the pipeline ran with, its own properties
     assert ran == expected
