@@ -417,6 +417,7 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
         sigma = max(1.0, radius / 5)
         g = np.stack([cv2.GaussianBlur(f.astype(np.float32), (0, 0), sigma) for f in gray])
         half, inner = max(3, int(radius + 2)), max(2, int(radius / math.sqrt(2)))
+        reach = int(radius + 6)  # the match window's reach around a prediction
         first = _patch(g[t0], x0, y0, half)
         if first is None or float(first.std()) < FLAT:
             continue  # out of the frame, or nothing there to follow
@@ -432,14 +433,15 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
                 if disc.any():
                     f = flows[t - 1][disc]
                     px, py = px + float(np.median(f[:, 0])), py + float(np.median(f[:, 1]))
+
             def looks_like(m: tuple[float, float, float] | None, least: float) -> bool:
                 return (m is not None and m[2] >= least
                         and _chroma_distance(frames[t], m[0], m[1], inner, chroma) <= CHROMA)
 
-            found = _match(g[t], template, px, py, int(radius + 6))
+            found = _match(g[t], template, px, py, reach)
             if not lost and not looks_like(found, LOCAL_MATCH):  # the flow missed it (too fast for the flow,
                 # or the flow followed something else): where its last velocity puts it
-                found = _match(g[t], template, tracks[n, t - 1, 0] + vx, tracks[n, t - 1, 1] + vy, int(radius + 6))
+                found = _match(g[t], template, tracks[n, t - 1, 0] + vx, tracks[n, t - 1, 1] + vy, reach)
             if lost and not looks_like(found, LOCAL_MATCH):  # not where its last velocity puts it: a window grown
                 # with each frame lost (a bounce while hidden), looked at only then, so that a look-alike in
                 # that wider window is not taken for a body that came back where it was headed
