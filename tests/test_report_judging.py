@@ -15,7 +15,7 @@ from sorakit.physics import Scene, Simulation
 from sorakit.previz import View
 from sorakit.report import PhysicsReport, Thresholds
 from sorakit.report.judging import (SPEEDS, _Body, _bounce, _contacts, _Context, _dropped, _flights, _gravity, _judge,
-                                     _penetrations, _time_scale, _trajectory)
+                                     _penetrations, _time_scale, _trajectory, _verdict_of)
 
 FPS, W, H = 16, 320, 192
 
@@ -488,6 +488,16 @@ def test_the_verdict_names_up_to_four_problems_and_counts_the_rest() -> None:
     assert judged(solo, simulate(solo, frames=48, fps=FPS)).verdict.startswith("physical: 1 body tracked, ")
 
 
+def test_a_clean_verdict_gives_the_gravity_error_to_a_tenth_of_a_percent() -> None:
+    scene = preset("bouncing_balls")
+    r = judged(scene, simulate(scene, frames=48, fps=FPS))
+    verdict = _verdict_of(r.bodies, [], "m", -10.5, (-10.5 + 9.81) / 9.81)
+    assert verdict.startswith("physical: 6 bodies tracked, no teleports, no penetration, "
+                              "g within 7.0% (-10.50 m/s²), ")  # 7.03 %
+    assert "g -10 px/s² (scale unknown)" in _verdict_of(r.bodies, [], "px", -10.5, None)
+    assert "no penetration" not in _verdict_of(r.bodies, [], "px", -10.5, None)
+
+
 def test_a_body_tracked_with_low_confidence_is_flagged_in_the_verdict() -> None:
     scene = preset("bouncing_balls")
     sim = simulate(scene, frames=48, fps=FPS)
@@ -580,8 +590,11 @@ def test_gravity_wrong_all_along_is_judged_from_the_joint_fit() -> None:
     ctx, b = _falling(-11.5, change_at=0)  # 17 % too strong: over the 10 %, under the local stretches' 35 %
     [p] = _gravity(ctx, b, None)
     assert b.gravity == pytest.approx(-11.5, rel=1e-6) and b.gravity_error == pytest.approx((-11.5 + 9.81) / 9.81)
-    assert (p.kind, p.frame, p.limit) == ("gravity", 0, ctx.th.gravity)
+    assert (p.kind, p.body, p.frame, p.value, p.limit) == ("gravity", b.name, 0, b.gravity_error, ctx.th.gravity)
     assert p.text == f"gravity -11.50 m/s², -17% ({b.name})"  # stronger pull: a more negative figure
+    ctx, b = _falling(-9.81 * 1.174, change_at=0)  # 17.4 % too strong: said in whole percent
+    [p] = _gravity(ctx, b, None)
+    assert p.text == f"gravity -11.52 m/s², -17% ({b.name})" and p.value == pytest.approx(-0.174)
     ctx, b = _falling(-10.5, change_at=0)  # 7 % off: within the 10 %
     assert _gravity(ctx, b, None) == [] and b.gravity_error == pytest.approx((-10.5 + 9.81) / 9.81)
     assert b.g_ref == pytest.approx(-10.5 / FPS**2)  # its own, well measured, bends its arcs

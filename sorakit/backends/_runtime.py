@@ -155,29 +155,31 @@ def estimate(spec: ModelSpec, *, width: int, height: int, frames: int, steps: in
     fits = preset.device == "cpu" or peak <= preset.budget_gb
     advice = ""
     if not fits:
-        advice = suggest(spec, width=width, height=height, frames=frames, steps=steps, preset=preset, passes=passes)
+        advice = suggest(spec, width=width, height=height, frames=frames, steps=steps, preset=preset)
     return Estimate(round(peak, 1), round(seconds, 1), round(per_step, 2), tokens, fits, advice)
 
 
-def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int, preset: Preset,
-            passes: int = 2) -> str:
-    """Names a lighter preset, or a smaller size or shorter clip, that the estimate says fits."""
+def suggest(spec: ModelSpec, *, width: int, height: int, frames: int, steps: int, preset: Preset) -> str:
+    """Names a lighter preset, or a smaller size or shorter clip, that the estimate says fits.
+
+    Whether a Take fits is a matter of memory alone, which the passes a step do not change, so the
+    estimates here count the default two. ``frames`` are on the checkpoint's frame rule ``k·n + r``
+    (the Take's were checked), and each try halves ``n``, down to ``n = 1``.
+    """
     order = ["a100", "l4", "t4"]
     for lighter in order[order.index(preset.name) + 1:] if preset.name in order else []:
         alt = PRESETS[lighter]
         alt = dataclasses.replace(alt, dtype=preset.dtype, budget_gb=preset.budget_gb)
         if refused(spec, PRESETS[lighter]):  # what memory='<lighter>' would run under, refused before loading
             continue
-        if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt, passes=passes).fits:
+        if estimate(spec, width=width, height=height, frames=frames, steps=steps, preset=alt).fits:
             return f"memory='{lighter}' (its offloading) should fit in {preset.budget_gb:g} GB"
     k, r = spec.frame_rule
     f = frames
     while f > r + k:
-        f = max(r + k, (f - r) // 2 // k * k + r if k > 1 else f // 2)
-        if estimate(spec, width=width, height=height, frames=f, steps=steps, preset=preset, passes=passes).fits:
+        f = (f - r) // 2 // k * k + r
+        if estimate(spec, width=width, height=height, frames=f, steps=steps, preset=preset).fits:
             return f"frames={f} should fit in {preset.budget_gb:g} GB"
-        if f == r + k:
-            break
     m = spec.size_multiple
     w, h = max(m, width * 2 // 3 // m * m), max(m, height * 2 // 3 // m * m)
     return f"a smaller size such as {w}x{h} with fewer frames"
@@ -559,7 +561,7 @@ def run(spec: ModelSpec, fam: ModuleType, take: Any, cond: Conditioning, *, on_s
             return run(spec, fam, take.replace(memory=lighter), cond, on_step=on_step, should_stop=should_stop,
                        progress=progress, retry_lighter=True)
         advice = suggest(spec, width=width, height=height, frames=take.n_frames, steps=fam.steps_for(take),
-                         preset=preset, passes=passes)
+                         preset=preset)
         raise OutOfMemory(f"{spec.name} ran out of GPU memory at {width}x{height}, {take.n_frames} frames "
                           f"under preset '{preset.name}' (estimated peak {est.peak_gb} GB). The memory was freed; "
                           f"try {advice}.") from exc

@@ -160,7 +160,8 @@ def test_the_live_preview_runs_when_an_offload_hook_moves_the_vae(registered: di
 
 def test_the_preview_fit_has_more_equations_than_unknowns(registered: dict[Case, str]) -> None:  # noqa: F811
     """The latent-to-RGB fit reads the regular (non-causal) latent frame of still clips, with at least
-    as many latent pixels as a latent has channels; a flat colour comes back as that colour."""
+    as many latent pixels as a latent has channels (``test_runtime_parts`` checks the fit itself on a
+    linear VAE)."""
     for case in (c for c in CASES if c.build_mode == "t2v" and not c.version):
         spec = models.get(registered[case])
         fam = family(spec.family)

@@ -138,6 +138,9 @@ def test_advice_halves_the_frames_on_the_frame_rule_then_names_a_smaller_size() 
     eight = spec_of(frame_rule=(8, 1))
     assert _runtime.suggest(eight, width=328, height=200, frames=89, steps=7, preset=dense) == \
         "frames=41 should fit in 16 GB"
+    three = spec_of(frame_rule=(4, 3))  # 47 = 4 * 11 + 3: n = 11 halves to 5, so 23 (not 27)
+    assert _runtime.suggest(three, width=328, height=200, frames=47, steps=7, preset=dense) == \
+        "frames=23 should fit in 16 GB"
     small = dataclasses.replace(dense, budget_gb=14.0)  # down to 5 frames (4k+1 at its least) and still not
     assert _runtime.suggest(spec_of(), width=328, height=200, frames=81, steps=7, preset=small) == \
         "a smaller size such as 208x128 with fewer frames"  # two thirds of each side, on the 16 px grid
@@ -184,6 +187,32 @@ def test_a_hub_id_not_in_the_cache_is_recorded_as_asked_for() -> None:
     _runtime._REVISIONS.clear()
     try:
         assert _runtime.revision(spec_of(model_id="nobody/not-a-model", revision="v2")) == "nobody/not-a-model@v2"
+    finally:
+        _runtime._REVISIONS.clear()
+
+
+def test_a_hub_id_in_the_cache_is_recorded_at_the_commit_its_revision_resolves_to(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    commits = {"main": "a" * 40, "v2": "b" * 40}
+    repo = tmp_path / "models--owner--cached"  # the hub cache's own layout: refs name commits, snapshots hold them
+    for ref, commit in commits.items():
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(commit)
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        (repo / "snapshots" / commit / "model_index.json").write_text("{}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    online: list[object] = []  # the cache alone is read: nothing asks the hub, even where it is reachable
+    monkeypatch.setattr(huggingface_hub.HfApi, "repo_info", lambda *a, **k: online.append(a) or 1 / 0)
+    _runtime._REVISIONS.clear()
+    try:
+        assert _runtime.revision(spec_of(model_id="owner/cached", revision="v2")) == f"owner/cached@{'b' * 40}"
+        assert _runtime.revision(spec_of(model_id="owner/cached", revision="main")) == f"owner/cached@{'b' * 40}"
+        _runtime._REVISIONS.clear()  # once per model id: cleared, main is read
+        assert _runtime.revision(spec_of(model_id="owner/cached", revision="main")) == f"owner/cached@{'a' * 40}"
+        assert online == []
     finally:
         _runtime._REVISIONS.clear()
 
@@ -483,3 +512,74 @@ def test_an_empty_negative_prompt_is_encoded_as_it_is(tiny: Any) -> None:
     _runtime._EMBEDS.clear()
     _runtime.run(spec, family("wan"), take.replace(negative_prompt=""), Conditioning(), progress=False)
     assert [k[3] for k in _runtime._EMBEDS] == [""]
+
+
+# -- the live preview's latent-to-RGB fit ------------------------------------------------------------
+class LinearVAE:
+    """A VAE whose last latent frame is exactly ``A · colour + c`` of each latent pixel's mean colour (the
+    fit's model, so the fit must recover it); its first latent frame, the causal one, is noise."""
+
+    def __init__(self, spatial: int, temporal: int, channels: int = 6) -> None:
+        rng = np.random.default_rng(7)
+        self.spatial, self.temporal = spatial, temporal
+        self.a = rng.normal(0, 1, (channels, 3))
+        self.c = rng.normal(0, 1, channels)
+        self.noise = np.random.default_rng(8)
+        self.clips: list[np.ndarray] = []
+
+    def latent(self, rgb: np.ndarray) -> np.ndarray:  # [..., 3] in 0..1 -> [..., C]
+        out: np.ndarray = rgb @ self.a.T + self.c
+        return out
+
+    def encode_video(self, pipe: Any, clip: np.ndarray) -> np.ndarray:
+        self.clips.append(clip)
+        _, _, h, w, _ = clip.shape
+        s = self.spatial
+        pooled = clip[0, -1].reshape(h // s, s, w // s, s, 3).mean(axis=(1, 3)) / 255.0
+        last = self.latent(pooled).transpose(2, 0, 1)
+        return np.stack([self.noise.normal(0, 1, last.shape), last], axis=1)[None]  # [1, C, 2, h, w]
+
+
+@pytest.mark.parametrize("names", ["scale_factor", "compression_ratio"])
+def test_the_preview_fit_recovers_a_linear_vae_from_still_clips_one_a_call(monkeypatch: pytest.MonkeyPatch,
+                                                                          names: str) -> None:
+    monkeypatch.setattr(_runtime, "_PREVIEW", {})
+    vae = LinearVAE(spatial=2, temporal=3)
+    pipe = (SimpleNamespace(vae_scale_factor_spatial=2, vae_scale_factor_temporal=3) if names == "scale_factor" else
+            SimpleNamespace(vae_spatial_compression_ratio=2, vae_temporal_compression_ratio=3))
+    w, b = _runtime.fit_preview("owner/linear", vae, pipe)  # type: ignore[arg-type]
+    assert w.shape == (6, 3) and b.shape == (3,) and w.dtype == b.dtype == np.float32
+    # still clips of 1 + temporal frames, 8 latent pixels a side, one a call, in 8-bit colour
+    assert len(vae.clips) >= 4 and all(c.shape == (1, 4, 16, 16, 3) and c.dtype == np.uint8 for c in vae.clips)
+    assert all(np.array_equal(c, np.repeat(c[:, :1], 4, axis=1)) for c in vae.clips)
+    pictures = np.stack([c[0, 0] for c in vae.clips]).astype(int)
+    assert pictures.min() < 40 and pictures.max() > 215  # colours from near black to near white
+    # smooth gradients across the picture, and some with a checker of colours, one latent pixel each
+    cells = pictures.reshape(len(pictures), 8, 2, 8, 2, 3)
+    assert (cells.max(axis=(2, 4)) - cells.min(axis=(2, 4))).max() <= 30  # within a latent pixel: the gradient
+    steps = np.abs(np.diff(pictures, axis=2)).max(axis=(1, 2, 3))  # 255 / 15 a pixel at most, but at a block's edge
+    assert sum(steps <= 20) >= len(pictures) // 2 and sum(steps > 60) >= len(pictures) // 3  # every third
+    # fresh colours, never seen by the fit, come back through project's weights
+    colours = np.random.default_rng(1).uniform(0, 1, (200, 3))
+    back = vae.latent(colours) @ w + b
+    error = np.abs(back - colours)  # the ridge costs some: 0.035 at most and 0.011 on average
+    assert error.max() < 0.05 and error.mean() < 0.015  # a shrunk bias: 0.056; ten times the ridge: 0.22
+    # done once per model: the same weights without encoding again; another model is fitted anew
+    count = len(vae.clips)
+    assert _runtime.fit_preview("owner/linear", vae, pipe)[0] is w and len(vae.clips) == count  # type: ignore[arg-type]
+    _runtime.fit_preview("owner/other", vae, pipe)  # type: ignore[arg-type]
+    assert len(vae.clips) == 2 * count
+
+
+@pytest.mark.parametrize(("attrs", "expected"), [
+    ({"vae_scale_factor_spatial": 16, "vae_scale_factor_temporal": 4}, (16, 4)),  # Wan 2.2 5B's names
+    ({"vae_spatial_compression_ratio": 32, "vae_temporal_compression_ratio": 8}, (32, 8)),  # LTX's names
+    ({"vae_scale_factor_spatial": None, "vae_scale_factor_temporal": None, "vae_spatial_compression_ratio": 32,
+      "vae_temporal_compression_ratio": 8}, (32, 8)),
+    ({"vae_scale_factor_spatial": 16.0, "vae_temporal_compression_ratio": 2}, (16, 2)),
+    ({}, (8, 4)),  # neither name: the usual 8 x 4
+    ({"vae_spatial_compression_ratio": None, "vae_temporal_compression_ratio": None}, (8, 4)),
+])
+def test_the_vae_compression_is_read_under_either_name(attrs: dict[str, Any], expected: tuple[int, int]) -> None:
+    got = _runtime._compression(SimpleNamespace(**attrs))
+    assert got == expected and all(type(v) is int for v in got)
