@@ -519,9 +519,9 @@ class LinearVAE:
     """A VAE whose last latent frame is exactly ``A · colour + c`` of each latent pixel's mean colour (the
     fit's model, so the fit must recover it); its first latent frame, the causal one, is noise."""
 
-    def __init__(self, spatial: int, temporal: int, channels: int = 6) -> None:
+    def __init__(self, spatial: int, channels: int = 6) -> None:
         rng = np.random.default_rng(7)
-        self.spatial, self.temporal = spatial, temporal
+        self.spatial = spatial
         self.a = rng.normal(0, 1, (channels, 3))
         self.c = rng.normal(0, 1, channels)
         self.noise = np.random.default_rng(8)
@@ -544,7 +544,7 @@ class LinearVAE:
 def test_the_preview_fit_recovers_a_linear_vae_from_still_clips_one_a_call(monkeypatch: pytest.MonkeyPatch,
                                                                           names: str) -> None:
     monkeypatch.setattr(_runtime, "_PREVIEW", {})
-    vae = LinearVAE(spatial=2, temporal=3)
+    vae = LinearVAE(spatial=2)  # the clips' length comes from the pipeline's temporal factor, 3
     pipe = (SimpleNamespace(vae_scale_factor_spatial=2, vae_scale_factor_temporal=3) if names == "scale_factor" else
             SimpleNamespace(vae_spatial_compression_ratio=2, vae_temporal_compression_ratio=3))
     w, b = _runtime.fit_preview("owner/linear", vae, pipe)  # type: ignore[arg-type]
