@@ -4,6 +4,8 @@
     .venv/bin/python tests/mutation.py sorakit/audio/mix.py [more modules...] [--children 2]
     .venv/bin/python tests/mutation.py --all
     .venv/bin/python tests/mutation.py sorakit/generate.py --again [--tests tests/test_generate.py]
+    .venv/bin/python tests/mutation.py sorakit/report/judging.py --sample 300   # a random 300 of its mutants
+    .venv/bin/python tests/mutation.py sorakit/backends/_runtime.py --minutes 60   # a part of a long run
 
 mutmut runs, for every mutant, the tests that cover the mutated function. Run over the whole
 package at once (``[tool.mutmut]`` in pyproject.toml), a mutant in the mixer also runs every
@@ -23,8 +25,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,11 +92,22 @@ def _config(module: str, tests: list[str]) -> str:
     return (f'\n[tool.mutmut]\nsource_paths = ["sorakit"]\nonly_mutate = ["{module}"]\nalso_copy = ["assets/"]\n'
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-k", "not sigkill and not ctrl_c"]\n'
-            "mutate_only_covered_lines = true\n")
+            "mutate_only_covered_lines = true\n"
+            # A mutant is stopped after multiplier * (its tests' time + 1 s) of wall clock (twice that of CPU): 5 times
+            # what its tests take unmutated, not mutmut's 15 (44 hung mutants of the runtime's run each waited out
+            # 15 times). A wall clock: run nothing else beside it, or sound mutants time out and count as killed.
+            "timeout_multiplier = 5.0\n")
 
 
-def run(module: str, children: int, out: Path, tests: list[str] | None = None, again: bool = False
-        ) -> dict[str, object]:
+def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % interval for a share of ``k`` in ``n`` drawn at random (Wilson's score interval)."""
+    p, zz = k / n, z * z / n
+    middle, half = (p + zz / 2) / (1 + zz), z * math.sqrt(p * (1 - p) / n + zz / (4 * n)) / (1 + zz)
+    return middle - half, middle + half
+
+
+def run(module: str, children: int, out: Path, tests: list[str] | None = None, again: bool = False,
+        minutes: float | None = None, sample: int | None = None, seed: int = 0) -> dict[str, object]:
     """Mutates ``module`` in a copy of the working tree against ``tests`` (``TESTS[module]`` by default)
     and returns its results.
 
@@ -107,6 +123,13 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
     test reaching a new line, or ``tests`` covering fewer) renumber the mutants, and a survivor's
     name then means another mutant. Such a run is refused after it ran (its mutant count differs from
     the record's) and nothing is written: run the module whole.
+
+    ``minutes``: mutmut is stopped (as Ctrl-C stops it) after that long, and the record says how many
+    mutants did not run (``not_run``); its score is of those that did, a figure for that part only.
+
+    ``sample``: that many of the module's mutants, drawn at random (``seed``), are run, for a module
+    whose whole run takes hours on two cores. The score is the sample's, and ``interval`` the 95 %
+    range the whole module's score lies in. ``again`` then reruns the sample's survivors.
     """
     record = out / (module.replace("/", ".") + ".json")
     source = hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
@@ -135,15 +158,33 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
         mutmut = str(Path(sys.executable).parent / "mutmut")
         out.mkdir(parents=True, exist_ok=True)
         log = out / (module.replace("/", ".") + ".log")
-        with open(log, "w") as sink:  # mutmut's own output, for a run that went wrong
-            subprocess.run([mutmut, "run", "--max-children", str(children), *sorted(before.get("survivors", ()))],
-                           cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False)
         meta = work / "mutants" / f"{module}.meta"
+        asked = sorted(before.get("survivors", ()))
+        with open(log, "w") as sink:  # mutmut's own output, for a run that went wrong
+            if sample and not again:  # a run that asks for no mutant: it makes them all, then stops
+                subprocess.run([mutmut, "run", "--max-children", str(children), "no such mutant"], cwd=work, env=env,
+                               stdout=sink, stderr=subprocess.STDOUT, check=False)
+                every = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+                asked = sorted(random.Random(seed).sample(every, min(sample, len(every))))
+            mutating = subprocess.Popen([mutmut, "run", "--max-children", str(children), *asked],
+                                        cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT)
+            try:
+                mutating.wait(timeout=minutes * 60 if minutes else None)
+            except subprocess.TimeoutExpired:  # stopped as Ctrl-C would: mutmut saves what it has run
+                mutating.send_signal(signal.SIGINT)
+                mutating.wait()
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+        not_run = sum(codes.get(k) is None for k in (asked or codes))
+        if again and not_run:
+            raise SystemExit(f"{module}: stopped after {minutes} minutes with {not_run} survivors not run again: "
+                             "nothing written")
         if again and len(codes) != before["mutants"]:
             raise SystemExit(f"{module}: the tests now cover other lines than the last run's ({len(codes)} mutants, "
                              f"not {before['mutants']}), so mutmut's names mean other mutants: run it whole, "
                              "without --again")
+        total = len(codes)
+        if sample and not again:
+            codes = {k: codes[k] for k in asked}
         if again:  # the earlier run's killed and timed-out mutants, as they were; a survivor that no
             # test named here covers (mutmut's 33, "no tests") or that did not run still survives
             codes = {**{f"killed {i}": 1 for i in range(before["killed"])},
@@ -162,7 +203,7 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
                                     and not line.startswith(("---", "+++")))
         done = len(killed) + len(survived) + len(timeouts)
         result: dict[str, object] = {
-            "module": module, "source_sha256": source, "mutants": len(codes), "killed": len(killed),
+            "module": module, "source_sha256": source, "mutants": total, "killed": len(killed),
             "tests": list(dict.fromkeys([*before.get("tests", []), *tests])),
             "survived": len(survived), "timeouts": len(timeouts),
             "score": round(100 * (len(killed) + len(timeouts)) / done, 1) if done else None,
@@ -170,6 +211,13 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
         }
         if len(diffs) < len(survived):
             result["unlisted_survivors"] = len(survived) - len(diffs)
+        if not_run:  # a run stopped at --minutes: the score is of the mutants that ran, not the module's
+            result["not_run"] = not_run
+        if "sampled" in before or (sample and not again):
+            result["sampled"] = before.get("sampled", len(asked))
+            result["seed"] = before.get("seed", seed)
+        if "sampled" in result and done:  # the module's score lies here with 95 % confidence (Wilson's interval)
+            result["interval"] = [round(100 * x, 1) for x in _wilson(len(killed) + len(timeouts), done)]
         out.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(result, indent=2))
         return result
@@ -185,6 +233,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "mutation-results"))
     parser.add_argument("--again", action="store_true", help="run only the last run's survivors, against the "
                         "tests as they are now (the module itself unchanged)")
+    parser.add_argument("--sample", type=int, help="run this many of each module's mutants, drawn at random: "
+                        "the score with its 95%% interval, for a module too slow to run whole")
+    parser.add_argument("--seed", type=int, default=0, help="the draw of --sample")
+    parser.add_argument("--minutes", type=float, help="stop each module's run after this long; the record "
+                        "counts the mutants that did not run (not_run) and scores those that did")
     parser.add_argument("--tests", nargs="+", help="test files to run instead of the module's own (a quicker, "
                         "lower bound on the score; one module only)")
     args = parser.parse_args()
@@ -195,9 +248,13 @@ def main() -> None:
     if args.tests and len(modules) != 1:
         parser.error("--tests goes with one module")
     for module in modules:
-        r = run(module, args.children, Path(args.out), args.tests, args.again)
+        r = run(module, args.children, Path(args.out), args.tests, args.again, args.minutes, args.sample, args.seed)
+        unrun = f" ({r['not_run']} not run: stopped at {args.minutes:g} minutes)" if r.get("not_run") else ""
+        drawn = f" (a sample of {r['sampled']}, seed {r['seed']})" if "sampled" in r else ""
+        interval: Any = r.get("interval")
+        within = f", the module's within {interval[0]}-{interval[1]}%" if interval else ""
         print(f"{module}: {r['killed']} killed, {r['survived']} survived, {r['timeouts']} timed out of "
-              f"{r['mutants']} -> score {r['score']}%", flush=True)
+              f"{r['mutants']}{drawn}{unrun} -> score {r['score']}%{within}", flush=True)
 
 
 if __name__ == "__main__":

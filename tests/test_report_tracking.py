@@ -254,6 +254,18 @@ def test_a_body_of_another_colour_is_not_taken_for_it() -> None:
     assert out[0] == pytest.approx(truth[1], abs=1e-4) and out[1] == pytest.approx(truth[0], abs=1e-4)
 
 
+def test_a_speck_of_its_colour_where_it_was_predicted_does_not_stop_the_search_of_the_whole_frame() -> None:
+    """The ball jumps away at frame 3, leaving two pixels of its colour where it was headed: too little
+    to be it (under 0.3 of its disc), so it is looked for in the whole frame and found where it went."""
+    frames, truth = moving(6, [(10.5, 12.5)], [(3.0, 0.0)], [RED], hidden={0: {3, 4, 5}})
+    for t in (3, 4, 5):
+        disc(frames[t], 48.5, 36.5, 4.0, RED)
+        frames[t, 12, 19:21] = RED  # the speck, by the prediction
+    out = _track_colours(frames, [ball(10.5, 12.5)], palette(RED))
+    assert out[0, :3] == pytest.approx(truth[0, :3], abs=1e-4)
+    assert out[0, 3:] == pytest.approx(np.array([(48.5, 36.5)] * 3), abs=1e-4)
+
+
 def test_a_body_less_than_three_tenths_seen_or_cut_by_the_edge_is_not_placed() -> None:
     frames, truth = moving(6, [(20.5, 24.5)], [(3.0, 0.0)], [RED])
     frames[2, :, 26:] = GREY  # frame 2: 40 % of the disc shows (its left part)
@@ -320,6 +332,10 @@ def test_one_blob_is_followed_through_its_pixels_frame_by_frame() -> None:
     few = follow_points(centres)
     few[2] = (few[2][0][:5], few[2][1][:5])  # fewer pixels than a blob needs (6, or 0.3 of its disc)
     assert np.isnan(_follow(few, 4.0, W, H)[0][2]).all()
+    for kept, placed in ((14, False), (16, True)):  # 0.3 of a disc of radius 4 is 15.1 pixels
+        part = follow_points(centres)
+        part[2] = (part[2][0][:kept], part[2][1][:kept])
+        assert np.isfinite(_follow(part, 4.0, W, H)[0][2]).all() == placed, kept
     jump = centres[:4] + [(50.5, 10.5)] + [(50.5, 10.5 + 2 * t) for t in range(1, 4)]
     track, _ = _follow(follow_points(jump), 4.0, W, H)  # far from any prediction: the densest spot
     assert track == pytest.approx(np.array(jump), abs=1e-4)
@@ -336,6 +352,12 @@ def test_a_blob_follows_its_prediction_past_a_bigger_look_alike_and_is_in_doubt_
     assert first[0] == pytest.approx((50.5, 12.5), abs=1e-4)  # a first frame predicts nothing: the densest spot
     alone = _follow(follow_points(centres, extra=[(50.5, 12.5, 1.0)]), 4.0, W, H)[1]
     assert not alone.any()  # a few stray pixels are no look-alike
+    early = follow_points(centres[:1]) + follow_points(centres[1:], extra=look_alike)  # there from frame 1
+    assert _follow(early, 4.0, W, H)[0] == pytest.approx(np.array(centres), abs=1e-4)  # frame 0 predicts frame 1
+    back = [(W - x, y) for x, y in centres]  # moving left, a look-alike ahead of it on its row
+    track, ambiguous = _follow(follow_points(back[:2]) + follow_points(back[2:], extra=[(W - 56.5, 30.5, 6.0)]),
+                               4.0, W, H)
+    assert track == pytest.approx(np.array(back), abs=1e-4) and ambiguous.tolist() == [False] * 2 + [True] * 6
 
 
 @pytest.mark.parametrize("at", [(3.0, 20.5), (61.0, 20.5), (30.5, 3.0), (30.5, 45.0)])
@@ -621,6 +643,9 @@ def test_each_moving_body_seeds_one_and_at_most_as_many_as_asked() -> None:
     assert [f[1:3] for f in detect_moving(bright(a, more=[b]), max_bodies=1)] == [found[0][1:3]]
     near = [(20.5 + 4 * t, 20.5 + 14) for t in range(16)]  # 14 px apart: closer than three radii
     assert len(detect_moving(bright(a, more=[near]))) == 1
+    edge = [(3.5 + 8 * t, 20.5) for t in range(16)]  # cut by the frame's edge in frame 0, and found first there
+    first = detect_moving(bright(edge, more=[b]))[0]
+    assert (first[0], round(first[1], 1), round(first[2], 1)) == (0, 76.5, 52.5)
 
 
 # -- edges and look-alikes -------------------------------------------------------------------------------

@@ -495,14 +495,100 @@ def test_the_warning_before_a_run_counts_the_frames_the_family_denoises_and_name
     assert expected.peak_gb != _runtime.estimate(spec, width=832, height=480, frames=33, steps=2, preset=gpu).peak_gb
 
 
-def test_out_of_memory_is_not_retried_unless_asked(tiny: Any) -> None:
-    spec, take = tiny
+def test_out_of_memory_is_not_retried_unless_asked(tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a preset that has a lighter one (a100, here placed on the CPU) a run is not retried by default."""
+    import warnings
 
-    def out_of_memory(*args: object) -> None:
+    spec, take = tiny
+    fake = {name: _runtime.Preset(name, "cpu", "float32", None, False, False, 80.0) for name in ("a100", "l4", "t4")}
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: fake[requested])
+    tried: list[str] = []
+
+    def out_of_memory(pipe: Any, t: Any, *args: object) -> None:
+        tried.append(t.memory)
+        if len(tried) > 8:  # a retry that never gets lighter would go on until Python's recursion limit
+            raise RuntimeError(f"retried {tried}")
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    with pytest.raises(_runtime.OutOfMemory, match="under preset 'cpu'"):
-        _runtime.run(spec, wan_like(call=out_of_memory), take, Conditioning(), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)  # no "retrying under" warning either
+        with pytest.raises(_runtime.OutOfMemory, match="under preset 'a100'"):
+            _runtime.run(spec, wan_like(call=out_of_memory), take.replace(memory="a100"), Conditioning(),
+                         progress=False)
+    assert tried == ["a100"]
+    with pytest.warns(ResourceWarning, match="retrying under") as warned, \
+            pytest.raises(_runtime.OutOfMemory, match="under preset 't4'"):  # asked: down to the lightest, then said
+        _runtime.run(spec, wan_like(call=out_of_memory), take.replace(memory="a100"), Conditioning(), progress=False,
+                     retry_lighter=True)
+    assert tried == ["a100", "a100", "l4", "t4"]
+    assert [str(w.message).rsplit(" ", 1)[-1] for w in warned if "retrying" in str(w.message)] == ["'l4'", "'t4'"]
+
+
+def test_a_run_hands_the_family_the_take_s_embeddings_seed_and_warped_noise(tiny: Any) -> None:
+    """What reaches the family's call: the prompt embeddings the family's own encoder gives for the Take's
+    prompt and negative, a generator seeded with the Take's seed, and the previz-warped noise for that
+    scene and seed, packed by the family with the Take and its conditioning."""
+    from sorakit import preset, simulate
+    from sorakit.backends import family
+    from sorakit.previz import render
+
+    spec, take = tiny
+    take = take.replace(seed=11, negative_prompt="blurry")
+    wan = family("wan")
+    sim = simulate(preset("bouncing_balls"), frames=9, fps=16)
+    cond = Conditioning(motion=render(sim, 16, 16, trail=False), sim=sim, strength=0.7)
+    packed: list[tuple[Any, ...]] = []
+    called: list[tuple[Any, ...]] = []
+
+    def pack_noise(pipe: Any, noise: np.ndarray, t: Any, c: Conditioning) -> Any:
+        packed.append((pipe, noise, t, c))
+        return wan.pack_noise(pipe, noise, t, c)
+
+    def call(pipe: Any, t: Any, c: Conditioning, embeds: dict[str, Any], generator: Any, on_step_end: Any,
+             latents: Any) -> Any:
+        called.append((pipe, t, c, embeds, generator.initial_seed(), latents))
+        return wan.call(pipe, t, c, embeds, generator, on_step_end, latents)
+
+    _runtime._EMBEDS.clear()
+    _runtime.run(spec, wan_like(pack_noise=pack_noise, call=call), take, cond, progress=False)
+    (pipe, noise, t, c), = packed
+    assert t is take and c is cond
+    assert np.array_equal(noise, _runtime.warped_noise(wan, pipe, take, cond))
+    (pipe_called, t, c, embeds, seed, latents), = called
+    assert pipe_called is pipe and t is take and c is cond and seed == 11
+    assert torch.equal(latents, wan.pack_noise(pipe, noise, take, cond))
+    with torch.no_grad():
+        own = wan.encode_prompt(pipe, "a red ball", "blurry", wan.uses_cfg(take))
+    assert set(embeds) == set(own)
+    for k in own:  # to float rounding: the run's encoding and this one differ by about 1e-6
+        torch.testing.assert_close(embeds[k], own[k], atol=1e-5, rtol=0)
+    assert not torch.equal(own["prompt_embeds"], own["negative_prompt_embeds"])  # the two strings differ here
+    called.clear()
+    _runtime.run(spec, wan_like(pack_noise=pack_noise, call=call), take, Conditioning(), progress=False)
+    assert called[0][-1] is None and len(packed) == 1  # no motion: the pipeline draws its own noise
+
+
+def test_the_text_encoder_apart_loads_the_pipeline_with_only_its_text_parts_at_the_preset_s_dtype(tiny: Any) -> None:
+    """Under t4 the prompt is encoded by the pipeline's own class loaded with its text encoder and
+    tokenizer alone (no denoiser, no VAE), in the preset's dtype: the same embeddings as the whole pipeline's."""
+    from sorakit.backends import family
+
+    spec, take = tiny
+    wan = family("wan")
+    pipe = _runtime.pipeline(spec, wan, "t2v", P["cpu"])
+    apart = dataclasses.replace(P["cpu"], text_encoder_apart=True)
+    encoder = _runtime._text_encoder(spec, wan, pipe, apart)
+    assert type(encoder) is type(pipe) and encoder is not pipe
+    assert {name for name, part in encoder.components.items() if part is not None} == {"text_encoder", "tokenizer",
+                                                                                        "scheduler"}
+    assert encoder.text_encoder is not pipe.text_encoder
+    assert encoder.text_encoder.dtype == torch.float32
+    with torch.no_grad():
+        same, own = wan.encode_prompt(encoder, "a kite", "dark", True), wan.encode_prompt(pipe, "a kite", "dark", True)
+    for k in own:
+        torch.testing.assert_close(same[k], own[k], atol=1e-5, rtol=0)
+    half = _runtime._text_encoder(spec, wan, pipe, dataclasses.replace(apart, dtype="bfloat16"))
+    assert half.text_encoder.dtype == torch.bfloat16
 
 
 def test_an_empty_negative_prompt_is_encoded_as_it_is(tiny: Any) -> None:
