@@ -78,6 +78,8 @@ def test_a_clip_played_slow_is_a_time_scale_error_named_with_its_speed_and_frame
                                  f"played at {FPS}): its motion matches the simulation on that clock (")
     near, far = (float(s.split(" px")[0]) for s in clock.text.split("clock (")[1].split(" against "))
     assert near < 0.5 * far and far > 5  # pixels: scaled from the report's units by the view's scale
+    real = np.concatenate([np.hypot(*(b.px - b.sim_px).T)[np.isfinite(b.px).all(axis=1) & b.trust] for b in bodies])
+    assert far == pytest.approx(float(real.mean()), rel=0.03)  # the mean distance from real time's simulation
     r = judged(scene, sim, on_clock(scene, 48, 0.6))
     assert [p.kind for p in r.problems if p.kind in ("timescale", "gravity", "trajectory")] == ["timescale"]
 
@@ -530,6 +532,13 @@ def test_a_body_tracked_with_low_confidence_is_flagged_in_the_verdict() -> None:
     two = judged(scene, sim, {bodies[0].name: px, bodies[1].name: other})
     assert two.verdict.endswith(f" (tracking confidence low: {bodies[0].name} 0.46, {bodies[1].name} 0.38; "
                                 "its figures may not hold)")
+    from sorakit.report.judging import _verdict
+    from sorakit.report.results import Problem
+
+    jump = Problem("teleport", low.name, 30, 40.0, 4.0, f"teleport at frame 30 ({low.name}, 40 px)")
+    assert _verdict(r.bodies, [jump], "m", None, None) == (f"1 problem: teleport at frame 30 ({low.name}, 40 px) "
+                                                           f"(tracking confidence low: {low.name} 0.46; its figures "
+                                                           "may not hold)")  # the problems, then the doubt
     px[:24] = np.nan
     px[24:26] = bodies[0].sim_px[24:26]  # 24 of 48: 0.5 is confident enough
     assert "tracking confidence low" not in judged(scene, sim, {bodies[0].name: px}).verdict
