@@ -573,7 +573,7 @@ def test_the_text_encoder_apart_loads_the_pipeline_with_only_its_text_parts_at_t
     tokenizer alone (no denoiser, no VAE), in the preset's dtype: the same embeddings as the whole pipeline's."""
     from sorakit.backends import family
 
-    spec, take = tiny
+    spec, _ = tiny
     wan = family("wan")
     pipe = _runtime.pipeline(spec, wan, "t2v", P["cpu"])
     apart = dataclasses.replace(P["cpu"], text_encoder_apart=True)
