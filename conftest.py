@@ -12,6 +12,16 @@ import pytest
 # fails the run.
 _STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Under tests/mutation.py mutmut forks a child per mutant from a process that has drawn progress
+# bars. tqdm's default lock holds a multiprocessing semaphore that every child shares: a child
+# stopped for time while it holds it leaves it held, and each later child that draws a bar waits
+# forever (a timeout, which counts as killed). There, bars take a per-process lock and no monitor thread.
+if os.environ.get("SORAKIT_MUTATION"):
+    from tqdm import std as _tqdm_std
+
+    _tqdm_std.TqdmDefaultWriteLock.mp_lock = None
+    _tqdm_std.tqdm.monitor_interval = 0
+
 
 def _no_silent_skip(report: Any) -> None:
     if _STRICT and report.skipped and not hasattr(report, "wasxfail"):

@@ -17,7 +17,9 @@ diff), mutmut's own output to ``<module>.log`` beside it, and a line per module 
 
 Threads are pinned to one (``OMP_NUM_THREADS=1`` and friends): mutmut forks a child per mutant
 from a process that has run torch and OpenCV, and a thread pool inherited across a fork can
-deadlock the child, which mutmut would count as a timeout.
+deadlock the child, which mutmut would count as a timeout. For the same reason ``SORAKIT_MUTATION``
+tells the root ``conftest.py`` to give tqdm's bars a lock of each process's own: its default one is a
+semaphore all the children share, and a child stopped while holding it would hang every later one.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
 
 def _config(module: str, tests: list[str]) -> str:
     quoted = ", ".join(f'"{t}"' for t in tests)
-    return (f'\n[tool.mutmut]\nsource_paths = ["sorakit"]\nonly_mutate = ["{module}"]\nalso_copy = ["assets/"]\n'
+    return (f'\n[tool.mutmut]\nsource_paths = ["sorakit"]\nonly_mutate = ["{module}"]\n'
+            'also_copy = ["assets/", "conftest.py"]\n'
             f"pytest_add_cli_args_test_selection = [{quoted}]\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-k", "not sigkill and not ctrl_c"]\n'
             "mutate_only_covered_lines = true\n"
@@ -144,7 +147,7 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
             return before
     work = Path(tempfile.mkdtemp(prefix="sorakit-mutation-"))
     try:
-        for name in ("sorakit", "tests", "assets", "notebooks", "README.md"):
+        for name in ("sorakit", "tests", "assets", "notebooks", "README.md", "conftest.py"):
             src = ROOT / name
             if src.is_dir():
                 shutil.copytree(src, work / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -154,7 +157,7 @@ def run(module: str, children: int, out: Path, tests: list[str] | None = None, a
         head, _, after = text.partition("\n[tool.mutmut]")
         rest = after.split("\n[", 1)[1] if "\n[" in after else ""  # the sections after mutmut's own
         (work / "pyproject.toml").write_text(head + _config(module, tests) + ("\n[" + rest if rest else ""))
-        env = {**os.environ, **ONE_THREAD}
+        env = {**os.environ, **ONE_THREAD, "SORAKIT_MUTATION": "1"}  # see conftest.py: no lock shared by the children
         mutmut = str(Path(sys.executable).parent / "mutmut")
         out.mkdir(parents=True, exist_ok=True)
         log = out / (module.replace("/", ".") + ".log")

@@ -10,9 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from sorakit.report.tracking import (GLOBAL_MATCH, SHADE_HI, SHADE_LO, _blob, _changed, _chroma, _densest, _follow, _line_distance,
-                                     _local, _match, _Palette, _patch, _rgb, _same_hue, _segment_distance, _Target,
-                                     _track_blobs, _track_colours, detect_moving, track_appearance)
+from sorakit.report.tracking import (GLOBAL_MATCH, LOCAL_MATCH, SHADE_HI, SHADE_LO, _blob, _changed, _chroma, _densest,
+                                     _follow, _line_distance, _local, _match, _Palette, _patch, _rgb, _same_hue,
+                                     _segment_distance, _Target, _track_blobs, _track_colours, detect_moving,
+                                     track_appearance)
 
 H, W = 48, 64
 GREY = (128, 128, 128)
@@ -79,6 +80,8 @@ def test_a_shade_of_the_same_paint_is_0_4_to_2_5_times_it_within_the_tolerance_s
     c = np.array([0.3, 0.15, 0.05])
     for s, same in ((0.41, True), (0.39, False), (1.0, True), (2.49, True), (2.51, False)):
         assert _same_hue(s * c, c, 0.01) is same, s
+    exact = np.array([0.25, 0.125, 0.0625])  # powers of two: the scale comes out at exactly 2.5
+    assert _same_hue(2.5 * exact, exact, 0.01) and not _same_hue(2.5 * exact + 0.0625 * exact, exact, 0.01)
     side = np.array([0.1, -0.2, 0.0])  # at right angles to c
     side *= 0.05 / np.linalg.norm(side)
     assert _same_hue(c + side, c, 0.06) and not _same_hue(c + side, c, 0.04)
@@ -119,6 +122,11 @@ def test_a_blob_s_centre_is_its_centroid_from_a_seed_anywhere_on_it() -> None:
     mask[26, 30] = True  # exactly 6 px below the centre: on the disc's rim, so counted
     x, y, count, _ = _blob(mask, ys, xs, (30.5, 20.5), 5.0)
     assert count == area + 1 and y > 20.5
+    rimmed = (xs - 30.5) ** 2 + (ys - 20.5) ** 2 <= 25
+    for row, col in ((14, 30), (26, 30), (20, 24), (20, 36)):  # exactly 6 px from the centre on every side
+        rimmed[row, col] = True
+    for seed in ((30.5, 20.5), (33.0, 22.0)):
+        assert _blob(rimmed, ys, xs, seed, 5.0) == (pytest.approx(30.5), pytest.approx(20.5), area + 4, False)
 
 
 def test_a_seed_with_nothing_near_gives_no_blob() -> None:
@@ -304,6 +312,9 @@ def test_changed_pixels_are_all_found_around_the_coarse_grid_s_hits() -> None:
     assert len(_changed(edge, bg, 38)[0]) == 16
     edge[8, 9] = 138  # beside a change the grid found: still not over the level
     assert len(_changed(edge, bg, 38)[0]) == 15
+    quiet = bg.astype(np.uint8).copy()
+    quiet[8, 8], quiet[9, 9] = 138, 139  # a grid point at exactly the level opens no cell around it
+    assert len(_changed(quiet, bg, 38)[0]) == 0
     assert [len(v) for v in _changed(bg.astype(np.uint8), bg, 38)] == [0, 0]
 
 
@@ -360,6 +371,17 @@ def test_a_blob_follows_its_prediction_past_a_bigger_look_alike_and_is_in_doubt_
     assert track == pytest.approx(np.array(back), abs=1e-4) and ambiguous.tolist() == [False] * 2 + [True] * 6
 
 
+def test_a_blob_that_jumped_past_its_prediction_s_reach_is_taken_at_the_densest_spot() -> None:
+    """At 2 px a frame, a blob of radius 4 (reach 5) is looked for within 2 x 5 + 2 + 4 = 16 px of its
+    prediction. When it jumps away, a smaller look-alike whose nearest pixel is 17 px from the
+    prediction is not it: the densest spot is."""
+    centres = [(10.5 + 2 * t, 20.5) for t in range(4)] + [(50.5, 36.5)] * 2
+    pts = follow_points(centres[:4]) + follow_points(centres[4:], extra=[(40.5, 20.5, 2.5)])
+    track, ambiguous = _follow(pts, 4.0, W, H)
+    assert track == pytest.approx(np.array(centres), abs=1e-4)
+    assert ambiguous.tolist() == [False] * 4 + [True] * 2
+
+
 @pytest.mark.parametrize("at", [(3.0, 20.5), (61.0, 20.5), (30.5, 3.0), (30.5, 45.0)])
 def test_a_blob_cut_by_the_frame_s_edge_is_not_placed(at: tuple[float, float]) -> None:
     inward = (np.sign(32 - at[0]) * 1.0 if at[0] != 30.5 else 0.0, np.sign(24 - at[1]) * 1.0 if at[1] != 20.5 else 0.0)
@@ -401,6 +423,8 @@ def test_two_colours_are_two_blobs_most_distinct_from_the_background_first() -> 
     assert tracks[0] == pytest.approx(truth[1], abs=1e-4) and tracks[1] == pytest.approx(truth[0], abs=1e-4)
     one = _track_blobs(frames, TOL, max_blobs=1)
     assert one[0] == ["blob0"] and one[1][0] == pytest.approx(truth[1], abs=1e-4)
+    two = _track_blobs(frames, TOL, max_blobs=2)  # each outline is a shade of its fill: it takes no blob's place
+    assert two[0] == ["blob0", "blob1"] and two[1][1] == pytest.approx(truth[0], abs=1e-4)
 
 
 def test_a_trail_behind_a_blob_is_not_a_blob_of_its_own() -> None:
@@ -447,6 +471,67 @@ def test_a_colour_the_background_shows_is_not_taken_for_a_body() -> None:
     assert _track_blobs(frames, TOL)[0] == ["blob0"]
 
 
+def test_a_colour_off_the_blend_of_another_with_the_background_by_twice_the_tolerance_is_a_blob() -> None:
+    """Blends lie within 1.5 tolerances of the segment from the background to a colour taken; an
+    orange 2 tolerances off the grey-to-red segment is a colour of its own."""
+    grey, red = rgb(GREY), rgb(RED)
+    across = np.array([0.0, 1.0, -1.0]) / math.sqrt(2)  # at right angles to red - grey, whose green and blue agree
+    orange = tuple(int(v) for v in np.round(255 * ((grey + red) / 2 + 2 * TOL * across)))
+    assert _segment_distance(rgb(orange)[None], grey, red)[0] == pytest.approx(2 * TOL, abs=0.005)
+    frames, truth = moving(12, [(8.5, 12.5), (50.5, 34.5)], [(4.0, 0.0), (-3.0, 0.0)], [RED, orange], r=5.0)
+    names, tracks, _, _ = _track_blobs(frames, TOL)
+    assert names == ["blob0", "blob1"]
+    assert tracks[0] == pytest.approx(truth[0], abs=1e-4) and tracks[1] == pytest.approx(truth[1], abs=1e-4)
+
+
+def test_a_colour_too_little_seen_to_be_a_blob_does_not_stop_the_next_one() -> None:
+    """Red, the most distinct from the grey, shows in three frames only; blue, in all of them, is still
+    a blob."""
+    frames, truth = moving(12, [(8.5, 12.5), (50.5, 34.5)], [(4.0, 0.0), (-3.0, 0.0)], [RED, BLUE], r=5.0,
+                           hidden={0: set(range(3, 12))})
+    names, tracks, _, _ = _track_blobs(frames, TOL)
+    assert names == ["blob0"] and tracks[0] == pytest.approx(truth[1], abs=1e-4)
+
+
+@pytest.mark.parametrize("shown, blob", [(5, False), (6, True)])
+def test_a_colour_needs_twelve_pixels_a_quarter_of_the_picked_frames(shown: int, blob: bool) -> None:
+    """A 9-pixel body over 16 picked frames: 45 pixels of its colour are under 12 x 16 / 4 = 48 and no
+    blob; 54 are one."""
+    frames = frames_of(16)
+    for t in range(shown):
+        assert disc(frames[t], 12.5 + 4 * t, 20.5, 1.45, RED) == 9  # on a grid point: changes that are looked at
+    names, tracks, _, _ = _track_blobs(frames, TOL)
+    assert names == (["blob0"] if blob else [])
+    if blob:
+        assert tracks[0, :shown] == pytest.approx(np.array([(12.5 + 4 * t, 20.5) for t in range(shown)]), abs=1e-4)
+
+
+@pytest.mark.parametrize("shown, blobs", [(12, 1), (15, 2)])
+def test_a_colour_needs_a_hundredth_of_what_moves(shown: int, blobs: int) -> None:
+    """Beside a big red ball (about 12,900 changed pixels over the 16 frames), a 9-pixel blue body
+    needs 129 of its own: 108 over twelve frames are too few, 135 over fifteen are enough."""
+    frames = frames_of(16, 96, 128)
+    for t in range(16):
+        disc(frames[t], 18.5 + 5 * t, 30.5, 16, RED)
+    for t in range(shown):
+        disc(frames[t], 12.5 + 4 * t, 80.5, 1.45, BLUE)
+    names, tracks, _, _ = _track_blobs(frames, TOL)
+    assert len(names) == blobs
+    assert tracks[0, :, 0] == pytest.approx(18.5 + 5 * np.arange(16), abs=1e-3)
+    if blobs == 2:
+        assert tracks[1, :shown, 0] == pytest.approx(12.5 + 4 * np.arange(shown), abs=1e-4)
+
+
+def test_a_body_of_six_pixels_is_a_blob_as_wide_as_a_six_pixel_disc() -> None:
+    """Six pixels in a frame are the least a blob is followed by, and they count towards its size."""
+    frames = frames_of(12)
+    for t in range(12):
+        frames[t, 20:22, 7 + 4 * t:10 + 4 * t] = RED  # 2 x 3 pixels, over a grid point in every frame
+    names, tracks, radii, _ = _track_blobs(frames, TOL)
+    assert names == ["blob0"] and radii == [pytest.approx(math.sqrt(6 / math.pi))]
+    assert tracks[0] == pytest.approx(np.array([(8.5 + 4 * t, 21.0) for t in range(12)]), abs=1e-4)
+
+
 def test_two_bodies_of_one_colour_are_one_blob_in_doubt() -> None:
     frames, truth = blobs_clip(10, [((10.5, 12.5), (4.0, 0.0), RED), ((50.5, 34.5), (-4.0, 0.0), RED)])
     names, tracks, _, doubts = _track_blobs(frames, TOL)
@@ -462,12 +547,16 @@ TEXTURE = (_noise + np.array([90, 110, 100])).clip(0, 255).astype(np.uint8)  # a
 BRICK = (210, 70, 50)
 
 
-def textured(img: np.ndarray, x: float, y: float, r: float, colour: tuple[int, int, int] = BRICK) -> None:
-    """A ball with a dark cross on it: something to match, as a drawn ball's shading is."""
+def textured(img: np.ndarray, x: float, y: float, r: float, colour: tuple[int, int, int] = BRICK,
+             turn: float = 0.0) -> None:
+    """A ball with a dark cross on it (turned by ``turn`` radians): something to match, as a drawn
+    ball's shading is."""
     yy, xx = np.mgrid[0:img.shape[0], 0:img.shape[1]] + 0.5
     inside = (xx - x) ** 2 + (yy - y) ** 2 <= r * r
+    u = (xx - x) * math.cos(turn) + (yy - y) * math.sin(turn)
+    v = (yy - y) * math.cos(turn) - (xx - x) * math.sin(turn)
     img[inside] = colour
-    img[inside & ((np.abs(xx - x) < r / 4) | (np.abs(yy - y) < r / 4))] = tuple(int(0.35 * v) for v in colour)
+    img[inside & ((np.abs(u) < r / 4) | (np.abs(v) < r / 4))] = tuple(int(0.35 * c) for c in colour)
 
 
 def drawn(path: list[tuple[float, float] | None], r: float = 8.0, colour: tuple[int, int, int] = BRICK,
@@ -542,6 +631,33 @@ def test_a_ball_is_followed_from_the_frame_it_is_seeded_in() -> None:
     tracks, scores = track_appearance(drawn(path), [(20.5, 30.5, 8.0)], [3])
     assert np.isnan(tracks[0, :3]).all() and (scores[0, :3] == 0).all()
     assert tracks[0, 3:] == pytest.approx(np.array(path[3:]), abs=0.1)
+
+
+def test_a_ball_found_after_a_gap_is_looked_for_along_the_velocity_measured_across_the_gap() -> None:
+    """4 px a frame, hidden in frames 5, 7 and 8. Back in frame 6, its velocity is what it went over
+    the two frames since frame 4, not the whole way; in frame 9 a look-alike appears where four times
+    that velocity would put it, and the ball is taken where it is."""
+    path = [(14.5 + 4 * t, 36.5) for t in range(10)]
+    frames = drawn([None if t in (5, 7, 8) else p for t, p in enumerate(path)])
+    textured(frames[9], 78.5, 36.5, 8.0)
+    tracks, scores = track_appearance(frames, [(14.5, 36.5, 8.0)])
+    assert np.isnan(tracks[0, [5, 7, 8]]).all() and (scores[0, [5, 7, 8]] == 0).all()
+    seen = [0, 1, 2, 3, 4, 6, 9]
+    assert tracks[0, seen] == pytest.approx(np.array(path)[seen], abs=0.1)
+
+
+def test_a_ball_back_off_its_line_and_turned_is_looked_for_in_a_window_grown_with_its_speed() -> None:
+    """Hidden for three frames at 4 px a frame, it comes back 22 px below where it was headed, its
+    cross turned by 0.6 radians: a match under what the whole frame's search takes, found in
+    the window grown by twice its speed for each frame lost."""
+    path = [(14.5 + 4 * t, 36.5) for t in range(5)]
+    frames = drawn(path + [None] * 5)
+    textured(frames[8], 42.5, 58.5, 8.0, turn=0.6)
+    textured(frames[9], 46.5, 58.5, 8.0, turn=0.6)
+    tracks, scores = track_appearance(frames, [(14.5, 36.5, 8.0)])
+    assert np.isnan(tracks[0, 5:8]).all()
+    assert tracks[0, 8] == pytest.approx((42.5, 58.5), abs=0.3) and LOCAL_MATCH <= scores[0, 8] < GLOBAL_MATCH
+    assert tracks[0, 9] == pytest.approx((46.5, 58.5), abs=0.3)
 
 
 def test_a_square_s_chromaticity_and_patch_are_read_around_the_pixel_holding_the_point() -> None:
@@ -669,12 +785,15 @@ def test_a_body_touching_the_frame_s_first_row_and_column_is_counted_whole() -> 
     assert count == area and edge
 
 
-@pytest.mark.parametrize("arrangement", ["above", "left"])
+@pytest.mark.parametrize("arrangement", ["above", "left", "beside"])
 def test_a_body_found_first_is_left_out_of_the_search_for_one_of_its_colour(arrangement: str) -> None:
     """One body follows its start; the other, lost, is looked for in the whole frame without the
-    first (above it or left of it, the search must still leave the first out and find the second)."""
-    second = (30.5, 10.5) if arrangement == "above" else (10.5, 30.5)
-    frames, truth = moving(3, [(30.5, 30.5), second], [(1.0, 0.0), (0.0, 1.0)], [RED, RED])
+    first (above it or left of it, the search must still leave the first out and find the second).
+    Only what lies within the first's reach and a pixel and a half is left out: beside it, 10 px
+    from centre to centre, the second's nearest pixels (6 px from the first's centre) are its own."""
+    second, step = {"above": ((30.5, 10.5), (0.0, 1.0)), "left": ((10.5, 30.5), (0.0, 1.0)),
+                    "beside": ((40.5, 30.5), (1.0, 0.0))}[arrangement]
+    frames, truth = moving(3, [(30.5, 30.5), second], [(1.0, 0.0), step], [RED, RED])
     out = _track_colours(frames, [ball(30.5, 30.5), ball(0, 0, start=False, name="b2")], palette(RED))
     assert out[0] == pytest.approx(truth[0], abs=1e-4) and out[1] == pytest.approx(truth[1], abs=1e-4)
 
@@ -702,6 +821,8 @@ def test_a_match_at_any_place_of_the_search_is_refined_or_kept_whole_at_its_ends
     for x, y in ((5.5, 20.5), (6.8, 20.5), (w - 6.8, 20.5), (w - 5.5, 20.5), (30.5, 5.5), (30.5, 6.8),
                  (30.5, h - 6.8), (30.5, h - 5.5)):
         mx, my, _ = _match(blob_image(x, y), template, None, None, 0)
+        assert (mx, my) == pytest.approx((x, y), abs=0.08), (x, y)
+        mx, my, _ = _match(blob_image(x, y), template, x + 0.7, y - 0.7, 3)  # a window cut by the image's edge
         assert (mx, my) == pytest.approx((x, y), abs=0.08), (x, y)
     exact = template.copy()
     assert _match(exact, template, None, None, 0) == (5.5, 5.5, pytest.approx(1.0))  # a region just its size
@@ -765,6 +886,18 @@ def test_a_faint_body_is_found_in_light_that_drifts() -> None:
     drifting = (frames * light).round().clip(0, 255).astype(np.uint8)
     found = detect_moving(drifting)
     assert len(found) == 1 and found[0][:3] == (0, pytest.approx(20.5, abs=0.3), pytest.approx(30.5, abs=0.3))
+
+
+@pytest.mark.parametrize("grey, seen", [(72, False), (73, True)])
+def test_on_a_still_backdrop_a_body_must_differ_by_more_than_12_grey_levels(grey: int, seen: bool) -> None:
+    """Where nothing else changes, six times the typical difference is 0: the floor of 12 levels
+    decides. A wide disc 12 levels above the backdrop is not seen; 13 levels above, it is."""
+    path = [(20.5 + 4 * t, 30.5) for t in range(16)]
+    frames = np.stack([DARK.copy() for _ in path])
+    for t, p in enumerate(path):
+        disc(frames[t], *p, 10.0, (grey,) * 3)
+    start = (0, pytest.approx(20.5, abs=0.05), pytest.approx(30.5, abs=0.05))
+    assert [f[:3] for f in detect_moving(frames)] == ([start] if seen else [])
 
 
 def test_at_most_eight_bodies_are_seeded_unless_asked() -> None:

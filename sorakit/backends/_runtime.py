@@ -425,7 +425,9 @@ def fit_preview(model_id: str, fam: ModuleType, pipe: Any) -> tuple[np.ndarray, 
     pooled = images.reshape(n, h, size // h, w, size // w, 3).mean(axis=(2, 4)) / 255.0
     x = np.concatenate([latents.transpose(0, 2, 3, 1).reshape(-1, c), np.ones((n * h * w, 1))], axis=1)
     y = pooled.reshape(-1, 3)
-    ridge = 1e-3 * np.trace(x.T @ x) / x.shape[1]
+    # The ridge follows the latents' own scale (not the bias column's ones), so that a VAE whose
+    # latents are small is not shrunk towards its mean colour.
+    ridge = 1e-3 * float((x[:, :-1] ** 2).sum()) / c
     reg = np.eye(x.shape[1]) * ridge
     reg[-1, -1] = 0.0  # the bias is not shrunk
     coef = np.linalg.solve(x.T @ x + reg, x.T @ y)

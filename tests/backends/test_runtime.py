@@ -149,8 +149,10 @@ def test_out_of_memory_retries_under_a_lighter_preset_when_allowed(tiny: str, mo
     take = sorakit.Take(prompt="a red ball", model=tiny, steps=2, frames=9, width=16, height=16, memory="a100")
     with pytest.raises(_runtime.OutOfMemory, match="under preset 'a100'"):
         sorakit.generate(take, progress=False)
+    steps: list[int] = []
     with pytest.warns(ResourceWarning, match="retrying under 'l4'") as warned:
-        clip = sorakit.generate(take, progress=False, retry_lighter=True)
+        clip = sorakit.generate(take, progress=False, retry_lighter=True, on_step=lambda s: steps.append(s.step))
+    assert steps == [1, 2]  # the retry reports its steps as the first run would have
     retrying = [w.filename for w in warned if "retrying" in str(w.message)]
     assert len(retrying) == 1 and said_here(retrying, __file__)  # the line that called generate
     assert presets_tried == ["a100", "a100", "l4"]

@@ -6,6 +6,7 @@ working size. Fast: one tiny Wan at most (``test_runtime.py`` runs whole generat
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -89,6 +90,9 @@ def test_the_estimate_on_a_gpu_counts_what_each_offload_keeps_resident() -> None
     assert t4.seconds == 13.3
     light = estimate(P["t4"], spec_of(dataclasses.replace(ARCH, text_encoder=0.5)))
     assert light.peak_gb == round(2.0 * 4 / 20 + 1.0 + 2.5 + 0.8, 1) == 4.7  # 4 of 20 layers resident
+    apart = dataclasses.replace(P["a100"], text_encoder_apart=True)  # nothing offloaded, the encoder freed first
+    assert estimate(apart).peak_gb == max(4 + 1 + 2.5 + 0.8, 8 + 0.8) == 8.8  # its 8 GB alone, before
+    assert estimate(apart, spec_of(dataclasses.replace(ARCH, text_encoder=0.5))).peak_gb == 4 + 1 + 2.5 + 0.8 == 8.3
     fp8 = estimate(P["a100"], spec_of(revision="fp8"))  # a checkpoint that ships float8 weights
     assert fp8.peak_gb == 14.3
     wide = estimate(P["a100"], spec_of(dataclasses.replace(ARCH, hidden=200_000)))  # activations over the decode
@@ -447,7 +451,8 @@ def test_a_run_shows_a_bar_only_when_asked_and_nobody_else_reports_the_steps(tin
 
     spec, take = tiny
     _runtime.run(spec, family("wan"), take, Conditioning())  # progress by default
-    assert f"{spec.name}: 100%" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{spec.name}: 100%" in err and re.search(r"2/2 \[[^]]*(step/s|s/step)\]", err)  # counted in steps
     _runtime.run(spec, family("wan"), take, Conditioning(), progress=False)
     _runtime.run(spec, family("wan"), take, Conditioning(), on_step=lambda s: None)
     assert spec.name not in capsys.readouterr().err
@@ -523,6 +528,13 @@ def test_out_of_memory_is_not_retried_unless_asked(tiny: Any, monkeypatch: pytes
     assert tried == ["a100", "a100", "l4", "t4"]
     assert [str(w.message).rsplit(" ", 1)[-1] for w in warned if "retrying" in str(w.message)] == ["'l4'", "'t4'"]
 
+    def loading_out_of_memory(*args: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(_runtime, "pipeline", loading_out_of_memory)  # while loading: nothing in the cache to drop
+    with pytest.raises(_runtime.OutOfMemory, match="under preset 'a100'"):
+        _runtime.run(spec, wan_like(), take.replace(memory="a100"), Conditioning(), progress=False)
+
 
 def test_a_run_hands_the_family_the_take_s_embeddings_seed_and_warped_noise(tiny: Any) -> None:
     """What reaches the family's call: the prompt embeddings the family's own encoder gives for the Take's
@@ -591,6 +603,103 @@ def test_the_text_encoder_apart_loads_the_pipeline_with_only_its_text_parts_at_t
     assert half.text_encoder.dtype == torch.bfloat16
 
 
+def test_a_hub_id_is_loaded_at_its_revision_and_a_local_folder_as_it_is(tiny: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sorakit.backends import family
+
+    spec, _ = tiny
+    wan = family("wan")
+    pipe = _runtime.pipeline(spec, wan, "t2v", P["cpu"])
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def from_pretrained(model_id: str, **kwargs: Any) -> Any:
+        asked.append((model_id, kwargs))
+        return pipe
+
+    monkeypatch.setattr(type(pipe), "from_pretrained", from_pretrained)
+    hub = dataclasses.replace(spec, model_id="owner/tiny-wan", revision="0123abc")
+    apart = dataclasses.replace(P["cpu"], text_encoder_apart=True)
+    try:
+        _runtime.pipeline(hub, wan, "t2v", P["cpu"])
+        _runtime._text_encoder(hub, wan, pipe, apart)
+        _runtime._text_encoder(spec, wan, pipe, apart)
+    finally:
+        _runtime._PIPELINES.pop(("owner/tiny-wan", "t2v", "cpu"), None)
+    assert [(m, k.get("revision", "none")) for m, k in asked] == [("owner/tiny-wan", "0123abc")] * 2 + [
+        (spec.model_id, "none")]
+    assert all(k["use_safetensors"] is True for _, k in asked)
+
+
+def test_a_pipeline_loads_in_the_preset_s_dtype_but_the_family_s_float32_parts(tiny: Any) -> None:
+    """Wan keeps its VAE in float32 (``wan.FLOAT32``, after diffusers' Wan docs) under a bfloat16 preset."""
+    from sorakit.backends import family
+
+    spec, _ = tiny
+    half = dataclasses.replace(P["cpu"], name="cpu-bf16", dtype="bfloat16")
+    try:
+        pipe = _runtime.pipeline(spec, family("wan"), "t2v", half)
+        assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
+        assert pipe.vae.dtype == torch.float32
+        assert pipe._progress_bar_config == {"disable": True}  # sorakit's bar counts the steps, not diffusers'
+    finally:
+        _runtime._PIPELINES.pop((spec.model_id, "t2v", "cpu-bf16"), None)
+
+
+def test_the_shift_goes_to_the_scheduler_s_flow_shift_or_shift_and_back_and_nowhere_else() -> None:
+    """UniPC (Wan) calls it ``flow_shift``, flow-matching Euler ``shift``; a scheduler with neither is left
+    as it is; a Take without a shift gets back the one the scheduler was loaded with."""
+    import diffusers
+
+    unipc = SimpleNamespace(scheduler=diffusers.UniPCMultistepScheduler(prediction_type="flow_prediction",
+                                                                        use_flow_sigmas=True, flow_shift=3.0))
+    _runtime._set_scheduler(unipc, 5.0)
+    assert unipc.scheduler.config.flow_shift == 5.0 and "shift" not in unipc.scheduler.config
+    _runtime._set_scheduler(unipc, None)
+    assert unipc.scheduler.config.flow_shift == 3.0
+    euler = SimpleNamespace(scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=1.0))
+    _runtime._set_scheduler(euler, 5.0)
+    assert euler.scheduler.config.shift == 5.0 and "flow_shift" not in euler.scheduler.config
+    ddim = SimpleNamespace(scheduler=diffusers.DDIMScheduler())
+    before = ddim.scheduler
+    _runtime._set_scheduler(ddim, 5.0)
+    assert ddim.scheduler is before  # not rebuilt with a shift it has no use for
+
+
+def test_a_run_returns_the_family_s_own_sound_and_counts_only_the_steps_reported(tiny: Any) -> None:
+    """A family that makes its own sound (LTX-2) hands it back with its rate; a call that reported no
+    step (stopped before the first) has done none."""
+    from sorakit.backends.contract import Output
+
+    spec, take = tiny
+    frames = np.zeros((9, 16, 16, 3), np.float32)
+    tone = np.sin(np.linspace(0, 200, 4000, dtype=np.float32))[None]
+
+    def call(*args: Any) -> Output:
+        return Output(frames, tone, 16000)
+
+    run = _runtime.run(spec, wan_like(call=call), take, Conditioning(), progress=False)
+    assert run.frames is frames and run.audio is tone and run.sample_rate == 16000
+    assert (run.steps_done, run.stopped) == (0, False)
+
+
+def test_a_run_with_the_text_encoder_apart_loads_the_pipeline_without_it_and_makes_the_same_clip(
+        tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sorakit.backends import family
+
+    spec, take = tiny
+    whole = _runtime.run(spec, family("wan"), take, Conditioning(), progress=False)
+    apart = dataclasses.replace(P["cpu"], name="cpu-apart", text_encoder_apart=True)
+    monkeypatch.setattr(_runtime, "choose_preset", lambda requested: apart)
+    _runtime._EMBEDS.clear()  # encoded anew, by the encoder loaded alone
+    try:
+        alone = _runtime.run(spec, family("wan"), take, Conditioning(), progress=False)
+        assert _runtime._PIPELINES[(spec.model_id, "t2v", "cpu-apart")].text_encoder is None
+    finally:
+        _runtime._PIPELINES.pop((spec.model_id, "t2v", "cpu-apart"), None)
+    assert alone.preset == "cpu-apart"
+    np.testing.assert_allclose(alone.frames, whole.frames, atol=1e-4)
+
+
 def test_an_empty_negative_prompt_is_encoded_as_it_is(tiny: Any) -> None:
     from sorakit.backends import family
 
@@ -605,11 +714,11 @@ class LinearVAE:
     """A VAE whose last latent frame is exactly ``A · colour + c`` of each latent pixel's mean colour (the
     fit's model, so the fit must recover it); its first latent frame, the causal one, is noise."""
 
-    def __init__(self, spatial: int, channels: int = 6) -> None:
+    def __init__(self, spatial: int, channels: int = 6, scale: float = 1.0) -> None:
         rng = np.random.default_rng(7)
         self.spatial = spatial
-        self.a = rng.normal(0, 1, (channels, 3))
-        self.c = rng.normal(0, 1, channels)
+        self.a = scale * rng.normal(0, 1, (channels, 3))
+        self.c = scale * rng.normal(0, 1, channels)
         self.noise = np.random.default_rng(8)
         self.clips: list[np.ndarray] = []
 
@@ -648,8 +757,11 @@ def test_the_preview_fit_recovers_a_linear_vae_from_still_clips_one_a_call(monke
     # fresh colours, never seen by the fit, come back through project's weights
     colours = np.random.default_rng(1).uniform(0, 1, (200, 3))
     back = vae.latent(colours) @ w + b
-    error = np.abs(back - colours)  # the ridge costs some: 0.035 at most and 0.011 on average
-    assert error.max() < 0.05 and error.mean() < 0.015  # a shrunk bias: 0.056; ten times the ridge: 0.22
+    error = np.abs(back - colours)  # the ridge costs some: 0.038 at most and 0.012 on average
+    assert error.max() < 0.05 and error.mean() < 0.015  # a shrunk bias: 0.060; ten times the ridge: 0.23
+    small = LinearVAE(spatial=2, scale=0.01)  # latents a hundredth the size: the ridge shrinks with them
+    ws, bs = _runtime.fit_preview("owner/small", small, pipe)  # type: ignore[arg-type]
+    assert np.abs(small.latent(colours) @ ws + bs - colours).max() == pytest.approx(error.max(), rel=1e-3)
     # done once per model: the same weights without encoding again; another model is fitted anew
     count = len(vae.clips)
     assert _runtime.fit_preview("owner/linear", vae, pipe)[0] is w and len(vae.clips) == count  # type: ignore[arg-type]
