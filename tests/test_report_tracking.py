@@ -371,6 +371,17 @@ def test_a_blob_follows_its_prediction_past_a_bigger_look_alike_and_is_in_doubt_
     assert track == pytest.approx(np.array(back), abs=1e-4) and ambiguous.tolist() == [False] * 2 + [True] * 6
 
 
+def test_a_fast_blob_is_predicted_by_its_velocity_past_a_look_alike_by_where_it_was() -> None:
+    """12 px a frame; from frame 1 a look-alike sits 10 px below the blob's place in frame 1. In frame
+    2 the blob is predicted at its place plus its velocity, where it is: the look-alike is nearer where
+    it was, and nearer a prediction that mixed up x and y."""
+    centres = [(10.5 + 12 * t, 20.5) for t in range(5)]
+    pts = follow_points(centres[:1], r=3.0) + follow_points(centres[1:], r=3.0, extra=[(22.5, 30.5, 3.0)])
+    track, ambiguous = _follow(pts, 3.0, W, H)
+    assert track == pytest.approx(np.array(centres), abs=1e-4)
+    assert ambiguous.tolist() == [False] + [True] * 4
+
+
 def test_a_blob_that_jumped_past_its_prediction_s_reach_is_taken_at_the_densest_spot() -> None:
     """At 2 px a frame, a blob of radius 4 (reach 5) is looked for within 2 x 5 + 2 + 4 = 16 px of its
     prediction. When it jumps away, a smaller look-alike whose nearest pixel is 17 px from the
@@ -427,6 +438,16 @@ def test_two_colours_are_two_blobs_most_distinct_from_the_background_first() -> 
     assert two[0] == ["blob0", "blob1"] and two[1][1] == pytest.approx(truth[0], abs=1e-4)
 
 
+def test_a_body_three_times_as_bright_as_another_is_a_body_of_its_own_not_its_light_side() -> None:
+    """A colour's fill is taken from its shades up to 2.5 times as bright (the light side of its ball);
+    a body in the same hue at three times, another body, is not mistaken for the first one's fill."""
+    frames, truth = moving(12, [(8.5, 14.5), (50.5, 34.5)], [(4.0, 0.0), (-3.0, 0.0)],
+                           [(40, 12, 12), (120, 36, 36)], r=5.0)
+    names, tracks, _, _ = _track_blobs(frames, TOL)
+    assert names == ["blob0", "blob1"]
+    assert tracks[0] == pytest.approx(truth[0], abs=1e-4) and tracks[1] == pytest.approx(truth[1], abs=1e-4)
+
+
 def test_a_trail_behind_a_blob_is_not_a_blob_of_its_own() -> None:
     """A blend of the body's colour with the background (a motion trail, an anti-aliased rim) is no
     second colour."""
@@ -460,13 +481,20 @@ def test_what_does_not_move_or_shows_too_little_is_no_blob() -> None:
     cut, _ = blobs_clip(12, [((4.5, 24.5), (4.0, 0.0), RED)])
     cut[4:] = GREY  # four frames, but the first is cut by the frame's edge: three centres
     assert _track_blobs(cut, TOL)[0] == []
+    for still in (blink, cut):  # each, before a blue ball (red is the more distinct): it does not hide the ball
+        both, truth = blobs_clip(12, [((8.5, 40.5), (4.0, 0.0), BLUE)])
+        shown = (still != GREY).any(axis=-1)
+        both[shown] = still[shown]
+        names, tracks, _, _ = _track_blobs(both, TOL)
+        assert names == ["blob0"] and tracks[0] == pytest.approx(truth[0], abs=1e-4)
 
 
 def test_a_colour_the_background_shows_is_not_taken_for_a_body() -> None:
     """A ball that rolls off the spot of its own colour: that colour is the scenery's too."""
     frames, _ = moving(12, [(8.5, 24.5)], [(4.0, 0.0)], [RED], r=5.0)
     frames[:, 40:44, 4:8] = RED
-    assert _track_blobs(frames, TOL)[0] == []
+    names, tracks, radii, doubts = _track_blobs(frames, TOL)
+    assert (names, tracks.shape, radii, doubts) == ([], (0, 12, 2), [], [])
     frames[:, 40:44, 4:8] = BLUE
     assert _track_blobs(frames, TOL)[0] == ["blob0"]
 
@@ -606,6 +634,22 @@ def test_a_ball_hidden_for_some_frames_is_lost_there_and_found_again_along_its_w
     assert tracks[0, seen] == pytest.approx(np.array(path)[seen], abs=0.1)
 
 
+def test_a_ball_that_bounces_back_is_followed_by_the_flow_past_a_look_alike_where_it_was_headed() -> None:
+    """10 px a frame to the right, then back from frame 5 (turned a little: it spins at the bounce). A
+    look-alike appears in frame 5 just beyond where the ball was headed. The median flow over the
+    ball's disc says it came back, and it is found there; its place in frame 4, or its old velocity,
+    would both have taken the look-alike."""
+    xs = [20.5 + 10 * t for t in range(5)]
+    path = [(x, 36.5) for x in xs + [xs[-1] - 10 * t for t in range(1, 4)]]
+    frames = np.stack([TEXTURE.copy() for _ in path])
+    for t, p in enumerate(path):
+        textured(frames[t], *p, 8.0, turn=0.3 if t >= 5 else 0.0)
+    for t in range(5, 8):
+        textured(frames[t], xs[-1] + 12, 36.5, 8.0)
+    tracks, _ = track_appearance(frames, [(20.5, 36.5, 8.0)])
+    assert tracks[0] == pytest.approx(np.array(path), abs=0.1)
+
+
 def test_a_ball_that_jumps_is_found_where_it_went() -> None:
     path = [(14.5 + 2 * t, 20.5) for t in range(5)] + [(60.5 + 2 * t, 52.5) for t in range(5)]
     tracks, scores = track_appearance(drawn(path), [(14.5, 20.5, 8.0)])
@@ -649,15 +693,21 @@ def test_a_ball_found_after_a_gap_is_looked_for_along_the_velocity_measured_acro
 def test_a_ball_back_off_its_line_and_turned_is_looked_for_in_a_window_grown_with_its_speed() -> None:
     """Hidden for three frames at 4 px a frame, it comes back 22 px below where it was headed, its
     cross turned by 0.6 radians: a match under what the whole frame's search takes, found in
-    the window grown by twice its speed for each frame lost."""
+    the window grown by twice its speed for each frame lost, and not the better look-alike that
+    appears beyond that window at the same time."""
+    wide = np.concatenate([TEXTURE, TEXTURE[:, ::-1]], axis=1)  # 192 px: room beyond the grown window
     path = [(14.5 + 4 * t, 36.5) for t in range(5)]
-    frames = drawn(path + [None] * 5)
+    frames = drawn(path + [None] * 5, backdrop=wide)
     textured(frames[8], 42.5, 58.5, 8.0, turn=0.6)
     textured(frames[9], 46.5, 58.5, 8.0, turn=0.6)
     tracks, scores = track_appearance(frames, [(14.5, 36.5, 8.0)])
     assert np.isnan(tracks[0, 5:8]).all()
     assert tracks[0, 8] == pytest.approx((42.5, 58.5), abs=0.3) and LOCAL_MATCH <= scores[0, 8] < GLOBAL_MATCH
     assert tracks[0, 9] == pytest.approx((46.5, 58.5), abs=0.3)
+    for t in (8, 9):
+        textured(frames[t], 170.5, 20.5, 8.0)  # unturned: a better match than the ball
+    again, _ = track_appearance(frames, [(14.5, 36.5, 8.0)])
+    assert again[0] == pytest.approx(tracks[0], abs=1e-6, nan_ok=True)
 
 
 def test_a_square_s_chromaticity_and_patch_are_read_around_the_pixel_holding_the_point() -> None:
@@ -694,19 +744,21 @@ def blob_image(x: float, y: float, h: int = 40, w: int = 56, sigma: float = 2.5)
 def test_a_match_is_refined_to_a_fraction_of_a_pixel_near_its_guess_or_anywhere() -> None:
     template = _patch(blob_image(20.5, 20.5), 20.5, 20.5, 5)
     img = blob_image(30.3, 15.8)
-    for near in ((31.0, 16.0), (None, None)):
-        x, y, score = _match(img, template, near[0], near[1], 4)
+    for near in ((31.0, 16.0), None):
+        x, y, score = _match(img, template, near, 4)
         assert (x, y) == pytest.approx((30.3, 15.8), abs=0.08) and score > 0.95
     twin = np.maximum(img, blob_image(8.6, 30.4))
-    x, y, _ = _match(twin, template, 9.0, 31.0, 3)  # the one within reach of the guess, of two alike
+    x, y, _ = _match(twin, template, (9.0, 31.0), 3)  # the one within reach of the guess, of two alike
     assert (x, y) == pytest.approx((8.6, 30.4), abs=0.08)
-    x, y, _ = _match(twin, template, 29.0, 14.0, 3)
+    x, y, _ = _match(twin, template, (29.0, 14.0), 3)
     assert (x, y) == pytest.approx((30.3, 15.8), abs=0.08)
-    x, y, _ = _match(img, template, 24.0, 15.0, 3)  # the window reaches 28.5: its best is on its border
+    x, y, _ = _match(img, template, (24.0, 15.0), 3)  # the window reaches 28.5: its best is on its border
     assert (x, y) == pytest.approx((30.3, 15.8), abs=0.08)  # so it is moved there and the peak found
-    assert _match(img, np.full((11, 11), 7.0, np.float32), None, None, 0) is None  # nothing to match
-    assert _match(img[:10], template, None, None, 0) is None  # smaller than the template
-    assert _match(img, template, 2.0, 2.0, 0) is None  # the window at the corner is cut to less
+    for guess in ((36.0, 15.0), (30.0, 9.0), (30.0, 22.0)):  # the other three borders
+        assert _match(img, template, guess, 3)[:2] == pytest.approx((30.3, 15.8), abs=0.08)
+    assert _match(img, np.full((11, 11), 7.0, np.float32)) is None  # nothing to match
+    assert _match(img[:10], template) is None  # smaller than the template
+    assert _match(img, template, (2.0, 2.0), 0) is None  # the window at the corner is cut to less
 
 
 # -- what moves, without a scene ---------------------------------------------------------------------
@@ -734,6 +786,10 @@ def test_what_moves_is_found_where_it_first_shows_with_its_size() -> None:
     late = detect_moving(bright([None] * 3 + path[3:]))
     assert late[0][:3] == (3, pytest.approx(32.5, abs=0.05), pytest.approx(30.5, abs=0.05))
     assert detect_moving(bright([None] * 16)) == []
+    two = bright(path)
+    right = two[:, :, AW // 2:]
+    right[right == 60] = 140  # a backdrop in two greys: each pixel is compared with its own median
+    assert [f[:3] for f in detect_moving(two)] == [(0, pytest.approx(20.5, abs=0.05), pytest.approx(30.5, abs=0.05))]
 
 
 def test_a_region_cut_by_the_frame_s_edge_or_too_small_or_not_compact_seeds_nothing() -> None:
@@ -820,14 +876,14 @@ def test_a_match_at_any_place_of_the_search_is_refined_or_kept_whole_at_its_ends
     h, w = 40, 56
     for x, y in ((5.5, 20.5), (6.8, 20.5), (w - 6.8, 20.5), (w - 5.5, 20.5), (30.5, 5.5), (30.5, 6.8),
                  (30.5, h - 6.8), (30.5, h - 5.5)):
-        mx, my, _ = _match(blob_image(x, y), template, None, None, 0)
+        mx, my, _ = _match(blob_image(x, y), template)
         assert (mx, my) == pytest.approx((x, y), abs=0.08), (x, y)
-        mx, my, _ = _match(blob_image(x, y), template, x + 0.7, y - 0.7, 3)  # a window cut by the image's edge
+        mx, my, _ = _match(blob_image(x, y), template, (x + 0.7, y - 0.7), 3)  # a window cut by the image's edge
         assert (mx, my) == pytest.approx((x, y), abs=0.08), (x, y)
     exact = template.copy()
-    assert _match(exact, template, None, None, 0) == (5.5, 5.5, pytest.approx(1.0))  # a region just its size
+    assert _match(exact, template) == (5.5, 5.5, pytest.approx(1.0))  # a region just its size
     faint = template * 0.002  # a low-contrast picture matches as well: correlation ignores scale
-    assert _match(blob_image(30.3, 15.8), faint, None, None, 0)[:2] == pytest.approx((30.3, 15.8), abs=0.08)
+    assert _match(blob_image(30.3, 15.8), faint)[:2] == pytest.approx((30.3, 15.8), abs=0.08)
 
 
 def test_colours_that_differ_in_one_channel_only_are_two_blobs() -> None:

@@ -68,11 +68,13 @@ def schedule(pipe: Any, take: Any) -> dict[str, Any]:
 
 
 def encode_prompt(pipe: Any, prompt: str, negative: str, cfg: bool) -> dict[str, Any]:
-    device, dtype = pipe._execution_device, pipe.transformer.dtype
+    """Both encoders' embeddings and masks, in the transformer's dtype (the pipelines' ``encode_prompt``
+    would give the text encoder's), on the pipeline's execution device (its own default)."""
+    dtype = pipe.transformer.dtype
     names = ("prompt_embeds", "prompt_embeds_mask", "prompt_embeds_2", "prompt_embeds_mask_2")
-    out = dict(zip(names, pipe.encode_prompt(prompt=prompt, device=device, dtype=dtype)))
+    out = dict(zip(names, pipe.encode_prompt(prompt=prompt, dtype=dtype)))
     if cfg:
-        neg = pipe.encode_prompt(prompt=negative, device=device, dtype=dtype)
+        neg = pipe.encode_prompt(prompt=negative, dtype=dtype)
         out.update({f"negative_{n}": v for n, v in zip(names, neg)})
     return out
 
@@ -134,7 +136,7 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
     def step(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         done[0] += 1
-        replaced = on_step_end(done[0], out[0] if isinstance(out, tuple) else out.prev_sample)
+        replaced = on_step_end(done[0], out[0])  # a tuple (return_dict=False); a SchedulerOutput indexes alike
         if replaced is None:
             return out
         if isinstance(out, tuple):  # Time-to-Move holds its region: the loop goes on from these latents
@@ -157,6 +159,6 @@ def call(pipe: Any, take: Any, cond: Conditioning, embeds: dict[str, Any], gener
     finally:
         del scheduler.step  # the class's own method shows through again
     if frames.shape[1:3] != (height, width):  # image-to-video chose its own bucket
-        frames = np.stack([np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(f[..., c]), mode="F").resize(
+        frames = np.stack([np.stack([np.asarray(Image.fromarray(f[..., c]).resize(
             (width, height), Image.Resampling.BILINEAR)) for c in range(3)], axis=-1) for f in frames])
     return Output(frames, None, 0)

@@ -47,9 +47,9 @@ def color(body_id: int) -> tuple[int, int, int]:
 
 def segmentation(previz: Previz) -> np.ndarray:
     """uint8 ``[T, H, W, 3]``: each pixel the colour of the body id the previz drew there."""
-    ids = previz.body_ids.astype(np.int64)
-    palette = np.array([color(i) for i in range(int(ids.max(initial=0)) + 1)], np.uint8)
-    return np.ascontiguousarray(palette[ids])
+    palette = np.array([color(i) for i in range(int(previz.body_ids.max()) + 1)], np.uint8)
+    out: np.ndarray = palette[previz.body_ids]
+    return out
 
 
 def _cv2() -> Any:
@@ -82,10 +82,10 @@ def blur(previz: Previz) -> np.ndarray:
         h, w = f.shape[:2]
         small = cv2.resize(f, (max(1, w // BLUR_PRE_DOWN), max(1, h // BLUR_PRE_DOWN)), interpolation=cv2.INTER_AREA)
         small = cv2.bilateralFilter(small, d, sigma_color, sigma_space)
-        full = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        tiny = Image.fromarray(full).resize((max(1, w // BLUR_DOWN), max(1, h // BLUR_DOWN)), Image.Resampling.BICUBIC)
-        out.append(np.asarray(tiny.resize((w, h), Image.Resampling.BICUBIC)))
-    return np.ascontiguousarray(np.stack(out), np.uint8)
+        full = cv2.resize(small, (w, h))  # linear: OpenCV's default
+        tiny = Image.fromarray(full).resize((max(1, w // BLUR_DOWN), max(1, h // BLUR_DOWN)))  # bicubic: Pillow's
+        out.append(np.asarray(tiny.resize((w, h))))
+    return np.stack(out)
 
 
 def make(control: str, previz: Previz) -> np.ndarray:

@@ -33,7 +33,7 @@ def _segment_distance(pix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarr
     """Distance of each RGB pixel from the colour segment ``a``-``b``."""
     d = b - a
     n = float(d @ d)
-    s = np.zeros(pix.shape[:-1], np.float32) if n == 0 else np.clip((pix - a) @ d / n, 0.0, 1.0)
+    s = np.zeros(pix.shape[:-1]) if n == 0 else np.clip((pix - a) @ d / n, 0.0, 1.0)
     e = pix - a - s[..., None] * d
     out: np.ndarray = np.sqrt(np.einsum("...k,...k->...", e, e))
     return out
@@ -90,8 +90,6 @@ def _blob(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, seed: tuple[float, f
     Returns ``(x, y, count, touches_edge)``; ``ys``/``xs`` are the pixel-centre coordinates of ``mask``.
     """
     cx, cy = seed
-    count = 0
-    sel = np.zeros_like(mask)
     for i in range(12):
         r2 = (1.6 * reach + 1.0) ** 2 if i < 2 else (reach + 1.0) ** 2
         sel = mask & ((xs - cx) ** 2 + (ys - cy) ** 2 <= r2)
@@ -111,40 +109,34 @@ def _local(img: np.ndarray, palette: _Palette, k: int, pred: tuple[float, float]
     """The blob of colour ``k`` nearest ``pred`` in the window of half-size ``half`` around it.
 
     A blob cut by the window (the prediction was off, as at a bounce) is looked at again in a
-    window centred on it. Returns ``(x, y, count, cut_by_the_frame_edge)``.
+    window centred on it, which only the frame's edge can cut. Returns ``(x, y, count, cut_by_the_frame_edge)``.
     """
     H, W = img.shape[:2]
     x, y, count = pred[0], pred[1], 0
     for _ in range(2):
         xa, xb = max(0, int(pred[0] - half)), min(W, int(pred[0] + half) + 1)
         ya, yb = max(0, int(pred[1] - half)), min(H, int(pred[1] + half) + 1)
-        if xa >= xb or ya >= yb:
-            return x, y, 0, False
         mask = palette.classify(img[ya:yb, xa:xb]) == k
         if not mask.any():
             return x, y, 0, False
-        ys, xs = np.mgrid[ya:yb, xa:xb].astype(np.float32) + 0.5
+        ys, xs = np.mgrid[ya:yb, xa:xb] + 0.5
         iy, ix = np.nonzero(mask)
         j = int(np.argmin((xs[iy, ix] - pred[0]) ** 2 + (ys[iy, ix] - pred[1]) ** 2))
         x, y, count, edge = _blob(mask, ys, xs, (float(xs[iy[j], ix[j]]), float(ys[iy[j], ix[j]])), reach)
         if not edge:
             return x, y, count, False
-        # Only the frame's own border biases a centroid for good; a window's border can be moved.
-        if x - reach <= 1.0 or y - reach <= 1.0 or x + reach >= W - 1.0 or y + reach >= H - 1.0:
-            return x, y, count, True
-        pred, half = (x, y), 2.0 * reach + 4.0
+        pred, half = (x, y), 2.0 * reach + 4.0  # a window's border moves with it; the frame's stays
     return x, y, count, True
 
 
 def _densest(mask: np.ndarray, reach: float) -> tuple[float, float, int]:
     """Centre of the square of side ``2 reach + 1`` holding the most ``mask`` pixels (integral image)."""
     s = max(1, int(round(reach)))
-    ii = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     H, W = mask.shape
-    y0 = np.clip(np.arange(H) - s, 0, H)
-    y1 = np.clip(np.arange(H) + s + 1, 0, H)
-    x0 = np.clip(np.arange(W) - s, 0, W)
-    x1 = np.clip(np.arange(W) + s + 1, 0, W)
+    ii = np.zeros((H + 1, W + 1))  # ii[y, x]: the mask pixels above and left of (x, y)
+    ii[1:, 1:] = mask.cumsum(0).cumsum(1)
+    y0, y1 = np.maximum(np.arange(H) - s, 0), np.minimum(np.arange(H) + s + 1, H)
+    x0, x1 = np.maximum(np.arange(W) - s, 0), np.minimum(np.arange(W) + s + 1, W)
     dens = ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]
     j = int(np.argmax(dens))
     y, x = divmod(j, W)
@@ -155,7 +147,7 @@ def _track_colours(frames: np.ndarray, targets: list[_Target], palette: _Palette
     """Centre of every target in every frame, pixels, NaN where not found: float ``[N, T, 2]``."""
     T, H, W, _ = frames.shape
     out = np.full((len(targets), T, 2), np.nan)
-    gy, gx = np.mgrid[0:H, 0:W].astype(np.float32) + 0.5
+    gy, gx = np.mgrid[0:H, 0:W] + 0.5
     for t in range(T):
         img = frames[t].astype(np.float32) / 255.0
         lost: list[int] = []
@@ -211,24 +203,23 @@ def _track_blobs(frames: np.ndarray, tol: float, *, max_blobs: int = 8
     T, H, W, _ = frames.shape
     picks = np.unique(np.linspace(0, T - 1, min(T, 16)).round().astype(int))
     background8 = np.median(frames[picks], axis=0).round().astype(np.int16)
-    background = background8.astype(np.float32) / 255.0
+    background = background8 / 255.0
     moving = np.zeros((len(picks), H, W), bool)
     for i, t in enumerate(picks):
         ys, xs = _changed(frames[t], background8, 38)
         moving[i, ys, xs] = True
-    colours = frames[picks][moving].astype(np.float32) / 255.0
+    colours = frames[picks][moving] / 255.0
     under = np.broadcast_to(background, (len(picks), H, W, 3))[moving]
     if colours.shape[0] < 20:
         return [], np.zeros((0, T, 2)), [], []
-    q = np.clip((colours * 15.0 + 0.5).astype(np.int32), 0, 15)
-    key = q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]
-    bins, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    q = (colours * 15.0 + 0.5).astype(np.int32)  # 16 levels a channel
+    bins, inverse, counts = np.unique(q, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     sums = np.zeros((len(bins), 3))
     np.add.at(sums, inverse, colours)
     bg_sums = np.zeros((len(bins), 3))
     np.add.at(bg_sums, inverse, under)
-    big = np.nonzero(counts >= max(12 * len(picks) // 4, 0.01 * colours.shape[0]))[0]
+    big = np.nonzero(counts >= max(3 * len(picks), 0.01 * colours.shape[0]))[0]  # 12 pixels a quarter of the picks
     mean_c = sums[big] / counts[big, None]
     mean_bg = bg_sums[big] / counts[big, None]
     order = np.argsort(-np.linalg.norm(mean_c - mean_bg, axis=1))
@@ -242,8 +233,7 @@ def _track_blobs(frames: np.ndarray, tol: float, *, max_blobs: int = 8
         home = next((g for g in groups if _same_hue(c, mean_c[g[0]], tol)), None)
         if home is not None:
             home.append(j)
-        elif not any(float(_segment_distance(c[None].astype(np.float32), b.astype(np.float32),
-                                              mean_c[m].astype(np.float32))[0]) <= 1.5 * tol
+        elif not any(float(_segment_distance(c[None], b, mean_c[m])[0]) <= 1.5 * tol
                      for g in groups for m in g):
             groups.append([j])  # not a blend of any shade already taken with the background either
     groups = groups[:max_blobs]
@@ -252,21 +242,20 @@ def _track_blobs(frames: np.ndarray, tol: float, *, max_blobs: int = 8
     # Each colour is the count-weighted mean of its brighter shades: the fill, not the outline.
     accepted: list[np.ndarray] = []
     for g in groups:
-        a = mean_c[g[0]].astype(np.float32)
+        a = mean_c[g[0]]
         scales = colours @ a / float(a @ a)
         shade = (scales >= 0.4) & (scales <= 2.5)
         shade &= np.linalg.norm(colours - scales[:, None] * a, axis=1) <= tol * np.maximum(1.0, scales)
-        top = float(np.percentile(scales[shade], 95)) if shade.any() else 1.0
-        bright = shade & (scales >= 0.75 * top)
-        accepted.append(colours[bright].mean(axis=0) if bright.any() else a)
+        top = float(np.percentile(scales[shade], 95))  # (the bin of ``a`` itself is a shade of it)
+        accepted.append(colours[shade & (scales >= 0.75 * top)].mean(axis=0))
     palette = _Palette(accepted, [], tol)
     points: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in accepted]
     for t in range(T):
         ys, xs = _changed(frames[t], background8, 25)
-        labels = palette.classify(frames[t][ys, xs].astype(np.float32) / 255.0) if len(ys) else np.zeros(0, np.int8)
+        labels = palette.classify(frames[t][ys, xs] / 255.0)
         for k in range(len(accepted)):
             mine = labels == k
-            points[k].append((xs[mine].astype(np.float32) + 0.5, ys[mine].astype(np.float32) + 0.5))
+            points[k].append((xs[mine] + 0.5, ys[mine] + 0.5))
     names: list[str] = []
     tracks: list[np.ndarray] = []
     radii: list[float] = []
@@ -296,7 +285,7 @@ def _changed(frame: np.ndarray, background: np.ndarray, level: int) -> tuple[np.
     (any blob over about 6 pixels across holds a grid point).
     """
     H, W = frame.shape[:2]
-    coarse = (np.abs(frame[::4, ::4].astype(np.int16) - background[::4, ::4]) > level).any(axis=-1)
+    coarse = (np.abs(frame[::4, ::4] - background[::4, ::4]) > level).any(axis=2)  # uint8 less int16: int16
     if not coarse.any():
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
     near = coarse.copy()  # the cells next to a changed grid point
@@ -306,7 +295,7 @@ def _changed(frame: np.ndarray, background: np.ndarray, level: int) -> tuple[np.
     near[:, :-1] |= near[:, 1:].copy()
     cand = np.repeat(np.repeat(near, 4, axis=0), 4, axis=1)[:H, :W]
     ys, xs = np.nonzero(cand)
-    diff = (np.abs(frame[ys, xs].astype(np.int16) - background[ys, xs]) > level).any(axis=-1)
+    diff = (np.abs(frame[ys, xs] - background[ys, xs]) > level).any(axis=1)
     return ys[diff], xs[diff]
 
 
@@ -325,23 +314,21 @@ def _follow(points: list[tuple[np.ndarray, np.ndarray]], radius: float, W: int, 
     for t, (xs, ys) in enumerate(points):
         if len(xs) < need:
             continue
-        prev = track[t - 1] if t >= 1 else np.array([np.nan, np.nan])
+        prev = track[t - 1]  # at t = 0, the last row: not found yet, NaN
         seed: tuple[float, float] | None = None
         if np.isfinite(prev).all():
-            before = track[t - 2] if t >= 2 and np.isfinite(track[t - 2]).all() else prev
+            before = track[t - 2] if np.isfinite(track[t - 2]).all() else prev  # t = 1: the last row, NaN
             pred = 2 * prev - before
             d2 = (xs - pred[0]) ** 2 + (ys - pred[1]) ** 2
             j = int(np.argmin(d2))
             if d2[j] <= (2 * reach + float(np.hypot(*(prev - before))) + 4) ** 2:
                 seed = (float(xs[j]), float(ys[j]))
         if seed is None:
-            cell = max(2.0, reach)
-            key = np.floor(xs / cell).astype(np.int64) * 100003 + np.floor(ys / cell).astype(np.int64)
-            vals, cnt = np.unique(key, return_counts=True)
-            top = key == vals[int(np.argmax(cnt))]
+            cells = np.floor(np.stack([xs, ys], axis=1) / max(2.0, reach))
+            _, inverse, cnt = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+            top = inverse.ravel() == int(np.argmax(cnt))
             seed = (float(xs[top].mean()), float(ys[top].mean()))
         cx, cy = seed
-        sel = np.zeros(len(xs), bool)
         for i in range(12):  # as in _blob: a wide pull first, then the body-sized disc
             sel = (xs - cx) ** 2 + (ys - cy) ** 2 <= (1.6 * reach if i < 2 else reach) ** 2
             if not sel.any():
@@ -353,8 +340,8 @@ def _follow(points: list[tuple[np.ndarray, np.ndarray]], radius: float, W: int, 
                 break
         if sel.sum() < need:
             continue
-        if xs[sel].min() < 1 or ys[sel].min() < 1 or xs[sel].max() > W - 1 or ys[sel].max() > H - 1:
-            continue  # cut by the frame edge: the centroid would be biased
+        if 0.5 in (xs[sel].min(), ys[sel].min()) or xs[sel].max() == W - 0.5 or ys[sel].max() == H - 0.5:
+            continue  # in the frame's first or last row or column: cut by its edge, the centroid would be biased
         track[t] = (cx, cy)
         ambiguous[t] = int((~((xs - cx) ** 2 + (ys - cy) ** 2 <= (reach + 2.0) ** 2)).sum()) >= need
     return track, ambiguous
@@ -424,8 +411,9 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
         chroma = _chroma(frames[t0], x0, y0, inner)
         template, original = first.copy(), first
         tracks[n, t0], scores[n, t0] = (x0, y0), 1.0
-        px, py, vx, vy, lost = x0, y0, 0.0, 0.0, 0
+        px, py, vx, vy, seen = x0, y0, 0.0, 0.0, t0  # seen: the last frame it was found in
         for t in range(t0 + 1, T):
+            lost = t - 1 - seen  # frames it has been lost for
             if lost:  # along the last velocity: the flow here is the background's
                 px, py = px + vx, py + vy
             else:
@@ -438,26 +426,23 @@ def track_appearance(frames: np.ndarray, seeds: list[tuple[float, float, float]]
                 return (m is not None and m[2] >= least
                         and _chroma_distance(frames[t], m[0], m[1], inner, chroma) <= CHROMA)
 
-            found = _match(g[t], template, px, py, reach)
+            found = _match(g[t], template, (px, py), reach)
             if not lost and not looks_like(found, LOCAL_MATCH):  # the flow missed it (too fast for the flow,
                 # or the flow followed something else): where its last velocity puts it
-                found = _match(g[t], template, tracks[n, t - 1, 0] + vx, tracks[n, t - 1, 1] + vy, reach)
+                found = _match(g[t], template, (tracks[n, t - 1, 0] + vx, tracks[n, t - 1, 1] + vy), reach)
             if lost and not looks_like(found, LOCAL_MATCH):  # not where its last velocity puts it: a window grown
                 # with each frame lost (a bounce while hidden), looked at only then, so that a look-alike in
                 # that wider window is not taken for a body that came back where it was headed
-                found = _match(g[t], template, px, py, int(radius + 6 + 2 * lost * math.hypot(vx, vy)))
+                found = _match(g[t], template, (px, py), int(radius + 6 + 2 * lost * math.hypot(vx, vy)))
             if not looks_like(found, LOCAL_MATCH):
-                anywhere = [m for m in (_match(g[t], original, None, None, 0), _match(g[t], template, None, None, 0))
+                anywhere = [m for m in (_match(g[t], original), _match(g[t], template))
                             if m is not None and looks_like(m, GLOBAL_MATCH)]
-                found = max(anywhere, key=lambda m: m[2]) if anywhere else None
+                found = max(anywhere, key=lambda m: m[2], default=None)
             if found is None:
-                lost += 1
                 continue  # lost here
-            last = tracks[n, t - 1 - lost] if t - 1 - lost >= t0 else tracks[n, t0]
             nx, ny, score = found
-            if np.isfinite(last).all():
-                vx, vy = (nx - last[0]) / (lost + 1), (ny - last[1]) / (lost + 1)
-            px, py, lost = nx, ny, 0
+            vx, vy = (nx - tracks[n, seen, 0]) / (t - seen), (ny - tracks[n, seen, 1]) / (t - seen)
+            px, py, seen = nx, ny, t
             tracks[n, t], scores[n, t] = (px, py), score
             patch = _patch(g[t], px, py, half)
             if patch is not None:
@@ -485,10 +470,10 @@ def _patch(img: np.ndarray, x: float, y: float, half: int) -> np.ndarray | None:
     return img[yi - half:yi + half + 1, xi - half:xi + half + 1].copy()
 
 
-def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | None, reach: int, *,
+def _match(img: np.ndarray, template: np.ndarray, near: tuple[float, float] | None = None, reach: int = 0, *,
            recentre: bool = True) -> tuple[float, float, float] | None:
-    """The template's best normalised correlation near ``(x, y)`` (within ``reach``), or anywhere when
-    ``x`` is None: ``(x, y, score)`` with the centre refined to a fraction of a pixel (pixel
+    """The template's best normalised correlation within ``reach`` of ``near = (x, y)``, or anywhere
+    without ``near``: ``(x, y, score)`` with the centre refined to a fraction of a pixel (pixel
     ``(i, j)``'s centre is at ``(j + 0.5, i + 0.5)``, as the previz draws).
 
     A best match on the border of the window (not the image's) may be the slope of a peak beyond
@@ -497,11 +482,11 @@ def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | No
 
     half = template.shape[0] // 2
     H, W = img.shape
-    if x is None or y is None:
+    if near is None:
         x0, y0, x1, y1 = 0, 0, W, H
-    else:
-        x0, y0 = max(0, int(x) - reach - half), max(0, int(y) - reach - half)
-        x1, y1 = min(W, int(x) + reach + half + 2), min(H, int(y) + reach + half + 2)
+    else:  # centres up to reach + 1 pixels either side of the guess's pixel: a peak at reach has neighbours
+        x0, y0 = max(0, int(near[0]) - reach - half - 1), max(0, int(near[1]) - reach - half - 1)
+        x1, y1 = min(W, int(near[0]) + reach + half + 2), min(H, int(near[1]) + reach + half + 2)
     region = img[y0:y1, x0:x1]
     if region.shape[0] < template.shape[0] or region.shape[1] < template.shape[1]:
         return None
@@ -509,9 +494,10 @@ def _match(img: np.ndarray, template: np.ndarray, x: float | None, y: float | No
         return None
     res = cv2.matchTemplate(region, template.astype(np.float32), cv2.TM_CCOEFF_NORMED)
     _, best, _, (bx, by) = cv2.minMaxLoc(res)
-    if recentre and x is not None and ((bx == 0 < x0) or (by == 0 < y0) or (bx == res.shape[1] - 1 and x1 < W)
-                                       or (by == res.shape[0] - 1 and y1 < H)):
-        return _match(img, template, x0 + bx + half + 0.5, y0 + by + half + 0.5, reach, recentre=False)
+    # (the whole image's window has no such border)
+    if recentre and ((bx == 0 < x0) or (by == 0 < y0) or (bx == res.shape[1] - 1 and x1 < W)
+                     or (by == res.shape[0] - 1 and y1 < H)):
+        return _match(img, template, (x0 + bx + half + 0.5, y0 + by + half + 0.5), reach, recentre=False)
 
     def refine(c: int, lo: float, mid: float, hi: float) -> float:
         d = lo - 2 * mid + hi
@@ -542,12 +528,12 @@ def detect_moving(frames: np.ndarray, *, max_bodies: int = 8, min_area: int = 30
     level = max(12.0, 6.0 * float(np.median(diff)))
     found: list[tuple[int, float, float, float]] = []
     for t in range(T):
-        count, _, stats, centres = cv2.connectedComponentsWithStats((diff[t] > level).astype(np.uint8))
-        for k in range(1, count):
-            x, y, w, h, area = (int(v) for v in stats[k])
+        _, _, stats, centres = cv2.connectedComponentsWithStats((diff[t] > level).astype(np.uint8))
+        for row, centre in zip(stats[1:], centres[1:]):  # 0 is the background
+            x, y, w, h, area = (int(v) for v in row)
             if area < min_area or x == 0 or y == 0 or x + w >= W or y + h >= H or area < 0.5 * w * h:
                 continue  # too small, cut by the edge, or not compact (a shadow's or a light's edge)
-            cx, cy = (float(c) + 0.5 for c in centres[k])  # pixel centres, as the previz draws
+            cx, cy = (float(c) + 0.5 for c in centre)  # pixel centres, as the previz draws
             radius = math.sqrt(area / math.pi)
             if any(math.hypot(cx - fx, cy - fy) < 3 * fr for _, fx, fy, fr in found):
                 continue  # part of a body already seeded

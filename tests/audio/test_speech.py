@@ -73,3 +73,24 @@ def test_edges_are_given_to_a_tenth_of_a_millisecond() -> None:
     spans = speech_spans(audio, RATE)
     assert spans and all(v == round(v, 4) and v != round(v, 3) for span in spans for v in span[:1])
     assert all(v == round(v, 4) for span in spans for v in span)
+
+
+def test_a_clean_onset_and_offset_are_found_within_half_a_hop_wherever_they_fall_in_one() -> None:
+    """The first voiced frame starts less than a frame before the onset, at a hop's grid: the onset is
+    taken a frame less half a hop after it, so it is off by half a hop at most (1.25 ms, and 0.05 ms of
+    rounding), wherever in a hop it falls; the offset likewise. (Every sample of the voice, ±A, carries
+    the same energy, so a frame holding one of them is voiced.) Over a hop's positions the errors
+    average out: the frames are a hop apart, not one sample."""
+    hop = 0.0025 * RATE
+    tol = (hop / 2 + 0.4) / RATE
+    errors = []
+    for shift in range(int(hop)):
+        onset, offset = int(0.5 * RATE) + shift, int(1.0 * RATE) + 3 * shift
+        audio = noise(1.5, -60.0)
+        audio[onset:offset] = 0.1 * (-1.0) ** np.arange(offset - onset)
+        [(start, end)] = speech_spans(audio, RATE)
+        assert abs(start - onset / RATE) <= tol and abs(end - offset / RATE) <= tol, shift
+        errors.append((start - onset / RATE, end - offset / RATE))
+        pcm = np.round(audio * 32767).astype(np.int16)  # 16-bit samples, as a WAV file holds them
+        assert speech_spans(pcm, RATE) == [(start, end)]
+    assert np.abs(np.mean(errors, axis=0)).max() < 1.5 / RATE  # within a sample and a half, on average

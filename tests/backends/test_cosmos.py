@@ -66,6 +66,7 @@ def test_the_segmentation_control_paints_each_body_in_its_own_colour() -> None:
         scene="bouncing_balls"))
     previz = _previz(take)
     seg = controls.segmentation(previz)
+    assert seg.shape == previz.frames.shape and seg.dtype == np.uint8
     ids = np.unique(previz.body_ids)
     assert len(ids) > 2
     for i in ids:
@@ -94,11 +95,25 @@ def test_the_edge_and_blur_controls_are_the_references_filters() -> None:
     # bicubic down by 10 and back up
     from PIL import Image
 
+    def medium(f: np.ndarray) -> np.ndarray:
+        h, w = f.shape[:2]
+        small = cv2.resize(f, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+        full = Image.fromarray(cv2.resize(cv2.bilateralFilter(small, 30, 150.0, 100.0), (w, h),
+                                          interpolation=cv2.INTER_LINEAR))
+        tiny = full.resize((max(1, w // 10), max(1, h // 10)), Image.Resampling.BICUBIC)
+        return np.asarray(tiny.resize((w, h), Image.Resampling.BICUBIC))
+
     for f, b in zip(previz.frames, blurred):
-        small = cv2.bilateralFilter(cv2.resize(f, (32, 24), interpolation=cv2.INTER_AREA), 30, 150.0, 100.0)
-        full = Image.fromarray(cv2.resize(small, (64, 48), interpolation=cv2.INTER_LINEAR))
-        expected = np.asarray(full.resize((6, 4), Image.Resampling.BICUBIC).resize((64, 48), Image.Resampling.BICUBIC))
-        np.testing.assert_array_equal(b, expected)
+        np.testing.assert_array_equal(b, medium(f))
+    # sizes that do not halve evenly (area and linear downscaling differ there), and under ten pixels
+    rng = np.random.default_rng(0)
+    for h, w in ((47, 65), (3, 3), (7, 9)):
+        odd = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
+        got = controls.blur(types.SimpleNamespace(frames=odd))
+        assert got.shape == odd.shape and got.dtype == np.uint8
+        for f, b in zip(odd, got):
+            np.testing.assert_array_equal(b, medium(f))
+    assert (got == got[:, :1, :1]).all()  # a frame under ten pixels goes down to one pixel: its colour
     # a blur: much smoother than the previz (its mean gradient drops), with the same overall colour
     grad = lambda v: np.abs(np.diff(v.astype(float), axis=2)).mean()  # noqa: E731
     assert grad(blurred) < 0.5 * grad(previz.frames)

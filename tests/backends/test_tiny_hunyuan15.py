@@ -84,3 +84,22 @@ def test_image_to_video_size_follows_the_image_aspect(tmp_path: Path) -> None:
     pipe = load(tiny_hunyuan15.build(tmp_path, "i2v"), "i2v")
     kw = inputs("i2v") | dict(image=Image.new("RGB", (32, 18)), num_frames=5)
     assert pipe(**kw).frames.shape == (1, 5, 12, 20, 3)  # the 16:9-ish bucket of area ~ TARGET_SIZE ** 2
+
+
+def test_the_family_encodes_prompts_in_the_transformer_s_dtype(tmp_path: Path) -> None:
+    """The pipelines' ``encode_prompt`` casts to the text encoder's dtype unless told; the family asks
+    for the transformer's, which the denoising loop feeds it (a bfloat16 transformer beside a float32
+    text encoder gets bfloat16 embeddings, both prompts, both encoders)."""
+    from sorakit.backends import hunyuan15
+
+    pipe = load(tiny_hunyuan15.build(tmp_path, "t2v"), "t2v")
+    pipe.transformer.to(torch.bfloat16)
+    assert pipe.text_encoder.dtype == torch.float32
+    with torch.no_grad():
+        embeds = hunyuan15.encode_prompt(pipe, "a red ball bounces", "blurry", cfg=True)
+        alone = hunyuan15.encode_prompt(pipe, "a red ball bounces", "blurry", cfg=False)
+    assert len(embeds) == 8 and {t.dtype for t in embeds.values()} == {torch.bfloat16}
+    assert alone.keys() == {k for k in embeds if not k.startswith("negative_")}
+    direct = pipe.encode_prompt(prompt="blurry")
+    assert direct[0].dtype == torch.float32  # what the pipeline alone would give
+    torch.testing.assert_close(embeds["negative_prompt_embeds"], direct[0].to(torch.bfloat16))
